@@ -1,0 +1,27 @@
+"""Wires config/ into the queue core: the provider behind `app.queue.context.current()`."""
+
+from __future__ import annotations
+
+import config.queue
+from app.queue.context import QueueContext
+from app.queue.settings import QueueSettings
+
+
+def queue_settings() -> QueueSettings:
+    cfg = config.queue.load()
+    return QueueSettings(
+        connection=cfg.connection,
+        default_queue=cfg.default_queue,
+        retry_after=cfg.retry_after,
+        max_tries=cfg.max_tries,
+        retry_delay=cfg.retry_delay,
+        timeout=cfg.timeout,
+        job_packages=cfg.job_packages,
+        listen=cfg.listen,
+    )
+
+
+def make_context() -> QueueContext:
+    from app.database import engine
+
+    return QueueContext(settings=queue_settings(), engine_factory=engine)

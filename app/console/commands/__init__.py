@@ -1,0 +1,3 @@
+"""Command modules; importing this package registers every command on the CLI."""
+
+from app.console.commands import database  # noqa: F401

@@ -1,0 +1,67 @@
+"""The queue a process talks to: its settings and its store, bound once.
+
+`app/queue` never reads config/ itself. The application registers a provider (app/__init__.py
+does, with app.bootstrap), and `current()` builds the context from it on first use. Tests and
+embedding code can `use()` a context of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+
+from app.queue.errors import QueueError
+from app.queue.payload import JobClassResolver
+from app.queue.runner import Defaults
+from app.queue.settings import QueueSettings
+from app.queue.store import JobStore
+
+
+@dataclass
+class QueueContext:
+    settings: QueueSettings
+    engine_factory: Callable[[], Engine] = field(repr=False)
+
+    @cached_property
+    def store(self) -> JobStore:
+        return JobStore(self.engine_factory())
+
+    @cached_property
+    def resolver(self) -> JobClassResolver:
+        return JobClassResolver(self.settings.job_packages)
+
+    @property
+    def defaults(self) -> Defaults:
+        s = self.settings
+        return Defaults(tries=s.max_tries, timeout=s.timeout, backoff=s.retry_delay)
+
+
+_lock = threading.Lock()
+_provider: Callable[[], QueueContext] | None = None
+_current: QueueContext | None = None
+
+
+def set_provider(provider: Callable[[], QueueContext]) -> None:
+    global _provider
+    _provider = provider
+
+
+def use(context: QueueContext | None) -> None:
+    """Make `context` the current one (None: build from the provider again on next use)."""
+    global _current
+    with _lock:
+        _current = context
+
+
+def current() -> QueueContext:
+    global _current
+    with _lock:
+        if _current is None:
+            if _provider is None:
+                raise QueueError("the queue is not configured: import app (or call context.use())")
+            _current = _provider()
+        return _current

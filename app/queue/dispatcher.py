@@ -1,0 +1,149 @@
+"""Putting jobs on the queue: dispatch, dispatch_many, dispatch_sync."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from app.queue import context, payload
+from app.queue.errors import MaxAttemptsExceeded
+from app.queue.ids import new_id
+from app.queue.job import Delay, Job
+from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
+from app.queue.settings import MAX_PRIORITY
+from app.queue.store import NewJob
+
+BATCH_SIZE = 5000
+"""Rows per COPY in dispatch_many: large enough to amortise the round trip, small in memory."""
+MAX_QUEUE_NAME = 255
+
+
+def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
+             priority: int | None = None, connection: Connection | Session | None = None) -> str:
+    """Enqueue `job`; return its id (a ULID).
+
+    With `connection` (a SQLAlchemy Connection or Session) the row is written in the caller's
+    transaction: it exists, and workers are woken, only if that transaction commits.
+    """
+    ctx = context.current()
+    if ctx.settings.connection == "sync":
+        job.job_id = new_id()
+        _check_job(job, queue, priority, ctx.settings.default_queue)
+        dispatch_sync(job)
+        return job.job_id
+    row = new_row(job, queue, priority, ctx.settings.default_queue)
+    seconds, run_at = delay_of(delay)
+    ctx.store.insert_job(row, seconds, run_at, connection=_connection_of(connection))
+    job.job_id = row.id
+    return row.id
+
+
+def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | None = None
+                  ) -> list[str]:
+    """Enqueue many jobs with COPY (one round trip per batch); return their ids in order.
+
+    Every job is encoded before anything is written, so one bad argument enqueues nothing.
+    """
+    ctx = context.current()
+    jobs = list(jobs)
+    rows = [new_row(job, None, None, ctx.settings.default_queue) for job in jobs]
+    if ctx.settings.connection == "sync":
+        for job, row in zip(jobs, rows, strict=True):
+            job.job_id = row.id
+            dispatch_sync(job)
+        return [row.id for row in rows]
+    conn = _connection_of(connection)
+    for start in range(0, len(rows), BATCH_SIZE):
+        ctx.store.insert_jobs(rows[start : start + BATCH_SIZE], connection=conn)
+    for job, row in zip(jobs, rows, strict=True):
+        job.job_id = row.id
+    return [row.id for row in rows]
+
+
+def dispatch_sync(job: Job) -> Any:
+    """Run `job` now, in this process, with its whole lifecycle: tries, backoff, `failed()`.
+
+    The last error is raised to the caller. Backoff waits are real sleeps of the computed
+    delay. A plain `handle()` cannot be interrupted here, so `timeout` applies to `async def`
+    handlers only.
+    """
+    ctx = context.current()
+    defaults = ctx.defaults
+    payload.encode(job)  # the same TypeError as dispatch for arguments a worker could not get
+    job.job_id = job.job_id or new_id()
+    job.attempts = 0
+    while True:
+        job.attempts += 1
+        if job.attempts > tries_of(job, defaults):
+            error: BaseException = MaxAttemptsExceeded(
+                f"{type(job).__qualname__} was released after its last attempt "
+                f"({job.attempts - 1} of {tries_of(job, defaults)})")
+            call_failed_hook(job, error)
+            raise error
+        result = run_attempt(job, defaults)
+        if result.outcome is Outcome.DONE:
+            return None
+        if result.outcome is Outcome.RETRY:
+            time.sleep(result.delay)
+            continue
+        assert result.error is not None
+        call_failed_hook(job, result.error)
+        raise result.error
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def new_row(job: Job, queue: str | None, priority: int | None, default_queue: str) -> NewJob:
+    queue_name, prio = _check_job(job, queue, priority, default_queue)
+    return NewJob(id=new_id(), queue=queue_name, payload=payload.encode(job), priority=prio)
+
+
+def _check_job(job: Job, queue: str | None, priority: int | None,
+               default_queue: str) -> tuple[str, int]:
+    if not isinstance(job, Job):
+        raise TypeError(f"dispatch() takes a Job instance, not {type(job).__name__}")
+    name = queue if queue is not None else (job.queue or default_queue)
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_QUEUE_NAME:
+        raise ValueError(f"queue name must be a non-empty string of at most {MAX_QUEUE_NAME} "
+                         f"characters, not {name!r}")
+    if any(ord(ch) < 32 for ch in name):
+        raise ValueError(f"queue name {name!r} contains control characters")
+    prio = priority if priority is not None else job.priority
+    if isinstance(prio, bool) or not isinstance(prio, int):
+        raise TypeError(f"priority must be an int, not {type(prio).__name__}")
+    if not -MAX_PRIORITY - 1 <= prio <= MAX_PRIORITY:
+        raise ValueError(f"priority {prio} is out of range (±2**31)")
+    return name, prio
+
+
+def delay_of(delay: Delay | None) -> tuple[float, dt.datetime | None]:
+    """(seconds from the database's now, or an absolute aware time to run at)."""
+    if delay is None:
+        return 0.0, None
+    if isinstance(delay, dt.datetime):
+        if delay.tzinfo is None or delay.utcoffset() is None:
+            raise ValueError("delay as a datetime must be timezone-aware (the time to run at)")
+        return 0.0, delay
+    if isinstance(delay, dt.timedelta):
+        seconds = delay.total_seconds()
+    elif isinstance(delay, int | float) and not isinstance(delay, bool):
+        seconds = float(delay)
+    else:
+        raise TypeError(f"delay must be seconds, a timedelta or an aware datetime, "
+                        f"not {type(delay).__name__}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"delay must be a finite number of seconds, 0 or more, not {delay!r}")
+    return seconds, None
+
+
+def _connection_of(connection: Connection | Session | None) -> Connection | None:
+    if isinstance(connection, Session):
+        return connection.connection()
+    return connection

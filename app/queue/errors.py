@@ -1,0 +1,39 @@
+"""The one error tree of the queue. The CLI turns any `QueueError` into one line on stderr."""
+
+from __future__ import annotations
+
+
+class QueueError(Exception):
+    """Root of every error Skiplock raises on purpose."""
+
+
+class DatabaseUnavailable(QueueError):
+    """The database cannot be reached (or stopped answering)."""
+
+
+class PayloadError(QueueError):
+    """A stored payload cannot be turned back into a job: broken JSON, refused class, bad args."""
+
+
+class JobNotFound(QueueError):
+    """No job (pending, reserved or failed) has this id."""
+
+
+class Abort(Exception):  # noqa: N818 - the user-facing name is the verb, as in Laravel
+    """Raised by a job to fail at once: no more attempts, straight to `failed_jobs`."""
+
+
+class RetryAfter(Exception):  # noqa: N818
+    """Raised by a job to be retried after `seconds` (the attempt counts)."""
+
+    def __init__(self, seconds: float, reason: str | None = None) -> None:
+        super().__init__(reason or f"retry after {seconds:g}s")
+        self.seconds = float(seconds)
+
+
+class JobTimeout(TimeoutError):
+    """An attempt ran past its job's `timeout`."""
+
+
+class MaxAttemptsExceeded(QueueError):
+    """A job was claimed again after using every attempt (its worker died mid-run)."""

@@ -1,0 +1,78 @@
+"""`Job`: what users subclass. Class attributes configure it; `handle()` does the work."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol
+
+
+class RunControl(Protocol):
+    """What a running job can ask of whoever runs it (the worker, or dispatch_sync)."""
+
+    def progress(self, job_id: str, percent: float, message: str | None) -> None: ...
+
+
+class Job:
+    """A unit of background work.
+
+    Subclasses set `queue`, `tries`, `backoff`, `timeout`, `priority` (None means the
+    configured default) and implement `handle()` (plain or `async def`). The constructor's
+    arguments are stored as JSON, so keep them to JSON-friendly values.
+    """
+
+    queue: ClassVar[str | None] = None
+    tries: ClassVar[int | None] = None
+    backoff: ClassVar[float | Sequence[float] | None] = None
+    timeout: ClassVar[float | None] = None
+    priority: ClassVar[int] = 0
+
+    job_id: str | None = None
+    attempts: int = 0
+
+    # What handle() asked for; read by the runner after handle() returns.
+    _released_delay: float | None = None
+    _fail_reason: str | None = None
+    _control: RunControl | None = None
+
+    def handle(self) -> Any:
+        raise NotImplementedError(f"{type(self).__qualname__} must implement handle()")
+
+    def failed(self, error: BaseException) -> None:
+        """Called once, after the last attempt failed. Override to clean up or alert."""
+
+    # ------------------------------------------------------------------ inside handle()
+
+    def release(self, delay: float = 0) -> None:
+        """Put this job back on its queue after `delay` seconds, without failing it."""
+        self._released_delay = max(float(delay), 0.0)
+
+    def fail(self, reason: str | BaseException = "failed by the job") -> None:
+        """Fail now: no more attempts; the job moves to `failed_jobs`."""
+        self._fail_reason = str(reason)
+
+    def progress(self, percent: float, message: str | None = None) -> None:
+        """Record how far along this job is (0–100); shown by `queue:job ID`."""
+        if not 0 <= percent <= 100:
+            raise ValueError(f"progress percent must be between 0 and 100, not {percent!r}")
+        if self._control is not None and self.job_id is not None:
+            self._control.progress(self.job_id, float(percent), message)
+
+    # ----------------------------------------------------------------------- dispatching
+
+    @classmethod
+    def dispatch(cls, *args: Any, **kwargs: Any) -> str:
+        """`SendWelcomeEmail.dispatch(7, "a@b.c")` is `dispatch(SendWelcomeEmail(7, "a@b.c"))`."""
+        from app.queue.dispatcher import dispatch
+
+        return dispatch(cls(*args, **kwargs))
+
+    @classmethod
+    def class_path(cls) -> str:
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__} {self.job_id or 'not dispatched'}>"
+
+
+Delay = float | int | dt.timedelta | dt.datetime

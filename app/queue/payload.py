@@ -1,0 +1,228 @@
+"""Payload codec: a job as JSON (class path + attributes), and back. Never pickle.
+
+JSON types pass through; `datetime`, `date`, `Decimal`, `UUID`, `Enum` members and tuples are
+stored as tagged objects `{"__type__": ..., "value": ...}` (a user dict that itself has a
+`__type__` key is tagged too, so nothing is ambiguous). Anything else is a `TypeError` at
+dispatch naming the attribute. Decoding imports only modules under the configured job
+packages and instantiates only `Job` subclasses: a row cannot make a worker import or run
+anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import importlib
+import inspect
+import json
+import math
+import re
+import sys
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from app.queue.errors import PayloadError
+
+if TYPE_CHECKING:
+    from app.queue.job import Job
+
+TAG = "__type__"
+# Attributes of a running job that belong to the worker, not to the job's arguments.
+RUNTIME_ATTRIBUTES = frozenset({"job_id", "attempts"})
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+def encode(job: Job) -> str:
+    """The JSON text stored in `jobs.payload` for this job."""
+    cls = type(job)
+    return json.dumps({"job": f"{cls.__module__}.{cls.__qualname__}", "data": job_data(job)})
+
+
+def job_data(job: Job) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, value in vars(job).items():
+        if name.startswith("_") or name in RUNTIME_ATTRIBUTES:
+            continue
+        data[name] = encode_value(value, name)
+    return data
+
+
+def encode_value(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int) and not isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, float) and not isinstance(value, enum.Enum):
+        if not math.isfinite(value):
+            raise TypeError(f"job attribute {where!r} is {value!r}: NaN and infinity are not JSON")
+        return value
+    if isinstance(value, list):
+        return [encode_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, tuple):
+        return {TAG: "tuple", "value": [encode_value(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, dict):
+        return encode_dict(value, where)
+    if isinstance(value, enum.Enum):
+        cls = type(value)
+        return {TAG: "enum", "class": f"{cls.__module__}.{cls.__qualname__}",
+                "value": encode_value(value.value, f"{where}.value")}
+    if isinstance(value, dt.datetime):
+        return {TAG: "datetime", "value": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {TAG: "date", "value": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {TAG: "decimal", "value": str(value)}
+    if isinstance(value, uuid.UUID):
+        return {TAG: "uuid", "value": str(value)}
+    raise TypeError(
+        f"job attribute {where!r} has type {type(value).__name__}, which cannot be stored as JSON "
+        "(supported: JSON types, datetime, date, Decimal, UUID, Enum, tuple)"
+    )
+
+
+def encode_dict(value: dict[Any, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"job attribute {where!r} has a {type(key).__name__} key {key!r}: "
+                            "only str keys can be stored as JSON")
+        out[key] = encode_value(item, f"{where}[{key!r}]")
+    if TAG in out:
+        return {TAG: "dict", "value": out}
+    return out
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def decode_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    tag = value.get(TAG)
+    if tag is None:
+        return {k: decode_value(v) for k, v in value.items()}
+    inner = value.get("value")
+    try:
+        if tag == "tuple":
+            return tuple(decode_value(v) for v in inner)
+        if tag == "dict":
+            return {k: decode_value(v) for k, v in inner.items()}
+        if tag == "datetime":
+            return dt.datetime.fromisoformat(inner)
+        if tag == "date":
+            return dt.date.fromisoformat(inner)
+        if tag == "decimal":
+            return Decimal(inner)
+        if tag == "uuid":
+            return uuid.UUID(inner)
+        if tag == "enum":
+            return resolve_enum(value.get("class"))(decode_value(inner))
+    except PayloadError:
+        raise
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise PayloadError(f"malformed {tag} value {inner!r}: {exc}") from None
+    raise PayloadError(f"unknown value tag {tag!r}")
+
+
+def resolve_enum(path: Any) -> type[enum.Enum]:
+    """An Enum class from a module that is already imported (the job's module imported it)."""
+    if not isinstance(path, str) or not _DOTTED.match(path):
+        raise PayloadError(f"malformed enum class path {path!r}")
+    module_name, _, qualname = path.rpartition(".")
+    module = sys.modules.get(module_name)
+    cls = getattr(module, qualname, None) if module is not None else None
+    if not (isinstance(cls, type) and issubclass(cls, enum.Enum)):
+        raise PayloadError(f"{path!r} is not an Enum of an imported module")
+    return cls
+
+
+class JobClassResolver:
+    """Turns a class path from a row into a `Job` subclass, importing only allowed modules."""
+
+    def __init__(self, packages: tuple[str, ...]) -> None:
+        self.packages = packages
+        self._cache: dict[str, type[Job]] = {}
+
+    def is_allowed_module(self, module_name: str) -> bool:
+        return any(module_name == p or module_name.startswith(p + ".") for p in self.packages)
+
+    def resolve(self, path: Any) -> type[Job]:
+        cached = self._cache.get(path) if isinstance(path, str) else None
+        if cached is not None:
+            return cached
+        from app.queue.job import Job
+
+        if not isinstance(path, str) or not _DOTTED.match(path):
+            raise PayloadError(f"malformed job class path {path!r}")
+        module_name, _, class_name = path.rpartition(".")
+        if not self.is_allowed_module(module_name):
+            raise PayloadError(
+                f"refused job class {path!r}: module {module_name!r} is outside the job packages "
+                f"({', '.join(self.packages)}; see QUEUE_JOB_PACKAGES)"
+            )
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise PayloadError(f"cannot import job module {module_name!r}: {exc}") from None
+        cls = getattr(module, class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Job) and cls is not Job):
+            raise PayloadError(f"refused job class {path!r}: not a subclass of app.queue.Job")
+        self._cache[path] = cls
+        return cls
+
+
+def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Job:
+    """A job instance from a stored payload; `PayloadError` says what is wrong with the row."""
+    if isinstance(text, dict):
+        document = text
+    else:
+        try:
+            document = json.loads(text)
+        except (ValueError, TypeError) as exc:
+            raise PayloadError(f"payload is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("data", {}), dict):
+        raise PayloadError("payload must be an object with 'job' and 'data'")
+    cls = resolver.resolve(document.get("job"))
+    return instantiate(cls, decode_value(document.get("data", {})))
+
+
+def instantiate(cls: type[Job], data: dict[str, Any]) -> Job:
+    """Call the constructor with the attributes it takes; set the rest as attributes."""
+    parameters = constructor_parameters(cls)
+    takes_any = parameters is None
+    kwargs = data if takes_any else {k: v for k, v in data.items() if k in parameters}
+    try:
+        job = cls(**kwargs)
+    except TypeError as exc:
+        raise PayloadError(f"cannot construct {cls.__qualname__} from its payload: {exc}") from None
+    for name, value in data.items():
+        if takes_any or name in kwargs:
+            continue
+        if name.startswith("_") or callable(getattr(cls, name, None)):
+            raise PayloadError(f"payload attribute {name!r} would replace a method of "
+                               f"{cls.__qualname__}")
+        setattr(job, name, value)
+    return job
+
+
+_signatures: dict[type, frozenset[str] | None] = {}
+
+
+def constructor_parameters(cls: type) -> frozenset[str] | None:
+    """Names `__init__` accepts by keyword, or None if it takes **kwargs."""
+    if cls not in _signatures:
+        params = inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            _signatures[cls] = None
+        else:
+            _signatures[cls] = frozenset(
+                p.name for p in params
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+            )
+    return _signatures[cls]

@@ -1,0 +1,124 @@
+"""One attempt of one job, and what should happen next. Shared by the worker and dispatch_sync.
+
+Nothing here touches the database: the caller records the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from app.queue.backoff import backoff_delay
+from app.queue.errors import Abort, JobTimeout, RetryAfter
+from app.queue.job import Job
+
+
+class Outcome(enum.StrEnum):
+    DONE = "DONE"
+    RETRY = "RETRY"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """Fallbacks for jobs that leave tries/timeout/backoff unset (worker flags, then config)."""
+
+    tries: int = 3
+    timeout: float = 300.0
+    backoff: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    outcome: Outcome
+    delay: float = 0.0
+    error: BaseException | None = None
+    error_text: str | None = None
+    """Full traceback text, for failed_jobs.exception and jobs.last_error."""
+    duration: float = 0.0
+
+
+def tries_of(job: Job, defaults: Defaults) -> int:
+    return job.tries if job.tries is not None else defaults.tries
+
+
+def timeout_of(job: Job, defaults: Defaults) -> float:
+    return float(job.timeout) if job.timeout is not None else defaults.timeout
+
+
+_loops = threading.local()
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per thread, reused: creating a loop per job costs more than the job."""
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _loops.loop = loop
+    return loop
+
+
+def call_handle(job: Job, timeout: float) -> None:
+    """Run `handle()`; an `async def` one runs on this thread's loop, cancelled at `timeout`."""
+    outcome = job.handle()
+    if inspect.isawaitable(outcome):
+        awaitable = outcome if timeout <= 0 else asyncio.wait_for(outcome, timeout)
+        try:
+            _event_loop().run_until_complete(awaitable)
+        except TimeoutError:
+            raise JobTimeout(f"{type(job).__qualname__} ran past its timeout of {timeout:g}s") from None
+
+
+def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
+    """Call the job once and decide DONE / RETRY (with delay) / FAIL.
+
+    Catches BaseException on purpose: a job that calls sys.exit() or raises
+    KeyboardInterrupt fails like any other job instead of taking the worker down with it.
+    """
+    job._released_delay = None
+    job._fail_reason = None
+    started = time.perf_counter()
+    try:
+        call_handle(job, timeout_of(job, defaults))
+    except BaseException as error:  # noqa: BLE001 - user code; see docstring
+        return decide_after_error(job, error, defaults, time.perf_counter() - started)
+    return decide_after_return(job, defaults, time.perf_counter() - started)
+
+
+def decide_after_return(job: Job, defaults: Defaults, duration: float) -> AttemptResult:
+    if job._fail_reason is not None:
+        return AttemptResult(Outcome.FAIL, error=Abort(job._fail_reason),
+                             error_text=f"Abort: {job._fail_reason}", duration=duration)
+    if job._released_delay is not None:
+        return AttemptResult(Outcome.RETRY, delay=job._released_delay,
+                             error_text="released by the job", duration=duration)
+    return AttemptResult(Outcome.DONE, duration=duration)
+
+
+def decide_after_error(job: Job, error: BaseException, defaults: Defaults,
+                       duration: float) -> AttemptResult:
+    text = "".join(traceback.format_exception(error))
+    if isinstance(error, Abort) or job._fail_reason is not None:
+        return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=duration)
+    if job.attempts >= tries_of(job, defaults):
+        return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=duration)
+    if isinstance(error, RetryAfter):
+        delay = error.seconds
+    else:
+        delay = backoff_delay(job.attempts, job.backoff, defaults.backoff)
+    return AttemptResult(Outcome.RETRY, delay=delay, error=error, error_text=text,
+                         duration=duration)
+
+
+def call_failed_hook(job: Job, error: BaseException) -> str | None:
+    """Call `job.failed(error)`; if the hook itself raises, return its traceback text."""
+    try:
+        job.failed(error)
+    except BaseException as hook_error:  # noqa: BLE001 - user code
+        return "".join(traceback.format_exception(hook_error))
+    return None

@@ -1,0 +1,26 @@
+"""The values the queue core runs with. Built from config/ by app.bootstrap, passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_BACKOFF = 3600.0
+"""Exponential backoff (1, 2, 4 ... seconds) stops growing at one hour."""
+
+MAX_PRIORITY = 2**31 - 1
+"""`jobs.priority` is a PostgreSQL integer; larger values are refused at dispatch."""
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    connection: str = "database"
+    """`database` or `sync` (jobs run inline at dispatch)."""
+    default_queue: str = "default"
+    retry_after: float = 90.0
+    """Seconds without a heartbeat after which a worker's jobs are given back."""
+    max_tries: int = 3
+    retry_delay: float | None = None
+    """Fixed backoff for jobs that set none; None means exponential."""
+    timeout: float = 300.0
+    job_packages: tuple[str, ...] = ("app.jobs",)
+    listen: bool = True

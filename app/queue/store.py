@@ -1,0 +1,214 @@
+"""JobStore: the only code that runs SQL. One method per named statement in queries.sql."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from app.queue.errors import DatabaseUnavailable, QueueError
+
+
+def load_queries(path: Path) -> dict[str, sa.TextClause]:
+    """`-- name: x` blocks of a .sql file, as SQLAlchemy text clauses keyed by name."""
+    queries: dict[str, sa.TextClause] = {}
+    for block in re.split(r"^-- name: ", path.read_text(), flags=re.MULTILINE)[1:]:
+        name, _, body = block.partition("\n")
+        sql = "\n".join(line for line in body.splitlines() if not line.startswith("--"))
+        queries[name.strip()] = sa.text(sql.strip().rstrip(";"))
+    return queries
+
+
+QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: str
+    queue: str
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    id: str
+    queue: str
+    payload: str
+    priority: int
+
+
+_REASONS = re.compile(
+    r"connection refused|timeout expired|could not translate host name[^\n]*"
+    r"|password authentication failed[^\n]*|database \"[^\"]+\" does not exist"
+    r"|role \"[^\"]+\" does not exist|no such file or directory"
+    r"|server closed the connection unexpectedly|terminating connection[^\n]*"
+    r"|the database system is (?:starting up|shutting down)",
+    re.IGNORECASE,
+)
+
+
+def describe_connect_error(url: sa.URL | str | None, exc: BaseException) -> str:
+    """One line: where the database is, and why it cannot be used (not the driver's essay)."""
+    where = "the configured address"
+    if url is not None:
+        parsed = sa.engine.make_url(url)
+        host = parsed.query.get("host") or parsed.host or "localhost"
+        host = host[0] if isinstance(host, tuple) else host
+        where = host if host.startswith("/") else f"{host}:{parsed.port or 5432}"
+    detail = str(getattr(exc, "orig", None) or exc)
+    match = _REASONS.search(detail)
+    if match:
+        reason = match.group(0)
+        reason = reason.lower() if reason.lower() == "connection refused" else reason
+    else:
+        lines = [line.strip() for line in detail.splitlines() if line.strip()]
+        reason = lines[0] if lines else type(exc).__name__
+    return f"cannot connect to database at {where}: {reason}"
+
+
+@contextlib.contextmanager
+def translated_errors(url: sa.URL | None = None) -> Iterator[None]:
+    """Driver errors become queue errors at this boundary (the cause stays attached)."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise DatabaseUnavailable(describe_connect_error(url, exc)) from exc
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailable(describe_connect_error(url, exc)) from exc
+        raise
+
+
+class JobStore:
+    """Reads and writes the queue tables. Every method is one statement unless it says so."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Single statements need no BEGIN/COMMIT round trips around them.
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextlib.contextmanager
+    def _connect(self, connection: Connection | None = None) -> Iterator[Connection]:
+        with translated_errors(self.engine.url):
+            if connection is not None:
+                yield connection
+            else:
+                with self.autocommit.connect() as conn:
+                    yield conn
+
+    def _run(self, name: str, params: dict[str, Any] | None = None,
+             connection: Connection | None = None) -> list[sa.Row[Any]]:
+        with self._connect(connection) as conn:
+            result = conn.execute(QUERIES[name], params or {})
+            return list(result) if result.returns_rows else []
+
+    # ------------------------------------------------------------------------- enqueue
+
+    def insert_job(self, job: NewJob, delay: float, run_at: dt.datetime | None,
+                   connection: Connection | None = None) -> None:
+        self._run("insert_job", {"id": job.id, "queue": job.queue, "payload": job.payload,
+                                 "priority": job.priority, "delay": delay, "run_at": run_at},
+                  connection)
+
+    def insert_jobs(self, jobs: Sequence[NewJob], connection: Connection | None = None) -> None:
+        """COPY the rows in (one round trip per batch), then one NOTIFY per queue."""
+        with translated_errors(self.engine.url):
+            if connection is not None:
+                self._copy(connection, jobs)
+                return
+            with self.engine.begin() as own:
+                self._copy(own, jobs)
+
+    def _copy(self, conn: Connection, jobs: Sequence[NewJob]) -> None:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor:
+            with cursor.copy("COPY jobs (id, queue, payload, priority) FROM STDIN") as copy:
+                for job in jobs:
+                    copy.write_row((job.id, job.queue, job.payload, job.priority))
+        conn.execute(QUERIES["notify_queues"], {"queues": sorted({j.queue for j in jobs})})
+
+    # --------------------------------------------------------------------------- worker
+
+    def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
+        rows = self._run("claim_jobs", {"worker": worker_id, "queues": list(queues),
+                                        "limit": limit})
+        rows.sort(key=lambda row: row.position)
+        return [ClaimedJob(row.id, row.queue, row.payload, row.attempts) for row in rows]
+
+    def delete(self, worker_id: str, ids: Sequence[str]) -> None:
+        self._run("delete_jobs", {"worker": worker_id, "ids": list(ids)})
+
+    def release(self, worker_id: str, job_id: str, delay: float, error: str | None) -> bool:
+        rows = self._run("release_job", {"worker": worker_id, "id": job_id,
+                                         "delay": max(delay, 0.0), "error": error})
+        if rows and delay <= 0:
+            self._run("notify_queues", {"queues": [rows[0].queue]})
+        return bool(rows)
+
+    def fail(self, worker_id: str, job_id: str, exception: str) -> bool:
+        return bool(self._run("fail_job", {"worker": worker_id, "id": job_id,
+                                           "exception": exception}))
+
+    def append_failure_note(self, job_id: str, note: str) -> None:
+        self._run("append_failure_note", {"id": job_id, "note": note})
+
+    def set_progress(self, worker_id: str, job_id: str, percent: float,
+                     message: str | None) -> None:
+        self._run("set_progress", {"worker": worker_id, "id": job_id, "percent": percent,
+                                   "message": message})
+
+    def release_unstarted(self, worker_id: str, ids: Sequence[str]) -> None:
+        self._run("release_unstarted", {"worker": worker_id, "ids": list(ids)})
+
+    def rescue_jobs_of_dead_workers(self, retry_after: float) -> list[str]:
+        rows = self._run("rescue_jobs_of_dead_workers", {"retry_after": retry_after})
+        if rows:
+            self._run("notify_queues", {"queues": sorted({row.queue for row in rows})})
+        return [row.id for row in rows]
+
+    # -------------------------------------------------------------------------- workers
+
+    def register_worker(self, worker_id: str, name: str, host: str, pid: int,
+                        queues: Sequence[str], concurrency: int) -> dt.datetime:
+        rows = self._run("register_worker", {"id": worker_id, "name": name, "host": host,
+                                             "pid": pid, "queues": list(queues),
+                                             "concurrency": concurrency})
+        return rows[0].started_at
+
+    def heartbeat(self, worker_id: str, running: int, processed: int,
+                  failed: int) -> sa.Row[Any] | None:
+        rows = self._run("heartbeat", {"id": worker_id, "running": running,
+                                       "processed": processed, "failed": failed})
+        return rows[0] if rows else None
+
+    def stop_worker(self, worker_id: str, processed: int, failed: int) -> None:
+        self._run("stop_worker", {"id": worker_id, "processed": processed, "failed": failed})
+
+    # ---------------------------------------------------------------------- control
+
+    def signal_restart(self) -> dt.datetime:
+        return self._run("signal_restart")[0].signalled_at
+
+    def pause(self, queue: str) -> None:
+        self._run("pause_queue", {"queue": queue})
+
+    def resume(self, queue: str) -> bool:
+        return bool(self._run("resume_queue", {"queue": queue}))
+
+    def paused_queues(self) -> list[str]:
+        return [row.queue for row in self._run("paused_queues")]
+
+    def now(self) -> dt.datetime:
+        return self._run("now")[0][0]
+
+
+__all__ = ["ClaimedJob", "JobStore", "NewJob", "QueueError"]

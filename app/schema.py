@@ -1,0 +1,44 @@
+"""Alembic from code: `migrate`, `migrate:status`, `migrate:rollback`, and auto-create."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from config import BASE_PATH
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(BASE_PATH / "migrations"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, target: str = "head") -> None:
+    with engine.connect() as conn:
+        command.upgrade(alembic_config(conn), target)
+
+
+def downgrade(engine: Engine, target: str = "-1") -> None:
+    with engine.connect() as conn:
+        command.downgrade(alembic_config(conn), target)
+
+
+def ensure_migrated(engine: Engine) -> None:
+    """Bring the schema to head if it is behind (the embedded default needs no `migrate`)."""
+    if current_revision(engine) != head_revision():
+        upgrade(engine)

@@ -1,0 +1,40 @@
+"""Queue settings (SPEC §3), read from the environment after `.env` is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config import boolean, env, name_list, non_negative_float, positive_int
+
+
+def connection_name(raw: str) -> str:
+    if raw not in ("database", "sync"):
+        raise ValueError("must be 'database' or 'sync'")
+    return raw
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    connection: str
+    default_queue: str
+    retry_after: float
+    max_tries: int
+    retry_delay: float | None
+    timeout: float
+    concurrency: int
+    job_packages: tuple[str, ...]
+    listen: bool
+
+
+def load() -> QueueConfig:
+    return QueueConfig(
+        connection=env("QUEUE_CONNECTION", "database", connection_name),
+        default_queue=env("QUEUE_DEFAULT", "default", str),
+        retry_after=env("QUEUE_RETRY_AFTER", 90.0, non_negative_float),
+        max_tries=env("JOB_MAX_RETRY_ATTEMPTS", 3, positive_int),
+        retry_delay=env("JOB_RETRY_DELAY", None, non_negative_float),
+        timeout=env("JOB_DEFAULT_TIMEOUT", 300.0, non_negative_float),
+        concurrency=env("JOB_WORKER_CONCURRENCY", 1, positive_int),
+        job_packages=env("QUEUE_JOB_PACKAGES", ("app.jobs",), name_list),
+        listen=env("QUEUE_LISTEN", True, boolean),
+    )

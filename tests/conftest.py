@@ -1,0 +1,99 @@
+"""Fixtures: a real PostgreSQL for every test, with clean queue tables.
+
+`TEST_DATABASE_URL` when set; else a `skiplock_test` database on the embedded server (the same
+server `python artisan.py` uses, so nothing else has to be installed). Worker processes that a
+test starts get the same database through `DATABASE_URL` in their environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+JOB_PACKAGES = "app.jobs,tests.jobs"
+TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals")
+
+
+def _test_url() -> str:
+    from config.database import normalise_url
+
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        return normalise_url(explicit)
+    import config.database
+    from app.database import start_embedded
+
+    url = sa.engine.make_url(start_embedded(config.database.load().embedded_path))
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'skiplock_test'"))
+        if exists.first() is None:
+            conn.execute(sa.text("CREATE DATABASE skiplock_test"))
+    admin.dispose()
+    return url.set(database="skiplock_test").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = _test_url()
+    os.environ["DATABASE_URL"] = url
+    os.environ["QUEUE_JOB_PACKAGES"] = JOB_PACKAGES
+    from app import database, schema
+
+    database.dispose()
+    engine = database.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS ledger, alembic_version CASCADE"))
+        for table in TABLES:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE ledger (id bigserial PRIMARY KEY, job_id text, tag text, "
+            "event text NOT NULL, pid integer, worker text, at timestamptz NOT NULL DEFAULT "
+            "clock_timestamp())"))
+    yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> sa.Engine:
+    from app import database
+
+    return database.engine()
+
+
+@pytest.fixture
+def queue(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Clean tables, and the process's queue context bound to the test database."""
+    from app.bootstrap import make_context
+    from app.queue import context
+
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)}, ledger"))
+    monkeypatch.setenv("QUEUE_CONNECTION", "database")
+    context.use(None)
+    ctx = make_context()
+    context.use(ctx)
+    yield ctx
+    context.use(None)
+
+
+def count(engine: sa.Engine, sql: str, **params: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(sql), params).scalar_one())
+
+
+def artisan(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python artisan.py ARGS` as a user would, in the project root."""
+    return subprocess.run(
+        [sys.executable, "artisan.py", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})}, input=input,
+    )

@@ -1,0 +1,1 @@
+"""Jobs used by the tests; importable by worker processes (QUEUE_JOB_PACKAGES includes them)."""
