@@ -1,6 +1,7 @@
 """Fixtures: a real PostgreSQL for every test, with clean queue tables.
 
-`TEST_DATABASE_URL` when set; else a `skiplock_test` database on the embedded server (the same
+`TEST_DATABASE_URL` when set; else a `skiplock_test` database (`TEST_DATABASE_NAME` overrides
+the name) on the embedded server (the same
 server `python artisan.py` uses, so nothing else has to be installed). Worker processes that a
 test starts get the same database through `DATABASE_URL` in their environment.
 """
@@ -30,14 +31,15 @@ def _test_url() -> str:
     import config.database
     from app.database import start_embedded
 
+    name = os.environ.get("TEST_DATABASE_NAME", "skiplock_test")
     url = sa.engine.make_url(start_embedded(config.database.load().embedded_path))
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'skiplock_test'"))
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
         if exists.first() is None:
-            conn.execute(sa.text("CREATE DATABASE skiplock_test"))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return url.set(database="skiplock_test").render_as_string(hide_password=False)
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
