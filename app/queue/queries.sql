@@ -42,6 +42,11 @@ FROM picked
 WHERE jobs.id = picked.id
 RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position;
 
+-- name: reserved_job
+-- One job as reserved by :worker (a restarted worker finishing what its predecessor held).
+SELECT id, queue, payload::text AS payload, attempts FROM jobs
+WHERE id = :id AND reserved_by = :worker;
+
 -- name: delete_jobs
 -- Acknowledge completed jobs. The reserved_by check keeps a worker whose jobs were given
 -- back (it looked dead) from deleting a job another worker now holds.

@@ -144,6 +144,11 @@ class JobStore:
         rows.sort(key=lambda row: row.position)
         return [ClaimedJob(row.id, row.queue, row.payload, row.attempts) for row in rows]
 
+    def reserved_job(self, job_id: str, worker_id: str) -> ClaimedJob | None:
+        rows = self._run("reserved_job", {"id": job_id, "worker": worker_id})
+        return ClaimedJob(rows[0].id, rows[0].queue, rows[0].payload, rows[0].attempts) \
+            if rows else None
+
     def delete(self, worker_id: str, ids: Sequence[str]) -> None:
         self._run("delete_jobs", {"worker": worker_id, "ids": list(ids)})
 
@@ -203,6 +208,9 @@ class JobStore:
 
     def resume(self, queue: str) -> bool:
         return bool(self._run("resume_queue", {"queue": queue}))
+
+    def notify(self, queues: Sequence[str]) -> None:
+        self._run("notify_queues", {"queues": list(queues)})
 
     def paused_queues(self) -> list[str]:
         return [row.queue for row in self._run("paused_queues")]

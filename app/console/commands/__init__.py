@@ -1,3 +1,4 @@
 """Command modules; importing this package registers every command on the CLI."""
 
 from app.console.commands import database  # noqa: F401
+from app.console.commands import work  # noqa: F401

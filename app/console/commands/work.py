@@ -1,0 +1,128 @@
+"""queue:work, queue:restart, queue:pause, queue:resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from app.console.cli import cli
+from app.console.output import echo
+from app.queue import context
+from app.queue.worker import JobEvent, Worker, WorkerOptions
+
+STATE_STYLE = {"RUNNING": "yellow", "DONE": "green", "RETRY": "yellow", "FAIL": "red"}
+
+
+class WorkReporter:
+    """One line per job, as Laravel's queue:work prints them: time, class, id, state."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def job(self, event: JobEvent) -> None:
+        if self.quiet:
+            return
+        now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        took = f"{event.duration * 1000:,.2f}ms " if event.duration is not None else ""
+        style = STATE_STYLE.get(event.state, "white")
+        line = (f"  {now} {escape(event.class_name)} [dim]{event.job_id}[/dim] "
+                f"{took}[bold {style}]{event.state}[/]")
+        if event.detail and event.state != "DONE":
+            line += f" [dim]{escape(event.detail)}[/dim]"
+        self.console.print(line)
+
+    def log(self, text: str) -> None:
+        now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        self.errors.print(f"  {now} [bold]WORKER[/] {escape(text)}")
+
+
+def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise typer.BadParameter(f"must be {'0 or more' if allow_zero else 'more than 0'}",
+                                 param_hint=f"--{name}")
+
+
+@cli.command("queue:work")
+def work(
+    queue: Annotated[str | None, typer.Option(help="Queues in order of priority: high,default")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs at once in this process")] = None,
+    sleep: Annotated[float, typer.Option(help="Seconds between polls when idle (fallback)")] = 3.0,
+    tries: Annotated[int | None, typer.Option(help="Attempts for jobs that set none")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds for jobs that set none")] = None,
+    backoff: Annotated[float | None, typer.Option(help="Retry delay for jobs that set none")] = None,
+    memory: Annotated[int | None, typer.Option(help="Exit after a job once RSS exceeds MB")] = None,
+    max_jobs: Annotated[int | None, typer.Option(help="Exit after this many jobs")] = None,
+    max_time: Annotated[float | None, typer.Option(help="Exit after this many seconds")] = None,
+    stop_when_empty: Annotated[bool, typer.Option(help="Exit when the queues are empty")] = False,
+    once: Annotated[bool, typer.Option(help="Process one job, then exit")] = False,
+    rest: Annotated[float, typer.Option(help="Seconds to rest between jobs")] = 0.0,
+    name: Annotated[str, typer.Option(help="Name shown by queue:workers")] = "default",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per job")] = False,
+) -> None:
+    """Process jobs from the queues (claims with SKIP LOCKED, wakes on NOTIFY)."""
+    ctx = context.current()
+    settings = ctx.settings
+    queues = tuple(q.strip() for q in (queue or settings.default_queue).split(",") if q.strip())
+    if not queues:
+        raise typer.BadParameter("name at least one queue", param_hint="--queue")
+    for option, value in (("concurrency", concurrency), ("tries", tries),
+                          ("memory", memory), ("max-jobs", max_jobs)):
+        _positive(option, value)
+    for option, value in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
+                          ("rest", rest)):
+        _positive(option, value, allow_zero=True)
+    _positive("max-time", max_time)
+    options = WorkerOptions(
+        queues=queues, concurrency=concurrency or _default_concurrency(), sleep=sleep,
+        tries=tries, timeout=timeout, backoff=backoff, memory=memory, max_jobs=max_jobs,
+        max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest, name=name,
+        listen=settings.listen,
+    )
+    reporter = WorkReporter(quiet)
+    worker = Worker(ctx.store, settings, options, report=reporter.job, log=reporter.log)
+    if not quiet:
+        reporter.console.print(f"\n  [bold blue] INFO [/] Processing jobs from the "
+                               f"[bold]{escape(', '.join(queues))}[/] "
+                               f"{'queue' if len(queues) == 1 else 'queues'}.\n")
+    reason = worker.run()
+    if not quiet:
+        reporter.log(f"stopped: {reason.value}")
+    sys.exit(0)
+
+
+def _default_concurrency() -> int:
+    import config.queue
+
+    return config.queue.load().concurrency
+
+
+@cli.command("queue:restart")
+def restart() -> None:
+    """Make every running worker exit gracefully after its current jobs."""
+    at = context.current().store.signal_restart()
+    echo(f"Broadcasting queue restart signal ({at:%Y-%m-%d %H:%M:%S %Z}).")
+
+
+@cli.command("queue:pause")
+def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
+    """Stop workers claiming from a queue (running jobs finish)."""
+    context.current().store.pause(queue)
+    echo(f"Queue [{queue}] paused: workers stop claiming from it.")
+
+
+@cli.command("queue:resume")
+def resume(queue: Annotated[str, typer.Argument(help="Queue to resume")]) -> None:
+    """Let workers claim from a paused queue again."""
+    store = context.current().store
+    if store.resume(queue):
+        store.notify([queue])
+        echo(f"Queue [{queue}] resumed.")
+    else:
+        echo(f"Queue [{queue}] was not paused.")

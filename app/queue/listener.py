@@ -1,0 +1,58 @@
+"""LISTEN on a dedicated connection; wake the worker when a job lands on one of its queues."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection
+
+import psycopg
+
+CHANNEL = "skiplock"
+
+
+class Listener(threading.Thread):
+    """Calls `wake()` for each notification naming one of `queues`, and after every
+    (re)connect — notifications sent while it was disconnected are lost, so the worker
+    must look at the table again. Reconnects with backoff; never raises."""
+
+    def __init__(self, conninfo: str, queues: Collection[str], wake: Callable[[], None],
+                 log: Callable[[str], None]) -> None:
+        super().__init__(name="skiplock-listener", daemon=True)
+        self.conninfo = conninfo
+        self.queues = frozenset(queues)
+        self.wake = wake
+        self.log = log
+        self.ready = threading.Event()
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        delay = 0.5
+        failing = False
+        while not self._halt.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    if failing:
+                        self.log("listener reconnected")
+                    failing, delay = False, 0.5
+                    self.ready.set()
+                    self.wake()
+                    self._listen(conn)
+            except psycopg.Error as exc:
+                if not failing:
+                    first = str(exc).strip().splitlines()
+                    self.log(f"listener lost its connection ({first[0] if first else exc}); "
+                             "polling until it is back")
+                failing = True
+                self.ready.set()  # the worker must not wait for a listener that cannot connect
+                self._halt.wait(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _listen(self, conn: psycopg.Connection) -> None:
+        while not self._halt.is_set():
+            for note in conn.notifies(timeout=1.0):
+                if note.payload in self.queues:
+                    self.wake()

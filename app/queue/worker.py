@@ -1,0 +1,544 @@
+"""The worker: claim jobs, run them in a thread pool, record what happened.
+
+The main thread owns the loop and every write about outcomes; job threads only run user code
+and post their result back. No transaction is open while user code runs: a claim is one
+autocommitted statement, and so is each outcome.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import json
+import os
+import queue as stdlib_queue
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.queue import payload
+from app.queue.errors import (
+    DatabaseUnavailable,
+    JobTimeout,
+    MaxAttemptsExceeded,
+    PayloadError,
+)
+from app.queue.heartbeat import Heartbeat
+from app.queue.ids import new_id
+from app.queue.interrupt import raise_in_thread
+from app.queue.job import Job
+from app.queue.listener import Listener
+from app.queue.runner import (
+    AttemptResult,
+    Defaults,
+    Outcome,
+    call_failed_hook,
+    decide_after_error,
+    run_attempt,
+    timeout_of,
+    tries_of,
+)
+from app.queue.settings import QueueSettings
+from app.queue.store import ClaimedJob, JobStore
+
+STUCK_GRACE = 2.0
+"""Seconds a sync job may take to unwind after its timeout was raised in its thread."""
+TIMED_OUT_ENV = "SKIPLOCK_TIMED_OUT_JOBS"
+"""Jobs a restarting worker left reserved because their thread could not be stopped."""
+
+
+class StopReason(enum.StrEnum):
+    SIGNAL = "signal"
+    RESTART = "restart signal"
+    EMPTY = "queue empty"
+    ONCE = "once"
+    MAX_JOBS = "max jobs"
+    MAX_TIME = "max time"
+    MEMORY = "memory limit"
+    STUCK_JOB = "stuck job"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    queues: tuple[str, ...] = ("default",)
+    concurrency: int = 1
+    sleep: float = 3.0
+    """Fallback poll interval; LISTEN/NOTIFY wakes the worker sooner."""
+    tries: int | None = None
+    timeout: float | None = None
+    backoff: float | None = None
+    memory: int | None = None
+    """MB of RSS after which the worker exits (checked after each job)."""
+    max_jobs: int | None = None
+    max_time: float | None = None
+    stop_when_empty: bool = False
+    once: bool = False
+    rest: float = 0.0
+    name: str = "default"
+    listen: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """What the worker tells its reporter about a job (the console prints one line each)."""
+
+    state: str  # RUNNING, DONE, RETRY, FAIL
+    job_id: str
+    class_name: str
+    queue: str
+    duration: float | None = None
+    detail: str | None = None
+
+
+@dataclass(eq=False)
+class Slot:
+    """A claimed job, from claim to recorded outcome."""
+
+    claimed: ClaimedJob
+    job: Job | None = None
+    class_name: str = "?"
+    thread_id: int | None = None
+    deadline: float | None = None
+    timeout: float = 0.0
+    in_user_code: bool = False
+    interrupted: bool = False
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Worker:
+    def __init__(self, store: JobStore, settings: QueueSettings, options: WorkerOptions,
+                 report: Callable[[JobEvent], None] = lambda event: None,
+                 log: Callable[[str], None] = lambda line: None) -> None:
+        self.store = store
+        self.settings = settings
+        self.options = options
+        self.report = report
+        self.log = log
+        self.id = new_id()
+        self.resolver = payload.JobClassResolver(settings.job_packages)
+        self.defaults = Defaults(
+            tries=options.tries or settings.max_tries,
+            timeout=options.timeout if options.timeout is not None else settings.timeout,
+            backoff=options.backoff if options.backoff is not None else settings.retry_delay,
+        )
+        self.events: stdlib_queue.SimpleQueue[tuple[str, Any]] = stdlib_queue.SimpleQueue()
+        self.slots: dict[str, Slot] = {}
+        self.acks: list[str] = []
+        self.outcomes: deque[tuple[Slot, AttemptResult]] = deque()
+        self.processed = 0
+        self.failed = 0
+        self.stop_reason: StopReason | None = None
+        self.outage_since: float | None = None
+        self.started = time.monotonic()
+        self.pool = ThreadPoolExecutor(options.concurrency + 2, thread_name_prefix="skiplock-job")
+        self.heartbeat: Heartbeat | None = None
+        self.listener: Listener | None = None
+        self._signals = 0
+
+    # ------------------------------------------------------------------------ lifecycle
+
+    def run(self) -> StopReason:
+        """Work until a stop condition; return why. Running jobs always finish first."""
+        self._install_signal_handlers()
+        self._start()
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+        assert self.stop_reason is not None
+        if self.stop_reason is StopReason.STUCK_JOB:
+            self._restart_process()
+        return self.stop_reason
+
+    def _start(self) -> None:
+        started_at = self._until_database_answers(
+            lambda: self.store.register_worker(
+                self.id, self.options.name, socket.gethostname(), os.getpid(),
+                self.options.queues, self.options.concurrency))
+        self.heartbeat = Heartbeat(
+            self.store, self.id, started_at, self.settings.retry_after,
+            stats=lambda: (len(self.slots), self.processed, self.failed),
+            on_restart=lambda: self.request_stop(StopReason.RESTART),
+            on_lost_row=self._register_again, log=self.log)
+        self.heartbeat.start()
+        self._record_jobs_left_by_restart()
+        if self.options.listen:
+            conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(
+                hide_password=False)
+            self.listener = Listener(conninfo, self.options.queues, self.wake, self.log)
+            self.listener.start()
+            self.listener.ready.wait(timeout=10)
+
+    def _loop(self) -> None:
+        while True:
+            self._collect_events(block_for=0)
+            self._record_outcomes()
+            self._check_limits()
+            if self.stop_reason is not None:
+                if not self._busy():
+                    return
+                self._collect_events(block_for=self._wait_time())
+                continue
+            claimed = self._claim()
+            if self.options.once and (claimed or not self.slots):
+                self.request_stop(StopReason.ONCE)
+            elif not claimed and not self.slots and self.options.stop_when_empty:
+                if self.outage_since is None and not self.outcomes:
+                    self.request_stop(StopReason.EMPTY)
+            if claimed and len(self.slots) < self.options.concurrency:
+                continue  # the queue may hold more: claim again before sleeping
+            self._collect_events(block_for=self._wait_time())
+
+    def _busy(self) -> bool:
+        """Is there anything a stopping worker must still wait for?"""
+        running = len(self.slots) - len(self.outcomes) - len(self._stuck_slots())
+        if running > 0:
+            return True
+        # Outcomes not yet written wait for the database, unless it is down: then they are
+        # given back by the retry_after rule, as after a crash.
+        return bool(self.outcomes or self.acks) and self.outage_since is None
+
+    def request_stop(self, reason: StopReason) -> None:
+        """Stop claiming; the loop ends once running jobs have finished."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.wake()
+
+    def wake(self) -> None:
+        self.events.put(("wake", None))
+
+    def _shutdown(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        stuck = self.stop_reason is StopReason.STUCK_JOB
+        self.pool.shutdown(wait=not stuck, cancel_futures=True)
+        if self.outage_since is None:
+            try:
+                self._flush_acks()
+                self.store.stop_worker(self.id, self.processed, self.failed)
+            except DatabaseUnavailable:
+                self.log("database unavailable at exit: unrecorded jobs will be given back "
+                         f"after QUEUE_RETRY_AFTER ({self.settings.retry_after:g}s)")
+
+    # ---------------------------------------------------------------------------- claim
+
+    def _claim(self) -> list[ClaimedJob]:
+        free = self.options.concurrency - len(self.slots)
+        if self.options.max_jobs is not None:
+            free = min(free, self.options.max_jobs - self.processed - len(self.slots))
+        if self.options.once:
+            free = min(free, 1)
+        if free <= 0:
+            return []
+        if self.options.rest > 0 and self.processed:
+            time.sleep(self.options.rest)
+        try:
+            claimed = self.store.claim(self.id, self.options.queues, free)
+        except DatabaseUnavailable as exc:
+            self._database_down(exc)
+            return []
+        self._database_up()
+        for job in claimed:
+            slot = Slot(job)
+            self.slots[job.id] = slot
+            self.pool.submit(self._execute, slot)
+        return claimed
+
+    # ------------------------------------------------------------------ in a job thread
+
+    def _execute(self, slot: Slot) -> None:
+        try:
+            result = self._attempt(slot)
+        except BaseException as error:  # noqa: BLE001 - a late timeout, or a bug of ours
+            result = decide_after_error(slot.job, error, self.defaults, 0.0) if slot.job \
+                else AttemptResult(Outcome.FAIL, error=error, error_text=repr(error))
+        self.events.put(("done", (slot, result)))
+
+    def _attempt(self, slot: Slot) -> AttemptResult:
+        claimed = slot.claimed
+        try:
+            job = payload.decode(claimed.payload, self.resolver)
+        except PayloadError as error:
+            return AttemptResult(Outcome.FAIL, error=error, error_text=f"PayloadError: {error}")
+        job.job_id, job.attempts, job._control = claimed.id, claimed.attempts, self
+        slot.job, slot.class_name = job, type(job).__qualname__
+        tries = tries_of(job, self.defaults)
+        if claimed.attempts > tries:
+            error = MaxAttemptsExceeded(
+                f"{slot.class_name} has been attempted too many times ({claimed.attempts - 1} "
+                f"of {tries}); its last attempt ended without an outcome (worker killed?) or "
+                "it released itself after its last attempt")
+            return AttemptResult(Outcome.FAIL, error=error,
+                                 error_text=f"MaxAttemptsExceeded: {error}")
+        self._arm_timeout(slot, job)
+        self.events.put(("start", slot))
+        try:
+            return run_attempt(job, self.defaults)
+        finally:
+            self._leave_user_code(slot)
+
+    def _arm_timeout(self, slot: Slot, job: Job) -> None:
+        slot.timeout = timeout_of(job, self.defaults)
+        if slot.timeout > 0:
+            # An async handler is cancelled by asyncio at its timeout; the thread-level
+            # interrupt is only the backstop for one that blocks its event loop.
+            margin = 1.0 if inspect.iscoroutinefunction(type(job).handle) else 0.0
+            slot.deadline = time.monotonic() + slot.timeout + margin
+        with slot.guard:
+            slot.thread_id = threading.get_ident()
+            slot.in_user_code = True
+
+    @staticmethod
+    def _leave_user_code(slot: Slot) -> None:
+        # The timeout may have been raised in this thread just as handle() returned; it is
+        # then delivered here, and swallowed: the attempt's result is already decided.
+        while True:
+            try:
+                with slot.guard:
+                    slot.in_user_code = False
+                return
+            except JobTimeout:
+                continue
+
+    def progress(self, job_id: str, percent: float, message: str | None) -> None:
+        """RunControl for Job.progress(): written at once, from the job's thread. Progress
+        is information: an outage loses the update, not the job."""
+        try:
+            self.store.set_progress(self.id, job_id, percent, message)
+        except DatabaseUnavailable:
+            pass
+
+    # ------------------------------------------------------------- back on the main thread
+
+    def _collect_events(self, block_for: float) -> None:
+        try:
+            kind, item = self.events.get(timeout=block_for) if block_for > 0 \
+                else self.events.get_nowait()
+        except stdlib_queue.Empty:
+            return
+        while True:
+            if kind == "done":
+                self.outcomes.append(item)
+            elif kind == "start":
+                self._report_running(item)
+            try:
+                kind, item = self.events.get_nowait()
+            except stdlib_queue.Empty:
+                return
+
+    def _report_running(self, slot: Slot) -> None:
+        self.report(JobEvent("RUNNING", slot.claimed.id, slot.class_name, slot.claimed.queue))
+
+    def _wait_time(self) -> float:
+        wait = self.options.sleep if not self.slots else 1.0
+        now = time.monotonic()
+        for slot in self.slots.values():
+            if slot.deadline is not None:
+                target = slot.deadline + (STUCK_GRACE if slot.interrupted else 0.0)
+                wait = min(wait, max(target - now, 0.01))
+        if self.outage_since is not None:
+            wait = min(wait, 1.0)
+        return max(wait, 0.01)
+
+    def _record_outcomes(self) -> None:
+        self._enforce_timeouts()
+        if not self.outcomes and not self.acks:
+            return
+        try:
+            while self.outcomes:
+                slot, result = self.outcomes[0]
+                self._record(slot, result, self.id)
+                self.outcomes.popleft()
+                del self.slots[slot.claimed.id]
+            self._flush_acks()
+        except DatabaseUnavailable as exc:
+            self._database_down(exc)
+            return
+        self._database_up()
+
+    def _record(self, slot: Slot, result: AttemptResult, owner: str) -> None:
+        """Write the outcome of an attempt of a job reserved by `owner` (this worker, or the
+        process this one replaced)."""
+        claimed, job = slot.claimed, slot.job
+        if slot.interrupted and isinstance(result.error, JobTimeout):
+            result = self._as_timeout(slot, result)
+        if result.outcome is Outcome.DONE:
+            self.acks.append(claimed.id)
+            self.processed += 1
+        elif result.outcome is Outcome.RETRY:
+            self.store.release(owner, claimed.id, result.delay, result.error_text)
+            self.processed += 1
+        else:
+            self.store.fail(owner, claimed.id, result.error_text or "failed")
+            self.processed += 1
+            self.failed += 1
+            if job is not None and result.error is not None:
+                self.pool.submit(self._run_failed_hook, job, result.error)
+        self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name, claimed.queue,
+                             result.duration, _first_line(result)))
+        self._check_memory()
+
+    def _as_timeout(self, slot: Slot, result: AttemptResult) -> AttemptResult:
+        error = JobTimeout(f"{slot.class_name} ran past its timeout of {slot.timeout:g}s")
+        assert slot.job is not None
+        decided = decide_after_error(slot.job, error, self.defaults, result.duration)
+        return AttemptResult(decided.outcome, decided.delay, error,
+                             f"JobTimeout: {error}\n\n{result.error_text or ''}", result.duration)
+
+    def _run_failed_hook(self, job: Job, error: BaseException) -> None:
+        hook_error = call_failed_hook(job, error)
+        if hook_error is not None:
+            self.log(f"{type(job).__qualname__}.failed() raised: {hook_error.splitlines()[-1]}")
+            try:
+                self.store.append_failure_note(
+                    job.job_id or "", f"\n\nThe job's failed() hook raised too:\n{hook_error}")
+            except DatabaseUnavailable:
+                pass
+
+    def _flush_acks(self) -> None:
+        if self.acks:
+            self.store.delete(self.id, self.acks)
+            self.acks = []
+
+    # ------------------------------------------------------------------------ timeouts
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for slot in list(self.slots.values()):
+            if slot.deadline is None or now < slot.deadline:
+                continue
+            if not slot.interrupted:
+                with slot.guard:
+                    if slot.in_user_code and slot.thread_id is not None:
+                        slot.interrupted = raise_in_thread(slot.thread_id, JobTimeout)
+            elif now >= slot.deadline + STUCK_GRACE and slot.in_user_code:
+                self.log(f"{slot.class_name} {slot.claimed.id} is stuck past its timeout "
+                         "(blocked outside Python); restarting this worker once its other "
+                         "jobs finish")
+                self.request_stop(StopReason.STUCK_JOB)
+
+    def _stuck_slots(self) -> list[Slot]:
+        return [s for s in self.slots.values() if s.interrupted and s.in_user_code]
+
+    def _restart_process(self) -> None:
+        """Replace this process with a fresh worker (same pid, same arguments): the only way
+        to stop a thread blocked in C. The new process records the timeouts, so a stuck job
+        is never released while its code could still be running."""
+        stuck = [{"id": s.claimed.id, "worker": self.id, "timeout": s.timeout}
+                 for s in self._stuck_slots()]
+        env = {**os.environ, TIMED_OUT_ENV: json.dumps(stuck)}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, sys.orig_argv, env)
+
+    def _record_jobs_left_by_restart(self) -> None:
+        raw = os.environ.pop(TIMED_OUT_ENV, None)
+        for entry in json.loads(raw) if raw else []:
+            self._until_database_answers(lambda e=entry: self._record_left_timeout(e))
+
+    def _record_left_timeout(self, entry: dict[str, Any]) -> None:
+        claimed = self.store.reserved_job(entry["id"], entry["worker"])
+        if claimed is not None:
+            slot = Slot(claimed, interrupted=True, timeout=float(entry["timeout"]))
+            try:
+                slot.job = payload.decode(claimed.payload, self.resolver)
+            except PayloadError:
+                return
+            slot.job.job_id, slot.job.attempts = claimed.id, claimed.attempts
+            slot.class_name = type(slot.job).__qualname__
+            result = self._as_timeout(slot, AttemptResult(Outcome.FAIL, error=JobTimeout()))
+            self._record(slot, result, owner=entry["worker"])
+        self.store.stop_worker(entry["worker"], 0, 0)
+
+    # -------------------------------------------------------------------------- limits
+
+    def _check_limits(self) -> None:
+        if self.stop_reason is not None:
+            return
+        if self.options.max_jobs is not None and self.processed >= self.options.max_jobs:
+            self.request_stop(StopReason.MAX_JOBS)
+        elif (self.options.max_time is not None
+              and time.monotonic() - self.started >= self.options.max_time):
+            self.request_stop(StopReason.MAX_TIME)
+
+    def _check_memory(self) -> None:
+        if self.options.memory is not None and rss_megabytes() >= self.options.memory:
+            self.request_stop(StopReason.MEMORY)
+
+    # -------------------------------------------------------------------------- outages
+
+    def _database_down(self, exc: DatabaseUnavailable) -> None:
+        if self.outage_since is None:
+            self.outage_since = time.monotonic()
+            self.log(f"{exc}; retrying until it is back")
+
+    def _database_up(self) -> None:
+        if self.outage_since is not None:
+            self.log(f"database is back after {time.monotonic() - self.outage_since:.1f}s")
+            self.outage_since = None
+
+    def _until_database_answers(self, call: Callable[[], Any]) -> Any:
+        delay = 0.5
+        while True:
+            try:
+                result = call()
+            except DatabaseUnavailable as exc:
+                if self.stop_reason is not None:
+                    raise
+                self._database_down(exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._database_up()
+            return result
+
+    def _register_again(self) -> None:
+        self.store.register_worker(self.id, self.options.name, socket.gethostname(),
+                                   os.getpid(), self.options.queues, self.options.concurrency)
+
+    # -------------------------------------------------------------------------- signals
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._signals += 1
+        if signum == signal.SIGINT and self._signals > 1:
+            # A second Ctrl-C: leave now. Reservations come back via QUEUE_RETRY_AFTER.
+            os._exit(130)
+        self.stop_reason = self.stop_reason or StopReason.SIGNAL
+        self.events.put(("wake", None))
+
+
+def _first_line(result: AttemptResult) -> str | None:
+    if result.error is None:
+        return None
+    text = str(result.error).strip().splitlines()
+    return f"{type(result.error).__name__}: {text[0]}" if text else type(result.error).__name__
+
+
+def rss_megabytes() -> float:
+    """Resident memory of this process now (not the peak, which never comes down)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+__all__ = ["JobEvent", "StopReason", "Worker", "WorkerOptions"]

@@ -1,0 +1,152 @@
+"""Small jobs for worker tests. Each records what it does in the `ledger` table."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import sqlalchemy as sa
+
+from app.queue import Abort, Job, RetryAfter
+
+
+def record(job: Job, event: str, tag: str | None = None) -> None:
+    from app.database import engine
+
+    with engine().begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO ledger (job_id, tag, event, pid, worker) "
+                    "VALUES (:job_id, :tag, :event, :pid, :worker)"),
+            {"job_id": job.job_id, "tag": tag, "event": event, "pid": os.getpid(),
+             "worker": os.environ.get("LEDGER_WORKER", str(os.getpid()))},
+        )
+
+
+class Record(Job):
+    """Records start and end; sleeps `seconds` in between."""
+
+    def __init__(self, tag: str, seconds: float = 0.0) -> None:
+        self.tag = tag
+        self.seconds = seconds
+
+    def handle(self) -> None:
+        record(self, "start", self.tag)
+        if self.seconds:
+            time.sleep(self.seconds)
+        record(self, "end", self.tag)
+
+
+class AsyncRecord(Job):
+    def __init__(self, tag: str, seconds: float = 0.0) -> None:
+        self.tag = tag
+        self.seconds = seconds
+
+    async def handle(self) -> None:
+        record(self, "start", self.tag)
+        await asyncio.sleep(self.seconds)
+        record(self, "end", self.tag)
+
+
+class FailTimes(Job):
+    """Fails its first `failures` attempts, then succeeds."""
+
+    tries = 5
+    backoff = 0
+
+    def __init__(self, tag: str, failures: int) -> None:
+        self.tag = tag
+        self.failures = failures
+
+    def handle(self) -> None:
+        record(self, f"attempt {self.attempts}", self.tag)
+        if self.attempts <= self.failures:
+            raise RuntimeError(f"planned failure {self.attempts}")
+
+    def failed(self, error: BaseException) -> None:
+        record(self, f"failed: {type(error).__name__}", self.tag)
+
+
+class AlwaysFails(FailTimes):
+    tries = 2
+    backoff = [0]
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(tag, failures=10**6)
+
+
+class Aborts(Job):
+    tries = 5
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def handle(self) -> None:
+        record(self, "start", self.tag)
+        raise Abort("no point in retrying")
+
+    def failed(self, error: BaseException) -> None:
+        record(self, f"failed: {type(error).__name__}", self.tag)
+
+
+class FailsItself(Aborts):
+    def handle(self) -> None:
+        record(self, "start", self.tag)
+        self.fail("the job gave up")
+
+
+class RetryLater(Job):
+    tries = 3
+
+    def __init__(self, tag: str, seconds: float) -> None:
+        self.tag = tag
+        self.seconds = seconds
+
+    def handle(self) -> None:
+        record(self, f"attempt {self.attempts}", self.tag)
+        if self.attempts == 1:
+            raise RetryAfter(self.seconds)
+
+
+class ReleasesOnce(RetryLater):
+    def handle(self) -> None:
+        record(self, f"attempt {self.attempts}", self.tag)
+        if self.attempts == 1:
+            self.release(self.seconds)
+
+
+class Sleeps(Job):
+    """Blocks in C (time.sleep) for `seconds`, past its timeout: needs a worker restart."""
+
+    timeout = 2
+    tries = 1
+
+    def __init__(self, tag: str, seconds: float) -> None:
+        self.tag = tag
+        self.seconds = seconds
+
+    def handle(self) -> None:
+        record(self, "start", self.tag)
+        time.sleep(self.seconds)
+        record(self, "end", self.tag)
+
+    def failed(self, error: BaseException) -> None:
+        record(self, f"failed: {type(error).__name__}", self.tag)
+
+
+class Spins(Sleeps):
+    """Runs Python code past its timeout: interrupted in its thread, no restart needed."""
+
+    def handle(self) -> None:
+        record(self, "start", self.tag)
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            pass
+        record(self, "end", self.tag)
+
+
+class AsyncSleeps(Sleeps):
+    async def handle(self) -> None:
+        record(self, "start", self.tag)
+        await asyncio.sleep(self.seconds)
+        record(self, "end", self.tag)
