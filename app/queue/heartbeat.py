@@ -47,10 +47,13 @@ class Heartbeat(threading.Thread):
                 self.beat()
                 if self._connected_since is None:
                     self._connected_since = time.monotonic()
+                    self.log("heartbeat resumed")
                 if self.may_rescue():
                     self.rescue()
-            except DatabaseUnavailable:
-                self._connected_since = None  # the worker's main loop logs the outage
+            except DatabaseUnavailable as exc:
+                if self._connected_since is not None:
+                    self.log(f"heartbeat failed: {exc}; retrying")
+                self._connected_since = None
 
     def beat(self) -> None:
         running, processed, failed = self.stats()

@@ -33,7 +33,8 @@ class Listener(threading.Thread):
         failing = False
         while not self._halt.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
+                                     application_name="skiplock-listener") as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if failing:
                         self.log("listener reconnected")

@@ -150,3 +150,18 @@ class AsyncSleeps(Sleeps):
         record(self, "start", self.tag)
         await asyncio.sleep(self.seconds)
         record(self, "end", self.tag)
+
+
+class Ledgered(Job):
+    """For crash tests: one ledger row at start and one at end, with a short pause between."""
+
+    tries = 10
+
+    def __init__(self, n: int, seconds: float = 0.005) -> None:
+        self.n = n
+        self.seconds = seconds
+
+    def handle(self) -> None:
+        record(self, "start", str(self.n))
+        time.sleep(self.seconds)
+        record(self, "end", str(self.n))

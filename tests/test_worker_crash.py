@@ -1,0 +1,105 @@
+"""Crashes and outages: several worker processes, SIGKILL, lost connections; checked against
+a ledger the jobs write themselves."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import defaultdict
+
+import sqlalchemy as sa
+
+from app.queue import dispatch_many
+from tests.conftest import count
+from tests.jobs.basic import Ledgered
+from tests.test_worker import start_worker, wait_for
+
+ENV = {"QUEUE_RETRY_AFTER": "2"}
+
+
+def runs_by_job(engine: sa.Engine) -> dict[str, list[tuple[str, int]]]:
+    """job tag -> [(event, pid)] in ledger order."""
+    runs: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    with engine.connect() as conn:
+        for tag, event, pid in conn.execute(sa.text(
+                "SELECT tag, event, pid FROM ledger ORDER BY id")):
+            runs[tag].append((event, pid))
+    return runs
+
+
+def test_sigkilled_workers_lose_no_job_and_never_overlap(queue, engine):
+    jobs = 2000
+    dispatch_many(Ledgered(n) for n in range(jobs))
+    workers = [start_worker("--concurrency", "4", "--sleep", "0.2", "--quiet", env=ENV)
+               for _ in range(3)]
+    killed: set[int] = set()
+    rng = random.Random(7)
+    try:
+        for _ in range(3):
+            # Kill one at a random moment while jobs are flowing, and start a replacement.
+            done_before = count(engine, "SELECT count(*) FROM ledger WHERE event = 'end'")
+            assert wait_for(lambda d=done_before: count(
+                engine, "SELECT count(*) FROM ledger WHERE event = 'end'") > d + 100, 60)
+            time.sleep(rng.random() * 0.3)
+            victim = workers.pop(rng.randrange(len(workers)))
+            victim.kill()
+            victim.wait()
+            killed.add(victim.pid)
+            workers.append(start_worker("--concurrency", "4", "--sleep", "0.2", "--quiet",
+                                        env=ENV))
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, 180), \
+            f"{count(engine, 'SELECT count(*) FROM jobs')} jobs left"
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            assert proc.wait(30) == 0
+
+    runs = runs_by_job(engine)
+    assert len(runs) == jobs, "every job ran"
+    reruns = 0
+    for tag, events in runs.items():
+        assert any(event == "end" for event, _ in events), f"job {tag} never completed"
+        # A job runs again only after a run on a worker that was killed: at most one of its
+        # runs is on a worker that stayed alive, so two live workers never ran it at once.
+        live_starts = [pid for event, pid in events if event == "start" and pid not in killed]
+        assert len(live_starts) <= 1, f"job {tag} started on two live workers: {events}"
+        reruns += sum(1 for event, _ in events if event == "start") - 1
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 0
+    # Each killed worker held at most its 4 slots: that bounds the re-runs.
+    assert reruns <= 4 * len(killed)
+    print(f"\ncrash test: {jobs} jobs, {len(killed)} workers SIGKILLed, {reruns} re-runs")
+
+
+def test_worker_survives_lost_connections(queue, engine, database_url):
+    proc = start_worker("--concurrency", "2", "--sleep", "0.2", env=ENV)
+    killer = sa.create_engine(database_url, isolation_level="AUTOCOMMIT",
+                              connect_args={"application_name": "skiplock-test-killer"})
+    try:
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM workers") == 1, 20)
+        total = 0
+        for _ in range(3):
+            dispatch_many(Ledgered(total + i, 0.01) for i in range(100))
+            total += 100
+            time.sleep(0.3)
+            with killer.connect() as conn:
+                conn.execute(sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND application_name IN ('skiplock', 'skiplock-listener')"))
+            engine.dispose()  # our own pooled connections were cut too
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, 60)
+        assert proc.poll() is None, "the worker is still running"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        killer.dispose()
+    runs = runs_by_job(engine)
+    assert len(runs) == total
+    assert all(("end" in [e for e, _ in events]) for events in runs.values())
+    # The listener's connection is always open, so it always notices; which thread notices a
+    # dead pooled connection first is a race (SQLAlchemy then renews the whole pool).
+    assert "listener lost its connection" in err, err
+    assert "Traceback" not in err, err
+    print(f"\noutage test: {total} jobs, 3 rounds of cut connections; worker said:\n{err}")
