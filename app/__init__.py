@@ -1,4 +1,4 @@
-"""The application package: user jobs in app/jobs, the queue core in app/queue, CLI in app/console."""
+"""The application: user jobs in app/jobs, the queue core in app/queue, CLI in app/console."""
 
 from __future__ import annotations
 

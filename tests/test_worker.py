@@ -285,13 +285,15 @@ def test_once_and_max_jobs(queue, engine):
 
 def test_bad_row_goes_to_failed_jobs_and_worker_goes_on(queue, engine):
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO jobs (id, queue, payload) VALUES "
-                             "('bad1', 'default', '{\"job\": \"os.system\", \"data\": {\"command\": \"touch /tmp/pwned\"}}')"))
+        conn.execute(sa.text("INSERT INTO jobs (id, queue, payload) VALUES ('bad1', 'default', "
+                             "CAST(:payload AS jsonb))"),
+                     {"payload": '{"job": "os.system", "data": {"command": "touch /tmp/pwned"}}'})
     dispatch(Record("good"))
     assert work().returncode == 0
     assert ("good", "end") in ledger(engine)
     with engine.connect() as conn:
-        text = conn.execute(sa.text("SELECT exception FROM failed_jobs WHERE id = 'bad1'")).scalar_one()
+        text = conn.execute(
+            sa.text("SELECT exception FROM failed_jobs WHERE id = 'bad1'")).scalar_one()
     assert "outside the job packages" in text
 
 

@@ -93,7 +93,7 @@ def test_worker_survives_lost_connections(queue, engine, database_url):
         assert proc.poll() is None, "the worker is still running"
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
         killer.dispose()
     runs = runs_by_job(engine)
     assert len(runs) == total

@@ -19,11 +19,11 @@ class JobNotFound(QueueError):
     """No job (pending, reserved or failed) has this id."""
 
 
-class Abort(Exception):  # noqa: N818 - the user-facing name is the verb, as in Laravel
+class Abort(Exception):
     """Raised by a job to fail at once: no more attempts, straight to `failed_jobs`."""
 
 
-class RetryAfter(Exception):  # noqa: N818
+class RetryAfter(Exception):
     """Raised by a job to be retried after `seconds` (the attempt counts)."""
 
     def __init__(self, seconds: float, reason: str | None = None) -> None:

@@ -52,7 +52,7 @@ class Job:
         self._fail_reason = str(reason)
 
     def progress(self, percent: float, message: str | None = None) -> None:
-        """Record how far along this job is (0–100); shown by `queue:job ID`."""
+        """Record how far along this job is (0 to 100); shown by `queue:job ID`."""
         if not 0 <= percent <= 100:
             raise ValueError(f"progress percent must be between 0 and 100, not {percent!r}")
         if self._control is not None and self.job_id is not None:

@@ -63,7 +63,8 @@ def encode_value(value: Any, where: str) -> Any:
     if isinstance(value, list):
         return [encode_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, tuple):
-        return {TAG: "tuple", "value": [encode_value(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        items = [encode_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return {TAG: "tuple", "value": items}
     if isinstance(value, dict):
         return encode_dict(value, where)
     if isinstance(value, enum.Enum):
@@ -107,7 +108,7 @@ def decode_value(value: Any) -> Any:
     tag = value.get(TAG)
     if tag is None:
         return {k: decode_value(v) for k, v in value.items()}
-    inner = value.get("value")
+    inner: Any = value.get("value")
     try:
         if tag == "tuple":
             return tuple(decode_value(v) for v in inner)
@@ -196,7 +197,7 @@ def instantiate(cls: type[Job], data: dict[str, Any]) -> Job:
     """Call the constructor with the attributes it takes; set the rest as attributes."""
     parameters = constructor_parameters(cls)
     takes_any = parameters is None
-    kwargs = data if takes_any else {k: v for k, v in data.items() if k in parameters}
+    kwargs = data if parameters is None else {k: v for k, v in data.items() if k in parameters}
     try:
         job = cls(**kwargs)
     except TypeError as exc:

@@ -71,7 +71,8 @@ def call_handle(job: Job, timeout: float) -> None:
         try:
             _event_loop().run_until_complete(awaitable)
         except TimeoutError:
-            raise JobTimeout(f"{type(job).__qualname__} ran past its timeout of {timeout:g}s") from None
+            name = type(job).__qualname__
+            raise JobTimeout(f"{name} ran past its timeout of {timeout:g}s") from None
 
 
 def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:

@@ -130,10 +130,10 @@ class JobStore:
     def _copy(self, conn: Connection, jobs: Sequence[NewJob]) -> None:
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cursor:
-            with cursor.copy("COPY jobs (id, queue, payload, priority) FROM STDIN") as copy:
-                for job in jobs:
-                    copy.write_row((job.id, job.queue, job.payload, job.priority))
+        copy_sql = "COPY jobs (id, queue, payload, priority) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for job in jobs:
+                copy.write_row((job.id, job.queue, job.payload, job.priority))
         conn.execute(QUERIES["notify_queues"], {"queues": sorted({j.queue for j in jobs})})
 
     # --------------------------------------------------------------------------- worker

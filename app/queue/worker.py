@@ -7,6 +7,7 @@ autocommitted statement, and so is each outcome.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import inspect
 import json
@@ -21,6 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from app.queue import payload
@@ -189,9 +191,9 @@ class Worker:
             claimed = self._claim()
             if self.options.once and (claimed or not self.slots):
                 self.request_stop(StopReason.ONCE)
-            elif not claimed and not self.slots and self.options.stop_when_empty:
-                if self.outage_since is None and not self.outcomes:
-                    self.request_stop(StopReason.EMPTY)
+            elif (self.options.stop_when_empty and not claimed and not self.slots
+                  and self.outage_since is None and not self.outcomes):
+                self.request_stop(StopReason.EMPTY)
             if claimed and len(self.slots) < self.options.concurrency:
                 continue  # the queue may hold more: claim again before sleeping
             self._collect_events(block_for=self._wait_time())
@@ -273,12 +275,12 @@ class Worker:
         slot.job, slot.class_name = job, type(job).__qualname__
         tries = tries_of(job, self.defaults)
         if claimed.attempts > tries:
-            error = MaxAttemptsExceeded(
+            exceeded = MaxAttemptsExceeded(
                 f"{slot.class_name} has been attempted too many times ({claimed.attempts - 1} "
                 f"of {tries}); its last attempt ended without an outcome (worker killed?) or "
                 "it released itself after its last attempt")
-            return AttemptResult(Outcome.FAIL, error=error,
-                                 error_text=f"MaxAttemptsExceeded: {error}")
+            return AttemptResult(Outcome.FAIL, error=exceeded,
+                                 error_text=f"MaxAttemptsExceeded: {exceeded}")
         self._arm_timeout(slot, job)
         self.events.put(("start", slot))
         try:
@@ -312,10 +314,8 @@ class Worker:
     def progress(self, job_id: str, percent: float, message: str | None) -> None:
         """RunControl for Job.progress(): written at once, from the job's thread. Progress
         is information: an outage loses the update, not the job."""
-        try:
+        with contextlib.suppress(DatabaseUnavailable):
             self.store.set_progress(self.id, job_id, percent, message)
-        except DatabaseUnavailable:
-            pass
 
     # ------------------------------------------------------------- back on the main thread
 
@@ -398,11 +398,9 @@ class Worker:
         hook_error = call_failed_hook(job, error)
         if hook_error is not None:
             self.log(f"{type(job).__qualname__}.failed() raised: {hook_error.splitlines()[-1]}")
-            try:
+            with contextlib.suppress(DatabaseUnavailable):
                 self.store.append_failure_note(
                     job.job_id or "", f"\n\nThe job's failed() hook raised too:\n{hook_error}")
-            except DatabaseUnavailable:
-                pass
 
     def _flush_acks(self) -> None:
         if self.acks:
@@ -443,7 +441,7 @@ class Worker:
     def _record_jobs_left_by_restart(self) -> None:
         raw = os.environ.pop(TIMED_OUT_ENV, None)
         for entry in json.loads(raw) if raw else []:
-            self._until_database_answers(lambda e=entry: self._record_left_timeout(e))
+            self._until_database_answers(partial(self._record_left_timeout, entry))
 
     def _record_left_timeout(self, entry: dict[str, Any]) -> None:
         claimed = self.store.reserved_job(entry["id"], entry["worker"])

@@ -51,12 +51,12 @@ def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
 
 @cli.command("queue:work")
 def work(
-    queue: Annotated[str | None, typer.Option(help="Queues in order of priority: high,default")] = None,
+    queue: Annotated[str | None, typer.Option(help="Queues, first first: high,default")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Jobs at once in this process")] = None,
     sleep: Annotated[float, typer.Option(help="Seconds between polls when idle (fallback)")] = 3.0,
     tries: Annotated[int | None, typer.Option(help="Attempts for jobs that set none")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds for jobs that set none")] = None,
-    backoff: Annotated[float | None, typer.Option(help="Retry delay for jobs that set none")] = None,
+    backoff: Annotated[float | None, typer.Option(help="Retry delay, jobs that set none")] = None,
     memory: Annotated[int | None, typer.Option(help="Exit after a job once RSS exceeds MB")] = None,
     max_jobs: Annotated[int | None, typer.Option(help="Exit after this many jobs")] = None,
     max_time: Annotated[float | None, typer.Option(help="Exit after this many seconds")] = None,
