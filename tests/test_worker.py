@@ -301,3 +301,74 @@ def test_bad_options_are_one_line_errors(queue):
     result = artisan("queue:work", "--concurrency", "0")
     assert result.returncode != 0 and "--concurrency" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_max_time_stops_an_idle_worker(queue):
+    started = time.monotonic()
+    result = artisan("queue:work", "--max-time", "1", "--sleep", "0.2", "--quiet")
+    assert result.returncode == 0
+    assert time.monotonic() - started < 15
+    assert "max time" in result.stderr
+
+
+def test_memory_limit_stops_after_a_job(queue, engine):
+    dispatch(Record("m1"))
+    dispatch(Record("m2"))
+    result = artisan("queue:work", "--memory", "1", "--sleep", "0.2", "--quiet")
+    assert result.returncode == 0 and "memory limit" in result.stderr
+    assert count(engine, "SELECT count(*) FROM jobs") == 1
+
+
+def test_poll_only_worker_finds_jobs_without_listen(queue, engine):
+    proc = start_worker("--sleep", "0.3", "--quiet", env={"QUEUE_LISTEN": "false"})
+    try:
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM workers") == 1, 20)
+        dispatch(Record("polled"))
+        assert wait_for(lambda: ("polled", "end") in ledger(engine), 10)
+        with engine.connect() as conn:
+            listening = conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN skiplock' "
+                "AND datname = current_database()")).scalar_one()
+        assert listening == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
+def test_concurrency_runs_jobs_side_by_side(queue, engine):
+    for i in range(4):
+        dispatch(Record(f"c{i}", 1.0))
+    started = time.monotonic()
+    assert work("--concurrency", "4", "--quiet").returncode == 0
+    assert time.monotonic() - started < 3.9  # four 1 s jobs, not one after another
+    with engine.connect() as conn:
+        overlap = conn.execute(sa.text(
+            "SELECT count(*) FROM ledger s JOIN ledger e ON s.tag <> e.tag "
+            "WHERE s.event = 'start' AND e.event = 'end' AND s.at < e.at "
+            "AND s.tag = 'c3' AND e.tag = 'c0'")).scalar_one()
+    assert overlap == 1  # c3 started before c0 ended
+
+
+def test_second_sigint_exits_at_once(queue, engine):
+    dispatch(Record("slow", 30))
+    proc = start_worker("--sleep", "0.2", "--quiet")
+    assert wait_for(lambda: ("slow", "start") in ledger(engine), 20)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    assert proc.poll() is None  # the first one waits for the job
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(5) != 0
+    assert ("slow", "end") not in ledger(engine)
+    # still reserved: the retry_after rule gives it back later
+    assert count(engine, "SELECT count(*) FROM jobs WHERE reserved_at IS NOT NULL") == 1
+
+
+def test_rest_pauses_between_jobs(queue, engine):
+    dispatch(Record("r1"))
+    dispatch(Record("r2"))
+    assert work("--rest", "1", "--quiet").returncode == 0
+    with engine.connect() as conn:
+        gap = conn.execute(sa.text(
+            "SELECT extract(epoch FROM max(at) FILTER (WHERE tag = 'r2' AND event = 'start') "
+            "- max(at) FILTER (WHERE tag = 'r1' AND event = 'end')) FROM ledger")).scalar_one()
+    assert float(gap) >= 0.9

@@ -92,8 +92,7 @@ def work(
                                f"[bold]{escape(', '.join(queues))}[/] "
                                f"{'queue' if len(queues) == 1 else 'queues'}.\n")
     reason = worker.run()
-    if not quiet:
-        reporter.log(f"stopped: {reason.value}")
+    reporter.log(f"stopped: {reason.value}")  # stderr, also with --quiet: why it exited
     sys.exit(0)
 
 
