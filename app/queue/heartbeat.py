@@ -75,5 +75,6 @@ class Heartbeat(threading.Thread):
 
     def rescue(self) -> None:
         given_back = self.store.rescue_jobs_of_dead_workers(self.retry_after)
+        self.store.prune_stopped_workers()
         if given_back:
             self.log(f"gave back {len(given_back)} job(s) of dead workers")

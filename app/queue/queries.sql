@@ -127,6 +127,10 @@ WHERE reserved_at IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = jobs.reserved_by)))
 RETURNING id, queue;
 
+-- name: prune_stopped_workers
+-- Forget workers that stopped more than a day ago (queue:workers shows the recent ones).
+DELETE FROM workers WHERE stopped_at < now() - interval '1 day';
+
 -- name: signal_restart
 INSERT INTO queue_signals (name, signalled_at) VALUES ('restart', now())
 ON CONFLICT (name) DO UPDATE SET signalled_at = now()

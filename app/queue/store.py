@@ -182,6 +182,9 @@ class JobStore:
 
     # -------------------------------------------------------------------------- workers
 
+    def prune_stopped_workers(self) -> None:
+        self._run("prune_stopped_workers")
+
     def register_worker(self, worker_id: str, name: str, host: str, pid: int,
                         queues: Sequence[str], concurrency: int) -> dt.datetime:
         rows = self._run("register_worker", {"id": worker_id, "name": name, "host": host,

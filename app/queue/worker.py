@@ -371,21 +371,27 @@ class Worker:
         claimed, job = slot.claimed, slot.job
         if slot.interrupted and isinstance(result.error, JobTimeout):
             result = self._as_timeout(slot, result)
+        self.processed += 1
         if result.outcome is Outcome.DONE:
             self.acks.append(claimed.id)
-            self.processed += 1
         elif result.outcome is Outcome.RETRY:
-            self.store.release(owner, claimed.id, result.delay, result.error_text)
-            self.processed += 1
+            if not self.store.release(owner, claimed.id, result.delay, result.error_text):
+                return self._report_taken(slot)
         else:
-            self.store.fail(owner, claimed.id, result.error_text or "failed")
-            self.processed += 1
+            if not self.store.fail(owner, claimed.id, result.error_text or "failed"):
+                return self._report_taken(slot)
             self.failed += 1
             if job is not None and result.error is not None:
                 self.pool.submit(self._run_failed_hook, job, result.error)
         self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name, claimed.queue,
                              result.duration, _first_line(result)))
         self._check_memory()
+
+    def _report_taken(self, slot: Slot) -> None:
+        """The row is no longer ours: this worker was presumed dead and the job given back.
+        Its new holder decides what happens to it; this outcome is dropped."""
+        self.log(f"{slot.class_name} {slot.claimed.id} was given back while it ran here "
+                 "(this worker was presumed dead); its outcome here is dropped")
 
     def _as_timeout(self, slot: Slot, result: AttemptResult) -> AttemptResult:
         error = JobTimeout(f"{slot.class_name} ran past its timeout of {slot.timeout:g}s")

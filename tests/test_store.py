@@ -1,0 +1,66 @@
+"""JobStore statements on a real PostgreSQL: claims, ownership, rescue."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.queue import dispatch
+from tests.conftest import count
+from tests.jobs.basic import Record
+
+
+def test_claim_sets_reservation_and_counts_the_attempt(queue, engine):
+    job_id = dispatch(Record("a"))
+    [claimed] = queue.store.claim("w1", ["default"], 5)
+    assert claimed.id == job_id and claimed.attempts == 1
+    assert queue.store.claim("w2", ["default"], 5) == []  # reserved rows are not claimable
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT reserved_by, reserved_at FROM jobs")).one()
+    assert row.reserved_by == "w1" and row.reserved_at is not None
+
+
+def test_only_the_holder_can_ack_release_or_fail(queue, engine):
+    job_id = dispatch(Record("a"))
+    queue.store.claim("w1", ["default"], 1)
+    queue.store.delete("intruder", [job_id])
+    assert not queue.store.release("intruder", job_id, 0, "x")
+    assert not queue.store.fail("intruder", job_id, "x")
+    assert count(engine, "SELECT count(*) FROM jobs WHERE reserved_by = 'w1'") == 1
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 0
+    assert queue.store.fail("w1", job_id, "boom")
+    assert count(engine, "SELECT count(*) FROM failed_jobs WHERE id = :id", id=job_id) == 1
+
+
+def test_rescue_gives_back_jobs_of_silent_workers_only(queue, engine):
+    store = queue.store
+    store.register_worker("dead", "d", "h", 1, ["default"], 1)
+    store.register_worker("alive", "a", "h", 2, ["default"], 1)
+    dead_job, live_job = dispatch(Record("d")), dispatch(Record("l"))
+    store.claim("dead", ["default"], 1)
+    store.claim("alive", ["default"], 1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE workers SET heartbeat_at = now() - interval '1 hour' "
+                             "WHERE id = 'dead'"))
+    assert store.rescue_jobs_of_dead_workers(60) == [dead_job]
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text("SELECT id, reserved_by FROM jobs")).all())
+        stopped = conn.execute(sa.text("SELECT stopped_at IS NOT NULL FROM workers "
+                                       "WHERE id = 'dead'")).scalar_one()
+    assert rows == {dead_job: None, live_job: "alive"} and stopped
+    # given back with its attempt counted; the next claim is attempt 2
+    [again] = store.claim("alive", ["default"], 1)
+    assert again.id == dead_job and again.attempts == 2
+
+
+def test_a_presumed_dead_worker_that_beats_again_is_alive(queue, engine):
+    store = queue.store
+    store.register_worker("w", "w", "h", 1, ["default"], 1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE workers SET heartbeat_at = now() - interval '1 hour'"))
+    store.rescue_jobs_of_dead_workers(60)
+    beat = store.heartbeat("w", 0, 0, 0)
+    assert beat is not None and beat.was_presumed_dead
+    assert not store.heartbeat("w", 0, 0, 0).was_presumed_dead
+    dispatch(Record("x"))
+    store.claim("w", ["default"], 1)
+    assert store.rescue_jobs_of_dead_workers(60) == []  # its new reservations stay its own
