@@ -1,0 +1,94 @@
+"""queue:bench: measure enqueue, drain and latency on a scratch queue (see app/bench)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from app.console.cli import cli
+from app.console.output import console, err_console, print_json
+
+
+@cli.command("queue:bench")
+def bench(
+    jobs: Annotated[int, typer.Option(help="Jobs per figure")] = 10_000,
+    workers: Annotated[int, typer.Option(help="Worker processes for the drain")] = 1,
+    concurrency: Annotated[int, typer.Option(help="Jobs at once per worker process")] = 10,
+    latency_jobs: Annotated[int, typer.Option(help="Jobs for the latency figure")] = 200,
+    backlog: Annotated[bool, typer.Option(
+        help="Also drain with a large backlog waiting (slow: inserts --backlog-rows rows)")
+    ] = False,
+    backlog_rows: Annotated[int, typer.Option(help="Rows waiting in the backlog figure")
+                            ] = 1_000_000,
+    timeout: Annotated[float, typer.Option(help="Seconds a drain may take")] = 300.0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON only")] = False,
+) -> None:
+    """Measure this queue on the configured database; leaves the database as it was."""
+    from app.bench import BenchOptions, run_bench
+    from app.bench.figures import BACKLOG_SMALL
+
+    for option, value, least in (("jobs", jobs, 1), ("workers", workers, 1),
+                                 ("concurrency", concurrency, 1),
+                                 ("latency-jobs", latency_jobs, 1),
+                                 ("backlog-rows", backlog_rows, BACKLOG_SMALL + 1)):
+        if value < least:
+            usage_error(f"--{option} must be at least {least:,}, not {value:,}")
+    if not timeout > 0:
+        usage_error(f"--timeout must be more than 0, not {timeout:g}")
+    options = BenchOptions(jobs=jobs, workers=workers, concurrency=concurrency,
+                           latency_jobs=latency_jobs, backlog=backlog,
+                           backlog_rows=backlog_rows, timeout=timeout)
+    progress = (lambda line: None) if json_output else \
+        (lambda line: err_console.print(f"  [dim]{line} …[/dim]"))
+    try:
+        result = run_bench(options, progress)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: the scratch queue and its workers were removed")
+        raise typer.Exit(130) from None
+    if json_output:
+        print_json(result)
+    else:
+        console.print(table(result))
+
+
+def usage_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def table(r: dict[str, Any]) -> Table:
+    db, s = r["database"], r["settings"]
+    title = (f"Skiplock on PostgreSQL {db['version']} ({db['server']}, synchronous_commit="
+             f"{db['synchronous_commit']}, fsync={db['fsync']}"
+             f"{'' if s['checkpoint'] else ', no CHECKPOINT: not allowed'})")
+    t = Table(title=title, title_justify="left")
+    t.add_column("figure")
+    t.add_column("result", justify="right")
+    t.add_column("detail", style="dim")
+    e, b, d, lat = r["enqueue"], r["enqueue_bulk"], r["drain"], r["latency"]
+    t.add_row("enqueue, one dispatch() per job", f"{e['jobs_per_s']:,} jobs/s",
+              f"{e['jobs']:,} jobs in {e['seconds']:.2f} s")
+    t.add_row("bulk enqueue, dispatch_many()", f"{b['jobs_per_s']:,} jobs/s",
+              f"{b['jobs']:,} jobs in {b['seconds']:.3f} s")
+    cpu = d["worker_cpu_s_per_1000_jobs"]
+    t.add_row(f"drain, {s['workers']} worker process{'es' if s['workers'] > 1 else ''} "
+              f"at concurrency {s['concurrency']}", f"{d['jobs_per_s']:,} jobs/s",
+              f"{d['jobs']:,} jobs in {d['seconds']:.3f} s, each ran exactly once"
+              + (f"; worker CPU {cpu:.2f} s per 1,000 jobs" if cpu is not None else ""))
+    grid = f"{lat['jobs']} jobs {lat['interval_ms']:g} ms apart, idle worker"
+    if not lat["worker_settings"]["listen_notify"]:
+        grid += f" polling every {lat['worker_settings']['sleep_s']:g} s (QUEUE_LISTEN=false)"
+    t.add_row("latency, committed dispatch → start: median", f"{lat['median_ms']:.2f} ms", grid)
+    t.add_row("latency, committed dispatch → start: p99", f"{lat['p99_ms']:.2f} ms",
+              f"max {lat['max_ms']:.2f} ms; first job of a fresh worker "
+              f"{lat['cold_first_job_ms']:.2f} ms")
+    if r["backlog"] is not None:
+        bl = r["backlog"]
+        small, large = bl["small"], bl["large"]
+        t.add_row(f"drain with {large['waiting_rows']:,} waiting ÷ with "
+                  f"{small['waiting_rows']:,}", f"{bl['ratio']:.2f}",
+                  f"{large['jobs_per_s']:,} vs {small['jobs_per_s']:,} jobs/s")
+    return t

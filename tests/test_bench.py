@@ -1,0 +1,109 @@
+"""queue:bench end to end, small: every figure measured, checked, and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from app.queue import dispatch
+from tests.conftest import ROOT, artisan, count
+from tests.jobs.basic import Record
+
+BENCH_ROWS = {
+    "jobs": "SELECT count(*) FROM jobs WHERE queue LIKE 'bench-%'",
+    "failed_jobs": "SELECT count(*) FROM failed_jobs WHERE queue LIKE 'bench-%'",
+    "workers": "SELECT count(*) FROM workers WHERE name LIKE 'bench-%'",
+    "paused_queues": "SELECT count(*) FROM paused_queues WHERE queue LIKE 'bench-%'",
+}
+
+
+def bench_rows(engine) -> dict[str, int]:
+    return {table: count(engine, sql) for table, sql in BENCH_ROWS.items()}
+
+
+def test_bench_measures_every_figure_and_leaves_the_database_as_it_was(queue, engine):
+    job_id = dispatch(Record("untouched"), queue="real")
+    result = artisan("queue:bench", "--jobs", "300", "--workers", "1", "--latency-jobs", "20",
+                     "--backlog", "--backlog-rows", "20000", "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+
+    for name in ("enqueue", "enqueue_bulk", "drain"):
+        assert figures[name]["jobs"] == 300
+        assert figures[name]["jobs_per_s"] > 0
+        assert figures[name]["seconds"] > 0
+    latency = figures["latency"]
+    assert latency["jobs"] == 20
+    assert 0 < latency["median_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    backlog = figures["backlog"]
+    assert backlog["small"]["waiting_rows"] == 10_000
+    assert backlog["large"]["waiting_rows"] == 20_000
+    assert backlog["small"]["jobs_per_s"] > 0 and backlog["large"]["jobs_per_s"] > 0
+    assert backlog["ratio"] > 0
+    assert figures["settings"]["queue"].startswith("bench-")
+    assert figures["database"]["version"]
+
+    assert bench_rows(engine) == dict.fromkeys(BENCH_ROWS, 0)
+    assert count(engine, "SELECT count(*) FROM jobs WHERE id = :id AND queue = 'real'",
+                 id=job_id) == 1
+
+
+def test_bench_prints_a_table(queue):
+    result = artisan("queue:bench", "--jobs", "50", "--latency-jobs", "5", timeout=60)
+    assert result.returncode == 0, result.stderr
+    for label in ("enqueue", "bulk enqueue", "drain", "latency", "jobs/s", " ms"):
+        assert label in result.stdout
+
+
+@pytest.mark.parametrize("option, value", [("--jobs", "0"), ("--workers", "0"),
+                                           ("--concurrency", "-1"), ("--latency-jobs", "0"),
+                                           ("--backlog-rows", "100"), ("--timeout", "0")])
+def test_bad_options_are_one_line(option, value):
+    result = artisan("queue:bench", option, value)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and option in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+def test_ctrl_c_stops_the_workers_and_removes_the_scratch_queue(queue, engine):
+    bench = subprocess.Popen(
+        [sys.executable, "artisan.py", "queue:bench", "--jobs", "200", "--latency-jobs", "20",
+         "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ))
+    try:
+        pids = wait_for_live_workers(engine, bench)
+        bench.send_signal(signal.SIGINT)
+        _, stderr = bench.communicate(timeout=60)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert bench.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert bench_rows(engine) == dict.fromkeys(BENCH_ROWS, 0)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def wait_for_live_workers(engine, bench: subprocess.Popen[str]) -> list[int]:
+    """The pids of the bench's running workers, as soon as there are some."""
+    import sqlalchemy as sa
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert bench.poll() is None, bench.communicate()
+        with engine.connect() as conn:
+            pids = conn.execute(sa.text(
+                "SELECT pid FROM workers WHERE name LIKE 'bench-%' AND stopped_at IS NULL"
+            )).scalars().all()
+        if pids:
+            return list(pids)
+        time.sleep(0.02)
+    raise AssertionError("the bench never started a worker")
