@@ -1,0 +1,1 @@
+"""Your jobs: one class per module, generated with `python artisan.py make:job Name`."""
