@@ -3,3 +3,4 @@
 from app.console.commands import bench  # noqa: F401
 from app.console.commands import database  # noqa: F401
 from app.console.commands import work  # noqa: F401
+from app.console.commands import make  # noqa: F401
