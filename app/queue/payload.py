@@ -21,6 +21,7 @@ import sys
 import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.queue.errors import PayloadError
 
@@ -72,7 +73,7 @@ def encode_value(value: Any, where: str) -> Any:
         return {TAG: "enum", "class": f"{cls.__module__}.{cls.__qualname__}",
                 "value": encode_value(value.value, f"{where}.value")}
     if isinstance(value, dt.datetime):
-        return {TAG: "datetime", "value": value.isoformat()}
+        return encode_datetime(value)
     if isinstance(value, dt.date):
         return {TAG: "date", "value": value.isoformat()}
     if isinstance(value, Decimal):
@@ -83,6 +84,23 @@ def encode_value(value: Any, where: str) -> Any:
         f"job attribute {where!r} has type {type(value).__name__}, which cannot be stored as JSON "
         "(supported: JSON types, datetime, date, Decimal, UUID, Enum, tuple)"
     )
+
+
+def encode_datetime(value: dt.datetime) -> dict[str, Any]:
+    """ISO text, plus the zone's name (an offset alone loses DST rules) and `fold`."""
+    encoded: dict[str, Any] = {TAG: "datetime", "value": value.isoformat()}
+    if isinstance(value.tzinfo, ZoneInfo):
+        encoded["tz"] = value.tzinfo.key
+    if value.fold:
+        encoded["fold"] = 1
+    return encoded
+
+
+def decode_datetime(value: dict[str, Any]) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value["value"])
+    if "tz" in value:
+        parsed = parsed.replace(tzinfo=ZoneInfo(value["tz"]))
+    return parsed.replace(fold=1) if value.get("fold") else parsed
 
 
 def encode_dict(value: dict[Any, Any], where: str) -> dict[str, Any]:
@@ -115,7 +133,7 @@ def decode_value(value: Any) -> Any:
         if tag == "dict":
             return {k: decode_value(v) for k, v in inner.items()}
         if tag == "datetime":
-            return dt.datetime.fromisoformat(inner)
+            return decode_datetime(value)
         if tag == "date":
             return dt.date.fromisoformat(inner)
         if tag == "decimal":
@@ -126,7 +144,8 @@ def decode_value(value: Any) -> Any:
             return resolve_enum(value.get("class"))(decode_value(inner))
     except PayloadError:
         raise
-    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+    except (TypeError, ValueError, AttributeError, ArithmeticError, KeyError,
+            ZoneInfoNotFoundError) as exc:
         raise PayloadError(f"malformed {tag} value {inner!r}: {exc}") from None
     raise PayloadError(f"unknown value tag {tag!r}")
 
@@ -200,8 +219,9 @@ def instantiate(cls: type[Job], data: dict[str, Any]) -> Job:
     kwargs = data if parameters is None else {k: v for k, v in data.items() if k in parameters}
     try:
         job = cls(**kwargs)
-    except TypeError as exc:
-        raise PayloadError(f"cannot construct {cls.__qualname__} from its payload: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - user code: any error is a bad row for this class
+        raise PayloadError(f"cannot construct {cls.__qualname__} from its payload: "
+                           f"{type(exc).__name__}: {exc}") from None
     for name, value in data.items():
         if takes_any or name in kwargs:
             continue

@@ -1,0 +1,76 @@
+"""Jobs for payload and dispatch tests."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from app.queue import Job
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = 2
+
+
+class Carry(Job):
+    """Holds any value; its handle does nothing."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def handle(self) -> None:
+        pass
+
+
+class Derived(Job):
+    """Sets an attribute that is not a constructor argument."""
+
+    queue = "derived"
+    priority = 4
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.double = n * 2
+
+    def handle(self) -> None:
+        pass
+
+
+class Grumpy(Job):
+    """Its constructor refuses some values (as user code may)."""
+
+    def __init__(self, n: int) -> None:
+        if n < 0:
+            raise ValueError("n must not be negative")
+        self.n = n
+
+    def handle(self) -> None:
+        pass
+
+
+class NotAJob:
+    def __init__(self) -> None:
+        pass
+
+
+class Counted(Job):
+    tries = 3
+    backoff = 0
+    calls: list[str] = []
+
+    def __init__(self, fail_first: int = 0, abort: bool = False) -> None:
+        self.fail_first = fail_first
+        self.abort = abort
+
+    def handle(self) -> None:
+        Counted.calls.append(f"attempt {self.attempts}")
+        if self.abort:
+            from app.queue import Abort
+
+            raise Abort("stop")
+        if self.attempts <= self.fail_first:
+            raise RuntimeError(f"failure {self.attempts}")
+
+    def failed(self, error: BaseException) -> None:
+        Counted.calls.append(f"failed {type(error).__name__}")

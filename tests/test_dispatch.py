@@ -1,0 +1,175 @@
+"""dispatch, dispatch_many, dispatch_sync and transactional dispatch on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from app.queue import Abort, dispatch, dispatch_many, dispatch_sync
+from tests.conftest import count
+from tests.jobs.sample_jobs import Carry, Counted, Derived
+
+
+def row(engine: sa.Engine, job_id: str) -> sa.Row:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT queue, priority, attempts, reserved_at, "
+            "extract(epoch FROM available_at - now()) AS wait FROM jobs WHERE id = :id"),
+            {"id": job_id}).one()
+
+
+def test_dispatch_returns_a_ulid_and_uses_class_settings(queue, engine):
+    job_id = dispatch(Derived(1))
+    ULID.from_str(job_id)
+    stored = row(engine, job_id)
+    assert (stored.queue, stored.priority, stored.attempts, stored.reserved_at) == \
+        ("derived", 4, 0, None)
+    assert stored.wait <= 0
+
+
+def test_options_override_the_class(queue, engine):
+    stored = row(engine, dispatch(Derived(1), queue="high", priority=-5))
+    assert (stored.queue, stored.priority) == ("high", -5)
+    assert row(engine, Carry.dispatch(3)).queue == "default"
+
+
+@pytest.mark.parametrize("delay", [60, 60.0, dt.timedelta(minutes=1)])
+def test_delay_in_seconds_or_timedelta(queue, engine, delay):
+    assert 55 < row(engine, dispatch(Carry(1), delay=delay)).wait <= 60
+
+
+def test_delay_as_an_aware_datetime_is_the_time_to_run(queue, engine):
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    assert 7000 < row(engine, dispatch(Carry(1), delay=at)).wait <= 7200
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"delay": -1}, ValueError),
+    ({"delay": float("nan")}, ValueError),
+    ({"delay": float("inf")}, ValueError),
+    ({"delay": dt.datetime(2030, 1, 1)}, ValueError),  # naive
+    ({"delay": "soon"}, TypeError),
+    ({"priority": 2**40}, ValueError),
+    ({"priority": True}, TypeError),
+    ({"priority": 1.5}, TypeError),
+    ({"queue": ""}, ValueError),
+    ({"queue": "x" * 300}, ValueError),
+    ({"queue": "line\nbreak"}, ValueError),
+])
+def test_bad_options_raise_and_enqueue_nothing(queue, engine, kwargs, error):
+    with pytest.raises(error):
+        dispatch(Carry(1), **kwargs)
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_queue_names_are_stored_verbatim_never_executed(queue, engine):
+    name = "x'; DROP TABLE jobs; --"
+    assert row(engine, dispatch(Carry(1), queue=name)).queue == name
+    assert count(engine, "SELECT count(*) FROM jobs") == 1
+
+
+def test_dispatch_rejects_what_is_not_a_job(queue):
+    with pytest.raises(TypeError, match="Job instance"):
+        dispatch("SendWelcomeEmail")  # type: ignore[arg-type]
+
+
+def listener(database_url: str) -> psycopg.Connection:
+    conn = psycopg.connect(sa.engine.make_url(database_url).set(drivername="postgresql")
+                           .render_as_string(hide_password=False), autocommit=True)
+    conn.execute("LISTEN skiplock")
+    return conn
+
+
+def test_transactional_dispatch_rollback_leaves_nothing(queue, engine, database_url):
+    with listener(database_url) as listen:
+        with engine.connect() as conn:
+            trans = conn.begin()
+            dispatch(Carry(1), connection=conn)
+            assert count(engine, "SELECT count(*) FROM jobs") == 0  # not visible before commit
+            trans.rollback()
+        assert count(engine, "SELECT count(*) FROM jobs") == 0
+        assert list(listen.notifies(timeout=0.5)) == []
+
+
+def test_transactional_dispatch_commit_writes_and_notifies(queue, engine, database_url):
+    with listener(database_url) as listen:
+        with engine.begin() as conn:
+            job_id = dispatch(Carry(1), queue="mail", connection=conn)
+        notes = list(listen.notifies(timeout=2, stop_after=1))
+    assert [n.payload for n in notes] == ["mail"]
+    assert row(engine, job_id).queue == "mail"
+
+
+def test_dispatch_inside_an_orm_session(queue, engine):
+    with Session(engine) as session:
+        dispatch(Carry(1), connection=session)
+        session.rollback()
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+    with Session(engine) as session, session.begin():
+        dispatch(Carry(2), connection=session)
+    assert count(engine, "SELECT count(*) FROM jobs") == 1
+
+
+def test_dispatch_many_inserts_ten_thousand_in_one_call(queue, engine):
+    jobs = [Carry({"i": i}) for i in range(10_000)]
+    started = time.perf_counter()
+    ids = dispatch_many(jobs)
+    elapsed = time.perf_counter() - started
+    print(f"\ndispatch_many: 10,000 jobs in {elapsed:.3f}s = {10_000 / elapsed:,.0f} jobs/s")
+    assert len(ids) == 10_000 and ids == sorted(ids) and len(set(ids)) == 10_000
+    assert [job.job_id for job in jobs] == ids
+    assert count(engine, "SELECT count(*) FROM jobs") == 10_000
+    with engine.connect() as conn:
+        first = conn.execute(sa.text("SELECT payload->'data'->'value'->>'i' FROM jobs "
+                                     "WHERE id = :id"), {"id": ids[1234]}).scalar_one()
+    assert first == "1234"
+
+
+def test_dispatch_many_in_a_rolled_back_transaction(queue, engine):
+    with engine.connect() as conn:
+        trans = conn.begin()
+        dispatch_many([Carry(i) for i in range(10)], connection=conn)
+        trans.rollback()
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+@pytest.fixture
+def calls():
+    Counted.calls = []
+    return Counted.calls
+
+
+def test_dispatch_sync_retries_then_succeeds(queue, engine, calls):
+    assert dispatch_sync(Counted(fail_first=2)) is None
+    assert calls == ["attempt 1", "attempt 2", "attempt 3"]
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_dispatch_sync_raises_the_last_error_after_failed(queue, calls):
+    with pytest.raises(RuntimeError, match="failure 3"):
+        dispatch_sync(Counted(fail_first=5))
+    assert calls == ["attempt 1", "attempt 2", "attempt 3", "failed RuntimeError"]
+
+
+def test_dispatch_sync_abort_fails_at_once(queue, calls):
+    with pytest.raises(Abort):
+        dispatch_sync(Counted(abort=True))
+    assert calls == ["attempt 1", "failed Abort"]
+
+
+def test_sync_connection_runs_jobs_at_dispatch(queue, engine, calls, monkeypatch):
+    from app.bootstrap import make_context
+    from app.queue import context
+
+    monkeypatch.setenv("QUEUE_CONNECTION", "sync")
+    context.use(make_context())
+    job_id = dispatch(Counted(fail_first=1))
+    ULID.from_str(job_id)
+    assert calls == ["attempt 1", "attempt 2"]
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
