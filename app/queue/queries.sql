@@ -21,7 +21,12 @@ SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
 -- the first queue before any of the second), then priority, available_at, id. Each queue's
 -- subquery walks jobs_claim_idx; SKIP LOCKED lets concurrent workers pass each other's rows.
 -- MATERIALIZED keeps the locking SELECT from being inlined and re-run by the planner.
-WITH picked AS MATERIALIZED (
+-- It also acknowledges the worker's completed jobs (:acks), saving a commit per turn; those
+-- rows are reserved, so the claim in the same snapshot cannot pick them.
+WITH acked AS (
+    DELETE FROM jobs WHERE id = ANY(CAST(:acks AS text[])) AND reserved_by = :worker
+),
+picked AS MATERIALIZED (
     SELECT j.id, row_number() OVER () AS position
     FROM unnest(CAST(:queues AS text[])) WITH ORDINALITY AS q(name, ordinal)
     CROSS JOIN LATERAL (

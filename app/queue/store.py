@@ -138,9 +138,11 @@ class JobStore:
 
     # --------------------------------------------------------------------------- worker
 
-    def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
+    def claim(self, worker_id: str, queues: Sequence[str], limit: int,
+              acks: Sequence[str] = ()) -> list[ClaimedJob]:
+        """Reserve up to `limit` jobs; delete the completed jobs `acks` in the same statement."""
         rows = self._run("claim_jobs", {"worker": worker_id, "queues": list(queues),
-                                        "limit": limit})
+                                        "limit": limit, "acks": list(acks)})
         rows.sort(key=lambda row: row.position)
         return [ClaimedJob(row.id, row.queue, row.payload, row.attempts) for row in rows]
 

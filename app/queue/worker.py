@@ -184,6 +184,7 @@ class Worker:
             self._record_outcomes()
             self._check_limits()
             if self.stop_reason is not None:
+                self._try_flush_acks()
                 if not self._busy():
                     return
                 self._collect_events(block_for=self._wait_time())
@@ -239,15 +240,18 @@ class Worker:
             free = min(free, self.options.max_jobs - self.processed - len(self.slots))
         if self.options.once:
             free = min(free, 1)
-        if free <= 0:
-            return []
-        if self.options.rest > 0 and self.processed:
-            time.sleep(self.options.rest)
         try:
-            claimed = self.store.claim(self.id, self.options.queues, free)
+            if free <= 0:
+                self._flush_acks()
+                return []
+            if self.options.rest > 0 and self.processed:
+                time.sleep(self.options.rest)
+            # The acknowledgements ride along with the claim: one commit per turn, not two.
+            claimed = self.store.claim(self.id, self.options.queues, free, self.acks)
         except DatabaseUnavailable as exc:
             self._database_down(exc)
             return []
+        self.acks = []
         self._database_up()
         for job in claimed:
             slot = Slot(job)
@@ -351,7 +355,7 @@ class Worker:
 
     def _record_outcomes(self) -> None:
         self._enforce_timeouts()
-        if not self.outcomes and not self.acks:
+        if not self.outcomes:
             return
         try:
             while self.outcomes:
@@ -359,7 +363,6 @@ class Worker:
                 self._record(slot, result, self.id)
                 self.outcomes.popleft()
                 del self.slots[slot.claimed.id]
-            self._flush_acks()
         except DatabaseUnavailable as exc:
             self._database_down(exc)
             return
@@ -412,6 +415,12 @@ class Worker:
         if self.acks:
             self.store.delete(self.id, self.acks)
             self.acks = []
+
+    def _try_flush_acks(self) -> None:
+        try:
+            self._flush_acks()
+        except DatabaseUnavailable as exc:
+            self._database_down(exc)
 
     # ------------------------------------------------------------------------ timeouts
 
