@@ -1,0 +1,172 @@
+-- The statements the operating commands run (queue:failed, queue:retry, queue:status, ...).
+-- Loaded once by app/queue/admin.py into a dict by name; only QueueAdmin executes them.
+-- Values are always bound (:name), never formatted in; times come from the database's now().
+
+-- name: failed_jobs
+-- A page of failed jobs, newest first, optionally of one queue and after a given row (keyset:
+-- :after_at/:after_id are the failed_at and id of the last row of the previous page). Walks
+-- failed_jobs_failed_at_idx backwards (or failed_jobs_queue_failed_at_idx with a queue).
+SELECT id, queue, payload->>'job' AS job_class, attempts, exception, failed_at
+FROM failed_jobs
+WHERE (CAST(:queue AS text) IS NULL OR queue = :queue)
+  AND (CAST(:after_id AS text) IS NULL
+       OR (failed_at, id) < (CAST(:after_at AS timestamptz), CAST(:after_id AS text)))
+ORDER BY failed_at DESC, id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: failed_job_position
+-- Where a failed job sits in the newest-first order (the cursor behind queue:failed --after).
+SELECT id, failed_at FROM failed_jobs WHERE id = :id;
+
+-- name: retry_failed_jobs
+-- Move these failed jobs back to `jobs` in one statement (so in one transaction): same id,
+-- attempts reset, available now, not reserved. Returns every one found in failed_jobs, with
+-- `queue` NULL for one left in place because its id is in `jobs` again (moving it would lose
+-- it to the conflicting insert).
+WITH picked AS MATERIALIZED (
+    SELECT id FROM failed_jobs WHERE id = ANY(CAST(:ids AS text[])) FOR UPDATE
+), moved AS (
+    DELETE FROM failed_jobs f USING picked
+    WHERE f.id = picked.id
+      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
+    RETURNING f.id, f.queue, f.payload
+), inserted AS (
+    INSERT INTO jobs (id, queue, payload, attempts, available_at, reserved_at, reserved_by)
+    SELECT id, queue, payload, 0, now(), NULL, NULL FROM moved
+    RETURNING id, queue
+)
+SELECT p.id, i.queue FROM picked p LEFT JOIN inserted i ON i.id = p.id;
+
+-- name: retry_failed_batch
+-- The next batch of `queue:retry all` / `queue:retry-failed`: up to :limit jobs of :queue (all
+-- queues when NULL) that failed before :before (the command's start: a job that fails again
+-- while the command runs is not retried twice), in (failed_at, id) order after the previous
+-- batch's last row. That cursor keeps each batch a short walk of failed_jobs_failed_at_idx (or
+-- failed_jobs_queue_failed_at_idx) instead of a re-scan past the rows already moved. SKIP
+-- LOCKED lets two retries run at once. Returns every picked row, with `queue` NULL for one
+-- left in place because its id is in `jobs` again (moving it would lose it to the conflict).
+WITH picked AS MATERIALIZED (
+    SELECT f.id, f.failed_at FROM failed_jobs f
+    WHERE (CAST(:queue AS text) IS NULL OR f.queue = :queue)
+      AND f.failed_at <= CAST(:before AS timestamptz)
+      AND f.failed_at >= CAST(:after_at AS timestamptz)
+      AND (f.failed_at, f.id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS text))
+    ORDER BY f.failed_at, f.id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    DELETE FROM failed_jobs f USING picked
+    WHERE f.id = picked.id
+      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
+    RETURNING f.id, f.queue, f.payload
+), inserted AS (
+    INSERT INTO jobs (id, queue, payload, attempts, available_at, reserved_at, reserved_by)
+    SELECT id, queue, payload, 0, now(), NULL, NULL FROM moved
+    RETURNING id, queue
+)
+SELECT p.id, p.failed_at, i.queue
+FROM picked p LEFT JOIN inserted i ON i.id = p.id
+ORDER BY p.failed_at, p.id;
+
+-- name: notify_queues
+-- Wake idle workers of these queues; inside a transaction, delivered at its commit.
+SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
+
+-- name: forget_failed_job
+DELETE FROM failed_jobs WHERE id = :id RETURNING id;
+
+-- name: flush_failed_jobs
+-- Delete failed jobs that failed more than :hours ago (every one when :hours is NULL).
+WITH deleted AS (
+    DELETE FROM failed_jobs
+    WHERE CAST(:hours AS double precision) IS NULL
+       OR failed_at < now() - make_interval(secs => CAST(:hours AS double precision) * 3600)
+    RETURNING 1
+)
+SELECT count(*) AS deleted FROM deleted;
+
+-- name: clear_queue
+-- Delete the waiting jobs (pending and delayed) of a queue. Reserved jobs are left to the
+-- workers running them: deleting them would not stop them, only lose their outcome.
+WITH deleted AS (
+    DELETE FROM jobs WHERE queue = :queue AND reserved_at IS NULL
+    RETURNING 1
+)
+SELECT count(*) AS deleted FROM deleted;
+
+-- name: queue_status
+-- Per queue: pending (available now), delayed, reserved and failed counts, the oldest pending
+-- job's wait, paused. One snapshot. Each count is a GROUP BY over an index: waiting rows through
+-- jobs_claim_idx (queue first, available_at inside: an index-only scan), reserved rows through
+-- the partial jobs_reserved_by_idx (few: at most the workers' concurrency), failed rows through
+-- failed_jobs_queue_failed_at_idx. :queues are listed even when empty (the default queue).
+WITH waiting AS (
+    SELECT queue,
+           count(*) FILTER (WHERE available_at <= now()) AS pending,
+           count(*) FILTER (WHERE available_at > now()) AS delayed,
+           min(available_at) FILTER (WHERE available_at <= now()) AS oldest_pending_at
+    FROM jobs WHERE reserved_at IS NULL
+    GROUP BY queue
+), reserved AS (
+    SELECT queue, count(*) AS reserved FROM jobs WHERE reserved_at IS NOT NULL GROUP BY queue
+), failed AS (
+    SELECT queue, count(*) AS failed FROM failed_jobs GROUP BY queue
+), names AS (
+    SELECT queue FROM waiting
+    UNION SELECT queue FROM reserved
+    UNION SELECT queue FROM failed
+    UNION SELECT queue FROM paused_queues
+    UNION SELECT unnest(CAST(:queues AS text[]))
+)
+SELECT n.queue,
+       coalesce(w.pending, 0) AS pending,
+       coalesce(w.delayed, 0) AS delayed,
+       coalesce(r.reserved, 0) AS reserved,
+       coalesce(f.failed, 0) AS failed,
+       w.oldest_pending_at,
+       extract(epoch FROM now() - w.oldest_pending_at)::double precision AS oldest_pending_age,
+       p.queue IS NOT NULL AS paused
+FROM names n
+LEFT JOIN waiting w ON w.queue = n.queue
+LEFT JOIN reserved r ON r.queue = n.queue
+LEFT JOIN failed f ON f.queue = n.queue
+LEFT JOIN paused_queues p ON p.queue = n.queue
+ORDER BY n.queue;
+
+-- name: find_job
+-- One job wherever it is: in `jobs` (pending, delayed or reserved, with its worker) or in
+-- `failed_jobs`. At most one row: a job is moved between the tables in one statement.
+SELECT j.id, j.queue, j.payload->>'job' AS job_class, j.attempts, j.priority,
+       CASE WHEN j.reserved_at IS NOT NULL THEN 'reserved'
+            WHEN j.available_at > now() THEN 'delayed'
+            ELSE 'pending' END AS state,
+       j.progress, j.progress_message, j.last_error AS error,
+       j.created_at, j.available_at, j.reserved_at, NULL::timestamptz AS failed_at,
+       j.reserved_by AS worker_id, w.name AS worker_name, w.host AS worker_host,
+       w.pid AS worker_pid
+FROM jobs j LEFT JOIN workers w ON w.id = j.reserved_by
+WHERE j.id = :id
+UNION ALL
+SELECT f.id, f.queue, f.payload->>'job', f.attempts, NULL, 'failed', NULL, NULL, f.exception,
+       NULL, NULL, NULL, f.failed_at, NULL, NULL, NULL, NULL
+FROM failed_jobs f
+WHERE f.id = :id;
+
+-- name: workers
+-- Workers with their state by the database clock: stopped (stopped_at set), dead (no heartbeat
+-- for :retry_after seconds: its jobs are given back), live. Stopped workers of the last hour
+-- only, unless :include_all.
+SELECT id, name, host, pid, queues, concurrency, running, processed, failed,
+       started_at, heartbeat_at, stopped_at,
+       extract(epoch FROM now() - heartbeat_at)::double precision AS heartbeat_age,
+       CASE WHEN stopped_at IS NOT NULL THEN 'stopped'
+            WHEN heartbeat_at < now() - make_interval(secs => :retry_after) THEN 'dead'
+            ELSE 'live' END AS state
+FROM workers
+WHERE CAST(:include_all AS boolean)
+   OR stopped_at IS NULL
+   OR stopped_at > now() - interval '1 hour'
+ORDER BY started_at, id;
+
+-- name: now
+SELECT now();
