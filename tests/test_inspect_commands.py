@@ -440,7 +440,7 @@ def test_workers_live_dead_and_stopped(queue, engine):
                             ("w-old", "old")):
         store.register_worker(worker_id, name, "box", 100, ["high", "default"], 4)
     store.heartbeat("w-live", 2, 10, 1)
-    store.stop_worker("w-stopped", 5, 0)
+    store.stop_worker("w-stopped", 5, 0, "signal")
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE workers SET heartbeat_at = now() - interval '10 minutes' "
                              "WHERE id = 'w-dead'"))
@@ -459,6 +459,10 @@ def test_workers_live_dead_and_stopped(queue, engine):
                          "heartbeat_age_seconds", "stopped_at", "state"}
     every = run_json("queue:workers", "--all")
     assert {w["name"] for w in every["workers"]} == {"live", "dead", "recent", "old"}
+    # Once a live worker has given the dead one's jobs back, it still shows as dead.
+    store.rescue_jobs_of_dead_workers(60)
+    states = {w["name"]: w["state"] for w in run_json("queue:workers")["workers"]}
+    assert states == {"live": "live", "dead": "dead", "recent": "stopped"}
 
     text = artisan("queue:workers", env={"COLUMNS": "160"})
     assert text.returncode == 0
@@ -486,3 +490,14 @@ def test_unreachable_database_is_one_line(database_url, args):
     assert result.returncode == 1
     assert_error(result, "cannot connect to database at 127.0.0.1:1")
     assert result.stdout == ""
+
+
+def test_retried_job_keeps_its_priority(queue, engine):
+    from app.queue import dispatch
+    from tests.jobs.basic import Record
+
+    job_id = dispatch(Record("p"), priority=7)
+    [claimed] = queue.store.claim("w", ["default"], 1)
+    assert queue.store.fail("w", claimed.id, "boom")
+    assert artisan("queue:retry", job_id).returncode == 0
+    assert count(engine, "SELECT priority FROM jobs WHERE id = :id", id=job_id) == 7

@@ -29,10 +29,11 @@ WITH picked AS MATERIALIZED (
     DELETE FROM failed_jobs f USING picked
     WHERE f.id = picked.id
       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
-    RETURNING f.id, f.queue, f.payload
+    RETURNING f.id, f.queue, f.payload, f.priority
 ), inserted AS (
-    INSERT INTO jobs (id, queue, payload, attempts, available_at, reserved_at, reserved_by)
-    SELECT id, queue, payload, 0, now(), NULL, NULL FROM moved
+    INSERT INTO jobs (id, queue, payload, priority, attempts, available_at, reserved_at,
+                      reserved_by)
+    SELECT id, queue, payload, priority, 0, now(), NULL, NULL FROM moved
     RETURNING id, queue
 )
 SELECT p.id, i.queue FROM picked p LEFT JOIN inserted i ON i.id = p.id;
@@ -58,10 +59,11 @@ WITH picked AS MATERIALIZED (
     DELETE FROM failed_jobs f USING picked
     WHERE f.id = picked.id
       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
-    RETURNING f.id, f.queue, f.payload
+    RETURNING f.id, f.queue, f.payload, f.priority
 ), inserted AS (
-    INSERT INTO jobs (id, queue, payload, attempts, available_at, reserved_at, reserved_by)
-    SELECT id, queue, payload, 0, now(), NULL, NULL FROM moved
+    INSERT INTO jobs (id, queue, payload, priority, attempts, available_at, reserved_at,
+                      reserved_by)
+    SELECT id, queue, payload, priority, 0, now(), NULL, NULL FROM moved
     RETURNING id, queue
 )
 SELECT p.id, p.failed_at, i.queue
@@ -147,19 +149,20 @@ SELECT j.id, j.queue, j.payload->>'job' AS job_class, j.attempts, j.priority,
 FROM jobs j LEFT JOIN workers w ON w.id = j.reserved_by
 WHERE j.id = :id
 UNION ALL
-SELECT f.id, f.queue, f.payload->>'job', f.attempts, NULL, 'failed', NULL, NULL, f.exception,
+SELECT f.id, f.queue, f.payload->>'job', f.attempts, f.priority, 'failed', NULL, NULL, f.exception,
        NULL, NULL, NULL, f.failed_at, NULL, NULL, NULL, NULL
 FROM failed_jobs f
 WHERE f.id = :id;
 
 -- name: workers
--- Workers with their state by the database clock: stopped (stopped_at set), dead (no heartbeat
--- for :retry_after seconds: its jobs are given back), live. Stopped workers of the last hour
+-- Workers with their state by the database clock: dead (no heartbeat for :retry_after
+-- seconds, whether or not its jobs were given back yet), stopped (it exited), live. Stopped workers of the last hour
 -- only, unless :include_all.
 SELECT id, name, host, pid, queues, concurrency, running, processed, failed,
        started_at, heartbeat_at, stopped_at,
        extract(epoch FROM now() - heartbeat_at)::double precision AS heartbeat_age,
-       CASE WHEN stopped_at IS NOT NULL THEN 'stopped'
+       CASE WHEN exit_reason = 'no heartbeat' THEN 'dead'
+            WHEN stopped_at IS NOT NULL THEN 'stopped'
             WHEN heartbeat_at < now() - make_interval(secs => :retry_after) THEN 'dead'
             ELSE 'live' END AS state
 FROM workers

@@ -69,10 +69,10 @@ RETURNING queue;
 -- Move a job to failed_jobs in one statement (so in one transaction).
 WITH moved AS (
     DELETE FROM jobs WHERE id = :id AND reserved_by = :worker
-    RETURNING id, queue, payload, attempts
+    RETURNING id, queue, payload, attempts, priority
 )
-INSERT INTO failed_jobs (id, connection, queue, payload, attempts, exception)
-SELECT id, 'database', queue, payload, attempts, :exception FROM moved
+INSERT INTO failed_jobs (id, connection, queue, payload, attempts, priority, exception)
+SELECT id, 'database', queue, payload, attempts, priority, :exception FROM moved
 RETURNING id;
 
 -- name: append_failure_note
@@ -92,7 +92,7 @@ RETURNING started_at;
 -- Beat, and read what a worker must react to: the last queue:restart signal, and whether it
 -- had been presumed dead (its jobs then were given back: it logs that it is alive again).
 UPDATE workers AS w
-SET heartbeat_at = now(), stopped_at = NULL,
+SET heartbeat_at = now(), stopped_at = NULL, exit_reason = NULL,
     running = :running, processed = :processed, failed = :failed
 FROM (SELECT stopped_at AS was_stopped_at FROM workers WHERE id = :id) AS before
 WHERE w.id = :id
@@ -101,7 +101,8 @@ RETURNING (SELECT signalled_at FROM queue_signals WHERE name = 'restart') AS res
 
 -- name: stop_worker
 UPDATE workers
-SET stopped_at = now(), heartbeat_at = now(), running = 0, processed = :processed, failed = :failed
+SET stopped_at = now(), heartbeat_at = now(), running = 0, processed = :processed,
+    failed = :failed, exit_reason = :reason
 WHERE id = :id;
 
 -- name: release_unstarted
@@ -117,7 +118,7 @@ WHERE id = ANY(CAST(:ids AS text[])) AND reserved_by = :worker;
 -- a row already given back no longer matches and the others skip it. A live worker that is
 -- still running a long job beats every few seconds, so its rows never match.
 WITH dead AS (
-    UPDATE workers SET stopped_at = heartbeat_at
+    UPDATE workers SET stopped_at = heartbeat_at, exit_reason = 'no heartbeat'
     WHERE stopped_at IS NULL AND heartbeat_at < now() - make_interval(secs => :retry_after)
     RETURNING id
 )

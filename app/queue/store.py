@@ -200,8 +200,9 @@ class JobStore:
                                        "processed": processed, "failed": failed})
         return rows[0] if rows else None
 
-    def stop_worker(self, worker_id: str, processed: int, failed: int) -> None:
-        self._run("stop_worker", {"id": worker_id, "processed": processed, "failed": failed})
+    def stop_worker(self, worker_id: str, processed: int, failed: int, reason: str) -> None:
+        self._run("stop_worker", {"id": worker_id, "processed": processed, "failed": failed,
+                                  "reason": reason})
 
     # ---------------------------------------------------------------------- control
 

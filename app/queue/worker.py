@@ -227,7 +227,8 @@ class Worker:
         if self.outage_since is None:
             try:
                 self._flush_acks()
-                self.store.stop_worker(self.id, self.processed, self.failed)
+                reason = self.stop_reason.value if self.stop_reason else "stopped"
+                self.store.stop_worker(self.id, self.processed, self.failed, reason)
             except DatabaseUnavailable:
                 self.log("database unavailable at exit: unrecorded jobs will be given back "
                          f"after QUEUE_RETRY_AFTER ({self.settings.retry_after:g}s)")
@@ -470,7 +471,7 @@ class Worker:
             slot.class_name = type(slot.job).__qualname__
             result = self._as_timeout(slot, AttemptResult(Outcome.FAIL, error=JobTimeout()))
             self._record(slot, result, owner=entry["worker"])
-        self.store.stop_worker(entry["worker"], 0, 0)
+        self.store.stop_worker(entry["worker"], 0, 0, StopReason.STUCK_JOB.value)
 
     # -------------------------------------------------------------------------- limits
 
