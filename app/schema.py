@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from app.queue.errors import QueueError
 from config import BASE_PATH
 
 
@@ -36,6 +37,15 @@ def upgrade(engine: Engine, target: str = "head") -> None:
 def downgrade(engine: Engine, target: str = "-1") -> None:
     with engine.connect() as conn:
         command.downgrade(alembic_config(conn), target)
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on tables older (or newer) than this code: say how to fix it."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise QueueError(
+            f"the queue tables are at revision {current or 'none'}, this code needs {head}: "
+            "run `python artisan.py migrate`")
 
 
 def ensure_migrated(engine: Engine) -> None:

@@ -220,3 +220,14 @@ def test_stop_embedded_on_a_directory_without_a_server(tmp_path: Path) -> None:
     from app.database import stop_embedded
 
     assert stop_embedded(tmp_path / "never-started") is False
+
+
+def test_worker_refuses_tables_behind_the_code(database_url):
+    try:
+        assert artisan("migrate:rollback").returncode == 0
+        result = artisan("queue:work", "--stop-when-empty")
+        assert result.returncode == 1
+        assert result.stderr.strip() == ("error: the queue tables are at revision 0001, this "
+                                         "code needs 0002: run `python artisan.py migrate`")
+    finally:
+        assert artisan("migrate").returncode == 0

@@ -116,11 +116,12 @@ class Slot:
 
 class Worker:
     def __init__(self, store: JobStore, settings: QueueSettings, options: WorkerOptions,
-                 report: Callable[[JobEvent], None] = lambda event: None,
+                 report: Callable[[JobEvent], None] | None = None,
                  log: Callable[[str], None] = lambda line: None) -> None:
         self.store = store
         self.settings = settings
         self.options = options
+        # None: nothing prints job lines (--quiet), so no event is built per job.
         self.report = report
         self.log = log
         self.id = new_id()
@@ -140,6 +141,9 @@ class Worker:
         self.outage_since: float | None = None
         self.started = time.monotonic()
         self.pool = ThreadPoolExecutor(options.concurrency + 2, thread_name_prefix="skiplock-job")
+        # Prepared statements do not survive PgBouncer's transaction pooling, which is what
+        # QUEUE_LISTEN=false is for.
+        self.claimer = store.claimer(prepare=settings.listen)
         self.heartbeat: Heartbeat | None = None
         self.listener: Listener | None = None
         self._signals = 0
@@ -224,6 +228,7 @@ class Worker:
             self.heartbeat.stop()
         stuck = self.stop_reason is StopReason.STUCK_JOB
         self.pool.shutdown(wait=not stuck, cancel_futures=True)
+        self.claimer.close()
         if self.outage_since is None:
             try:
                 self._flush_acks()
@@ -248,7 +253,7 @@ class Worker:
             if self.options.rest > 0 and self.processed:
                 time.sleep(self.options.rest)
             # The acknowledgements ride along with the claim: one commit per turn, not two.
-            claimed = self.store.claim(self.id, self.options.queues, free, self.acks)
+            claimed = self.claimer.claim(self.id, self.options.queues, free, self.acks)
         except DatabaseUnavailable as exc:
             self._database_down(exc)
             return []
@@ -287,7 +292,8 @@ class Worker:
             return AttemptResult(Outcome.FAIL, error=exceeded,
                                  error_text=f"MaxAttemptsExceeded: {exceeded}")
         self._arm_timeout(slot, job)
-        self.events.put(("start", slot))
+        if self.report is not None:
+            self.events.put(("start", slot))
         try:
             return run_attempt(job, self.defaults)
         finally:
@@ -341,7 +347,9 @@ class Worker:
                 return
 
     def _report_running(self, slot: Slot) -> None:
-        self.report(JobEvent("RUNNING", slot.claimed.id, slot.class_name, slot.claimed.queue))
+        if self.report is not None:
+            self.report(JobEvent("RUNNING", slot.claimed.id, slot.class_name,
+                                 slot.claimed.queue))
 
     def _wait_time(self) -> float:
         wait = self.options.sleep if not self.slots else 1.0
@@ -387,8 +395,9 @@ class Worker:
             self.failed += 1
             if job is not None and result.error is not None:
                 self.pool.submit(self._run_failed_hook, job, result.error)
-        self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name, claimed.queue,
-                             result.duration, _first_line(result)))
+        if self.report is not None:
+            self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name,
+                                 claimed.queue, result.duration, _first_line(result)))
         self._check_memory()
 
     def _report_taken(self, slot: Slot) -> None:

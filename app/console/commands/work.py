@@ -85,8 +85,12 @@ def work(
         max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest, name=name,
         listen=settings.listen,
     )
+    from app.schema import require_current
+
+    require_current(ctx.store.engine)
     reporter = WorkReporter(quiet)
-    worker = Worker(ctx.store, settings, options, report=reporter.job, log=reporter.log)
+    worker = Worker(ctx.store, settings, options, report=None if quiet else reporter.job,
+                    log=reporter.log)
     if not quiet:
         reporter.console.print(f"\n  [bold blue] INFO [/] Processing jobs from the "
                                f"[bold]{escape(', '.join(queues))}[/] "
