@@ -11,4 +11,6 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # Wide enough that `--help` shows each command's whole first sentence.
+    context_settings={"terminal_width": 110, "max_content_width": 110},
 )
