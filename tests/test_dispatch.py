@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from app.queue import Abort, dispatch, dispatch_many, dispatch_sync
+from app.queue import Abort, MaxAttemptsExceeded, dispatch, dispatch_many, dispatch_sync
 from tests.conftest import count
-from tests.jobs.sample_jobs import Carry, Counted, Derived
+from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
 
 
 def row(engine: sa.Engine, job_id: str) -> sa.Row:
@@ -106,29 +106,49 @@ def test_transactional_dispatch_commit_writes_and_notifies(queue, engine, databa
     assert row(engine, job_id).queue == "mail"
 
 
-def test_dispatch_inside_an_orm_session(queue, engine):
-    with Session(engine) as session:
-        dispatch(Carry(1), connection=session)
-        session.rollback()
-    assert count(engine, "SELECT count(*) FROM jobs") == 0
-    with Session(engine) as session, session.begin():
-        dispatch(Carry(2), connection=session)
+def test_dispatch_inside_an_orm_session(queue, engine, database_url):
+    with listener(database_url) as listen:
+        with Session(engine) as session:
+            dispatch(Carry(1), connection=session)
+            session.rollback()
+        assert count(engine, "SELECT count(*) FROM jobs") == 0
+        assert list(listen.notifies(timeout=0.5)) == []
+        with Session(engine) as session, session.begin():
+            dispatch(Carry(2), queue="orm", connection=session)
+        assert count(engine, "SELECT count(*) FROM jobs") == 1
+        assert [n.payload for n in listen.notifies(timeout=2, stop_after=1)] == ["orm"]
+
+
+def test_dispatch_without_a_connection_commits_and_notifies_at_once(queue, engine,
+                                                                    database_url):
+    with listener(database_url) as listen:
+        dispatch(Carry(1), queue="now")
+        assert [n.payload for n in listen.notifies(timeout=2, stop_after=1)] == ["now"]
     assert count(engine, "SELECT count(*) FROM jobs") == 1
 
 
-def test_dispatch_many_inserts_ten_thousand_in_one_call(queue, engine):
+def test_dispatch_many_inserts_ten_thousand_in_one_call(queue, engine, database_url):
     jobs = [Carry({"i": i}) for i in range(10_000)]
-    started = time.perf_counter()
-    ids = dispatch_many(jobs)
-    elapsed = time.perf_counter() - started
+    with listener(database_url) as listen:
+        started = time.perf_counter()
+        ids = dispatch_many(jobs)
+        elapsed = time.perf_counter() - started
+        notes = [n.payload for n in listen.notifies(timeout=1)]
     print(f"\ndispatch_many: 10,000 jobs in {elapsed:.3f}s = {10_000 / elapsed:,.0f} jobs/s")
     assert len(ids) == 10_000 and ids == sorted(ids) and len(set(ids)) == 10_000
     assert [job.job_id for job in jobs] == ids
     assert count(engine, "SELECT count(*) FROM jobs") == 10_000
+    # Both COPY batches in one transaction (one now()), and one wake-up for the queue.
+    assert count(engine, "SELECT count(DISTINCT created_at) FROM jobs") == 1
+    assert notes == ["default"]
     with engine.connect() as conn:
         first = conn.execute(sa.text("SELECT payload->'data'->'value'->>'i' FROM jobs "
                                      "WHERE id = :id"), {"id": ids[1234]}).scalar_one()
     assert first == "1234"
+
+
+def test_dispatch_many_of_nothing(queue):
+    assert dispatch_many([]) == []
 
 
 def test_dispatch_many_in_a_rolled_back_transaction(queue, engine):
@@ -173,3 +193,67 @@ def test_sync_connection_runs_jobs_at_dispatch(queue, engine, calls, monkeypatch
     ULID.from_str(job_id)
     assert calls == ["attempt 1", "attempt 2"]
     assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_sync_connection_checks_options_like_the_database_one(queue, engine, calls,
+                                                              monkeypatch):
+    from app.bootstrap import make_context
+    from app.queue import context
+
+    monkeypatch.setenv("QUEUE_CONNECTION", "sync")
+    context.use(make_context())
+    with pytest.raises(ValueError):
+        dispatch(Counted(), delay=-5)
+    with pytest.raises(TypeError):
+        dispatch(Carry({1, 2}))
+    assert calls == []
+    assert dispatch_many([Counted(), Counted()]) and calls == ["attempt 1", "attempt 1"]
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_dispatch_sync_release_runs_the_job_again(queue):
+    Releases.calls = []
+    assert dispatch_sync(Releases(releases=1)) is None  # progress() outside a worker: no-op
+    assert Releases.calls == ["attempt 1", "attempt 2"]
+
+
+def test_dispatch_sync_releasing_past_the_last_try_fails(queue):
+    Releases.calls = []
+    with pytest.raises(MaxAttemptsExceeded, match="3 of 3"):
+        dispatch_sync(Releases(releases=99))
+    assert Releases.calls == ["attempt 1", "attempt 2", "attempt 3",
+                              "failed MaxAttemptsExceeded"]
+
+
+def test_dispatch_sync_fail_stops_at_once(queue):
+    GivesUp.calls = []
+    with pytest.raises(Abort, match="nothing to do"):
+        dispatch_sync(GivesUp())
+    assert GivesUp.calls == ["attempt 1", "failed nothing to do"]
+
+
+def test_dispatch_sync_runs_async_handlers_with_retries(queue):
+    AsyncFlaky.calls = []
+    dispatch_sync(AsyncFlaky())
+    assert AsyncFlaky.calls == [1, 2]
+
+
+def test_dispatch_sync_accepts_a_job_class_defined_anywhere(queue):
+    class Inline(Counted):
+        pass
+
+    Counted.calls = []
+    dispatch_sync(Inline())
+    assert Counted.calls == ["attempt 1"]
+
+
+@pytest.mark.parametrize("percent", [-1, 101, float("nan")])
+def test_progress_out_of_range_is_an_error(percent):
+    with pytest.raises(ValueError, match="progress"):
+        Carry(1).progress(percent)
+
+
+@pytest.mark.parametrize("delay", [float("nan"), float("inf")])
+def test_release_needs_a_finite_delay(delay):
+    with pytest.raises(ValueError, match="finite"):
+        Carry(1).release(delay)

@@ -6,7 +6,7 @@ from app.queue import Abort, Job
 
 
 class SendWelcomeEmail(Job):
-    queue = "emails"
+    queue = "emails"  # a worker runs it with: python artisan.py queue:work --queue emails,default
     tries = 5
     backoff = [10, 60, 300]
     timeout = 120

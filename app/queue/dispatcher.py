@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -17,7 +18,7 @@ from app.queue.ids import new_id
 from app.queue.job import Delay, Job
 from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
 from app.queue.settings import MAX_PRIORITY
-from app.queue.store import NewJob
+from app.queue.store import JobStore, NewJob, translated_errors
 
 BATCH_SIZE = 5000
 """Rows per COPY in dispatch_many: large enough to amortise the round trip, small in memory."""
@@ -32,13 +33,13 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
     transaction: it exists, and workers are woken, only if that transaction commits.
     """
     ctx = context.current()
-    if ctx.settings.connection == "sync":
-        job.job_id = new_id()
-        _check_job(job, queue, priority, ctx.settings.default_queue)
-        dispatch_sync(job)
-        return job.job_id
     row = new_row(job, queue, priority, ctx.settings.default_queue)
     seconds, run_at = delay_of(delay)
+    if ctx.settings.connection == "sync":
+        # Checked like a queued job first, so code that works inline also works queued.
+        job.job_id = row.id
+        dispatch_sync(job)
+        return row.id
     ctx.store.insert_job(row, seconds, run_at, connection=_connection_of(connection))
     job.job_id = row.id
     return row.id
@@ -48,19 +49,22 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
                   ) -> list[str]:
     """Enqueue many jobs with COPY (one round trip per batch); return their ids in order.
 
-    Every job is encoded before anything is written, so one bad argument enqueues nothing.
+    Every job is encoded before anything is written, and all batches share one transaction
+    (the caller's, if given): one bad argument or a failed batch enqueues nothing.
     """
     ctx = context.current()
     jobs = list(jobs)
     rows = [new_row(job, None, None, ctx.settings.default_queue) for job in jobs]
+    if not rows:
+        return []
     if ctx.settings.connection == "sync":
         for job, row in zip(jobs, rows, strict=True):
             job.job_id = row.id
             dispatch_sync(job)
         return [row.id for row in rows]
-    conn = _connection_of(connection)
-    for start in range(0, len(rows), BATCH_SIZE):
-        ctx.store.insert_jobs(rows[start : start + BATCH_SIZE], connection=conn)
+    with _transaction(ctx.store, connection) as conn:
+        for start in range(0, len(rows), BATCH_SIZE):
+            ctx.store.insert_jobs(rows[start : start + BATCH_SIZE], connection=conn)
     for job, row in zip(jobs, rows, strict=True):
         job.job_id = row.id
     return [row.id for row in rows]
@@ -75,7 +79,9 @@ def dispatch_sync(job: Job) -> Any:
     """
     ctx = context.current()
     defaults = ctx.defaults
-    payload.encode(job)  # the same TypeError as dispatch for arguments a worker could not get
+    # The same TypeError as dispatch for arguments a worker could not get. The class itself may
+    # live anywhere (a script's __main__ too): it is never imported by path here.
+    payload.job_data(job)
     job.job_id = job.job_id or new_id()
     job.attempts = 0
     while True:
@@ -147,3 +153,15 @@ def _connection_of(connection: Connection | Session | None) -> Connection | None
     if isinstance(connection, Session):
         return connection.connection()
     return connection
+
+
+@contextlib.contextmanager
+def _transaction(store: JobStore, connection: Connection | Session | None
+                 ) -> Iterator[Connection]:
+    """The caller's connection, or one transaction of our own around every batch."""
+    callers = _connection_of(connection)
+    if callers is not None:
+        yield callers
+        return
+    with translated_errors(store.engine.url), store.engine.begin() as conn:
+        yield conn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -45,7 +46,10 @@ class Job:
 
     def release(self, delay: float = 0) -> None:
         """Put this job back on its queue after `delay` seconds, without failing it."""
-        self._released_delay = max(float(delay), 0.0)
+        seconds = float(delay)
+        if not math.isfinite(seconds):  # NaN would pass max() and reach the database
+            raise ValueError(f"release delay must be a finite number of seconds, not {delay!r}")
+        self._released_delay = max(seconds, 0.0)
 
     def fail(self, reason: str | BaseException = "failed by the job") -> None:
         """Fail now: no more attempts; the job moves to `failed_jobs`."""

@@ -3,7 +3,12 @@
 JSON types pass through; `datetime`, `date`, `Decimal`, `UUID`, `Enum` members and tuples are
 stored as tagged objects `{"__type__": ..., "value": ...}` (a user dict that itself has a
 `__type__` key is tagged too, so nothing is ambiguous). Anything else is a `TypeError` at
-dispatch naming the attribute. Decoding imports only modules under the configured job
+dispatch naming the attribute; so is a job or Enum class that a worker could not import by its
+path. Values that JSONB cannot hold as they are fail or are tagged at dispatch too: strings with
+NUL or lone surrogates are a `ValueError`, and floats that JSONB would turn into integers (from
+1e16 up, and -0.0) are tagged. Subclasses of str, int, float, list, dict and tuple (other than
+Enum members) come back as the plain type, and dicts come back with their keys in JSONB's order
+(shorter keys first), not insertion order. Decoding imports only modules under the configured job
 packages and instantiates only `Job` subclasses: a row cannot make a worker import or run
 anything else.
 """
@@ -32,6 +37,11 @@ TAG = "__type__"
 # Attributes of a running job that belong to the worker, not to the job's arguments.
 RUNTIME_ATTRIBUTES = frozenset({"job_id", "attempts"})
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+# JSONB refuses NUL (\u0000) and unpaired surrogates: catch them before the INSERT fails.
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+# From here up Python writes floats as 1e+16, which JSONB stores as numeric and gives back as
+# an integer; tagging keeps them floats.
+_FLOAT_AS_INTEGER = 1e16
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -39,8 +49,19 @@ _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 def encode(job: Job) -> str:
     """The JSON text stored in `jobs.payload` for this job."""
-    cls = type(job)
-    return json.dumps({"job": f"{cls.__module__}.{cls.__qualname__}", "data": job_data(job)})
+    return json.dumps({"job": importable_path(type(job), "job"), "data": job_data(job)})
+
+
+def importable_path(cls: type, what: str) -> str:
+    """`module.Class`, refusing classes a worker could never find by that path."""
+    path = f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        raise TypeError(f"{what} class {path} cannot be imported by a worker: define it at the "
+                        "top level of a module (jobs go in app/jobs/)")
+    if what == "job" and "." in cls.__qualname__:
+        raise TypeError(f"job class {path} is nested in a class: define it at the top level "
+                        "of its module")
+    return path
 
 
 def job_data(job: Job) -> dict[str, Any]:
@@ -53,14 +74,17 @@ def job_data(job: Job) -> dict[str, Any]:
 
 
 def encode_value(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, bool | str):
+    # Enum first: members of StrEnum and IntEnum are also str and int.
+    if isinstance(value, enum.Enum):
+        cls = type(value)
+        return {TAG: "enum", "class": importable_path(cls, "Enum"),
+                "value": encode_value(value.value, f"{where}.value")}
+    if isinstance(value, str):
+        return check_storable_text(value, where)
+    if value is None or isinstance(value, bool | int):
         return value
-    if isinstance(value, int) and not isinstance(value, enum.Enum):
-        return value
-    if isinstance(value, float) and not isinstance(value, enum.Enum):
-        if not math.isfinite(value):
-            raise TypeError(f"job attribute {where!r} is {value!r}: NaN and infinity are not JSON")
-        return value
+    if isinstance(value, float):
+        return encode_float(value, where)
     if isinstance(value, list):
         return [encode_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, tuple):
@@ -68,10 +92,6 @@ def encode_value(value: Any, where: str) -> Any:
         return {TAG: "tuple", "value": items}
     if isinstance(value, dict):
         return encode_dict(value, where)
-    if isinstance(value, enum.Enum):
-        cls = type(value)
-        return {TAG: "enum", "class": f"{cls.__module__}.{cls.__qualname__}",
-                "value": encode_value(value.value, f"{where}.value")}
     if isinstance(value, dt.datetime):
         return encode_datetime(value)
     if isinstance(value, dt.date):
@@ -86,10 +106,25 @@ def encode_value(value: Any, where: str) -> Any:
     )
 
 
+def check_storable_text(value: str, where: str) -> str:
+    if _UNSTORABLE_CHARACTER.search(value):
+        raise ValueError(f"job attribute {where!r} contains a NUL character or a lone surrogate, "
+                         "which PostgreSQL cannot store in JSON")
+    return value
+
+
+def encode_float(value: float, where: str) -> float | dict[str, Any]:
+    if not math.isfinite(value):
+        raise TypeError(f"job attribute {where!r} is {value!r}: NaN and infinity are not JSON")
+    if abs(value) >= _FLOAT_AS_INTEGER or (value == 0 and math.copysign(1, value) < 0):
+        return {TAG: "float", "value": repr(value)}
+    return value
+
+
 def encode_datetime(value: dt.datetime) -> dict[str, Any]:
     """ISO text, plus the zone's name (an offset alone loses DST rules) and `fold`."""
     encoded: dict[str, Any] = {TAG: "datetime", "value": value.isoformat()}
-    if isinstance(value.tzinfo, ZoneInfo):
+    if isinstance(value.tzinfo, ZoneInfo) and value.tzinfo.key:  # from_file zones have no key
         encoded["tz"] = value.tzinfo.key
     if value.fold:
         encoded["fold"] = 1
@@ -109,6 +144,7 @@ def encode_dict(value: dict[Any, Any], where: str) -> dict[str, Any]:
         if not isinstance(key, str):
             raise TypeError(f"job attribute {where!r} has a {type(key).__name__} key {key!r}: "
                             "only str keys can be stored as JSON")
+        check_storable_text(key, where)
         out[key] = encode_value(item, f"{where}[{key!r}]")
     if TAG in out:
         return {TAG: "dict", "value": out}
@@ -129,6 +165,8 @@ def decode_value(value: Any) -> Any:
     inner: Any = value.get("value")
     try:
         if tag == "tuple":
+            if not isinstance(inner, list):
+                raise TypeError("a tuple is stored as a list")
             return tuple(decode_value(v) for v in inner)
         if tag == "dict":
             return {k: decode_value(v) for k, v in inner.items()}
@@ -136,6 +174,8 @@ def decode_value(value: Any) -> Any:
             return decode_datetime(value)
         if tag == "date":
             return dt.date.fromisoformat(inner)
+        if tag == "float":
+            return float(inner)
         if tag == "decimal":
             return Decimal(inner)
         if tag == "uuid":
@@ -151,15 +191,25 @@ def decode_value(value: Any) -> Any:
 
 
 def resolve_enum(path: Any) -> type[enum.Enum]:
-    """An Enum class from a module that is already imported (the job's module imported it)."""
+    """An Enum class from a module that is already imported (the job's module imported it).
+
+    The class may be nested (`module.Outer.Inner`): the longest imported module prefix wins.
+    """
     if not isinstance(path, str) or not _DOTTED.match(path):
         raise PayloadError(f"malformed enum class path {path!r}")
-    module_name, _, qualname = path.rpartition(".")
-    module = sys.modules.get(module_name)
-    cls = getattr(module, qualname, None) if module is not None else None
-    if not (isinstance(cls, type) and issubclass(cls, enum.Enum)):
-        raise PayloadError(f"{path!r} is not an Enum of an imported module")
-    return cls
+    parts = path.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:split]))
+        if module is None:
+            continue
+        found: Any = module
+        for name in parts[split:]:
+            # getattr_static: a module's __getattr__ (lazy imports) must not run for a row.
+            found = inspect.getattr_static(found, name, None)
+        if isinstance(found, type) and issubclass(found, enum.Enum):
+            return found
+        break
+    raise PayloadError(f"{path!r} is not an Enum of an imported module")
 
 
 class JobClassResolver:
@@ -204,32 +254,52 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
     else:
         try:
             document = json.loads(text)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise PayloadError(f"payload is not valid JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("data", {}), dict):
         raise PayloadError("payload must be an object with 'job' and 'data'")
     cls = resolver.resolve(document.get("job"))
-    return instantiate(cls, decode_value(document.get("data", {})))
+    try:
+        data = decode_value(document.get("data", {}))
+    except RecursionError:
+        raise PayloadError("payload data is nested too deeply") from None
+    return instantiate(cls, data)
 
 
 def instantiate(cls: type[Job], data: dict[str, Any]) -> Job:
     """Call the constructor with the attributes it takes; set the rest as attributes."""
     parameters = constructor_parameters(cls)
-    takes_any = parameters is None
-    kwargs = data if parameters is None else {k: v for k, v in data.items() if k in parameters}
+    if parameters is None:  # **kwargs: the constructor may store any of them
+        kwargs, extra = data, data
+    else:
+        kwargs = {k: v for k, v in data.items() if k in parameters}
+        extra = {k: v for k, v in data.items() if k not in parameters}
+    refuse_unsettable_attributes(cls, extra)  # before any of the job's code runs
     try:
         job = cls(**kwargs)
     except Exception as exc:  # noqa: BLE001 - user code: any error is a bad row for this class
         raise PayloadError(f"cannot construct {cls.__qualname__} from its payload: "
                            f"{type(exc).__name__}: {exc}") from None
-    for name, value in data.items():
-        if takes_any or name in kwargs:
-            continue
-        if name.startswith("_") or callable(getattr(cls, name, None)):
-            raise PayloadError(f"payload attribute {name!r} would replace a method of "
-                               f"{cls.__qualname__}")
-        setattr(job, name, value)
+    if parameters is not None:
+        for name, value in extra.items():
+            setattr(job, name, value)
     return job
+
+
+def refuse_unsettable_attributes(cls: type, data: dict[str, Any]) -> None:
+    for name in data:
+        if not is_settable_attribute(cls, name):
+            raise PayloadError(f"payload attribute {name!r} would replace a method or internal "
+                               f"attribute of {cls.__qualname__}")
+
+
+def is_settable_attribute(cls: type, name: str) -> bool:
+    """A plain data attribute, as dispatch stores them: not a method, property or worker field."""
+    if name.startswith("_") or name in RUNTIME_ATTRIBUTES:
+        return False
+    on_class = inspect.getattr_static(cls, name, None)
+    # Descriptors (functions, properties, classmethods) are behaviour, never arguments.
+    return not (callable(on_class) or hasattr(type(on_class), "__get__"))
 
 
 _signatures: dict[type, frozenset[str] | None] = {}
