@@ -372,3 +372,14 @@ def test_rest_pauses_between_jobs(queue, engine):
             "SELECT extract(epoch FROM max(at) FILTER (WHERE tag = 'r2' AND event = 'start') "
             "- max(at) FILTER (WHERE tag = 'r1' AND event = 'end')) FROM ledger")).scalar_one()
     assert float(gap) >= 0.9
+
+
+def test_retry_after_refuses_nonsense_delays():
+    import pytest
+
+    from app.queue import RetryAfter
+
+    for bad in (float("nan"), float("inf"), -1):
+        with pytest.raises(ValueError, match="RetryAfter"):
+            RetryAfter(bad)
+    assert RetryAfter(2).seconds == 2.0

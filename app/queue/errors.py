@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class QueueError(Exception):
     """Root of every error Skiplock raises on purpose."""
@@ -27,8 +29,12 @@ class RetryAfter(Exception):
     """Raised by a job to be retried after `seconds` (the attempt counts)."""
 
     def __init__(self, seconds: float, reason: str | None = None) -> None:
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"RetryAfter takes a finite number of seconds, 0 or more, "
+                             f"not {seconds!r}")
         super().__init__(reason or f"retry after {seconds:g}s")
-        self.seconds = float(seconds)
+        self.seconds = seconds
 
 
 class JobTimeout(TimeoutError):
