@@ -116,17 +116,28 @@ def _check_job(job: Job, queue: str | None, priority: int | None,
     if not isinstance(job, Job):
         raise TypeError(f"dispatch() takes a Job instance, not {type(job).__name__}")
     name = queue if queue is not None else (job.queue or default_queue)
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_QUEUE_NAME:
-        raise ValueError(f"queue name must be a non-empty string of at most {MAX_QUEUE_NAME} "
-                         f"characters, not {name!r}")
-    if any(ord(ch) < 32 for ch in name):
-        raise ValueError(f"queue name {name!r} contains control characters")
+    if not isinstance(name, str) or name not in _valid_queue_names:
+        _check_queue_name(name)
     prio = priority if priority is not None else job.priority
     if isinstance(prio, bool) or not isinstance(prio, int):
         raise TypeError(f"priority must be an int, not {type(prio).__name__}")
     if not -MAX_PRIORITY - 1 <= prio <= MAX_PRIORITY:
         raise ValueError(f"priority {prio} is out of range (±2**31)")
     return name, prio
+
+
+_valid_queue_names: set[str] = set()
+"""Names already checked: a bulk dispatch checks its queue once, not once per job."""
+
+
+def _check_queue_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_QUEUE_NAME:
+        raise ValueError(f"queue name must be a non-empty string of at most {MAX_QUEUE_NAME} "
+                         f"characters, not {name!r}")
+    if any(ord(ch) < 32 for ch in name):
+        raise ValueError(f"queue name {name!r} contains control characters")
+    if len(_valid_queue_names) < 10_000:
+        _valid_queue_names.add(name)
 
 
 def delay_of(delay: Delay | None) -> tuple[float, dt.datetime | None]:

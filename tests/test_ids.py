@@ -1,0 +1,26 @@
+"""Job ids are ULIDs (as python-ulid reads them), in dispatch order within a process."""
+
+from __future__ import annotations
+
+import time
+
+from ulid import ULID
+
+from app.queue.ids import encode_ulid, new_id
+
+
+def test_ids_are_ulids_with_the_current_time():
+    for _ in range(5000):
+        text = new_id()
+        assert str(ULID.from_str(text)) == text
+    assert abs(ULID.from_str(new_id()).timestamp - time.time()) < 2
+
+
+def test_encoding_matches_python_ulid_at_the_edges():
+    for value in (0, 1, 1023, 2**80, 2**128 - 1, int(ULID()), int(ULID())):
+        assert encode_ulid(value) == str(ULID.from_int(value))
+
+
+def test_ids_strictly_increase_within_a_process():
+    ids = [new_id() for _ in range(20_000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
