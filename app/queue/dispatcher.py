@@ -17,7 +17,7 @@ from app.queue.errors import MaxAttemptsExceeded
 from app.queue.ids import new_id
 from app.queue.job import Delay, Job
 from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
-from app.queue.settings import MAX_PRIORITY
+from app.queue.settings import MAX_DELAY, MAX_PRIORITY
 from app.queue.store import JobStore, NewJob, translated_errors
 
 BATCH_SIZE = 5000
@@ -136,6 +136,9 @@ def _check_queue_name(name: object) -> None:
                          f"characters, not {name!r}")
     if any(ord(ch) < 32 for ch in name):
         raise ValueError(f"queue name {name!r} contains control characters")
+    if payload.UNSTORABLE_CHARACTER.search(name):
+        raise ValueError(f"queue name {name!r} contains a lone surrogate, "
+                         "which PostgreSQL cannot store")
     if len(_valid_queue_names) < 10_000:
         _valid_queue_names.add(name)
 
@@ -157,6 +160,9 @@ def delay_of(delay: Delay | None) -> tuple[float, dt.datetime | None]:
                         f"not {type(delay).__name__}")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"delay must be a finite number of seconds, 0 or more, not {delay!r}")
+    if seconds > MAX_DELAY:
+        raise ValueError(f"delay {delay!r} is longer than the {MAX_DELAY:.0f} s (100 years) "
+                         "a job can wait")
     return seconds, None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from app.queue.settings import MAX_DELAY
+
 
 class QueueError(Exception):
     """Root of every error Skiplock raises on purpose."""
@@ -11,6 +13,11 @@ class QueueError(Exception):
 
 class DatabaseUnavailable(QueueError):
     """The database cannot be reached (or stopped answering)."""
+
+
+class ClaimRefused(QueueError):
+    """The database answered but refused the claim statement (not an outage): e.g. a trigger
+    of the user's raised. The worker logs it and tries again later."""
 
 
 class PayloadError(QueueError):
@@ -30,9 +37,9 @@ class RetryAfter(Exception):
 
     def __init__(self, seconds: float, reason: str | None = None) -> None:
         seconds = float(seconds)
-        if not math.isfinite(seconds) or seconds < 0:
-            raise ValueError(f"RetryAfter takes a finite number of seconds, 0 or more, "
-                             f"not {seconds!r}")
+        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY:
+            raise ValueError(f"RetryAfter takes a number of seconds from 0 to {MAX_DELAY:.0f} "
+                             f"(100 years), not {seconds!r}")
         super().__init__(reason or f"retry after {seconds:g}s")
         self.seconds = seconds
 

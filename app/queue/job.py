@@ -7,6 +7,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
+from app.queue.settings import MAX_DELAY
+
 
 class RunControl(Protocol):
     """What a running job can ask of whoever runs it (the worker, or dispatch_sync)."""
@@ -47,8 +49,9 @@ class Job:
     def release(self, delay: float = 0) -> None:
         """Put this job back on its queue after `delay` seconds, without failing it."""
         seconds = float(delay)
-        if not math.isfinite(seconds):  # NaN would pass max() and reach the database
-            raise ValueError(f"release delay must be a finite number of seconds, not {delay!r}")
+        if not math.isfinite(seconds) or seconds > MAX_DELAY:  # NaN would pass max()
+            raise ValueError(f"release delay must be a finite number of seconds up to "
+                             f"{MAX_DELAY:.0f} (100 years), not {delay!r}")
         self._released_delay = max(seconds, 0.0)
 
     def fail(self, reason: str | BaseException = "failed by the job") -> None:

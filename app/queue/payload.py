@@ -38,7 +38,7 @@ TAG = "__type__"
 RUNTIME_ATTRIBUTES = frozenset({"job_id", "attempts"})
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # JSONB refuses NUL (\u0000) and unpaired surrogates: catch them before the INSERT fails.
-_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 # From here up Python writes floats as 1e+16, which JSONB stores as numeric and gives back as
 # an integer; tagging keeps them floats.
 _FLOAT_AS_INTEGER = 1e16
@@ -107,7 +107,7 @@ def encode_value(value: Any, where: str) -> Any:
 
 
 def check_storable_text(value: str, where: str) -> str:
-    if _UNSTORABLE_CHARACTER.search(value):
+    if UNSTORABLE_CHARACTER.search(value):
         raise ValueError(f"job attribute {where!r} contains a NUL character or a lone surrogate, "
                          "which PostgreSQL cannot store in JSON")
     return value

@@ -42,7 +42,9 @@ picked AS MATERIALIZED (
     LIMIT :limit
 )
 UPDATE jobs
-SET reserved_at = now(), reserved_by = :worker, attempts = jobs.attempts + 1
+-- LEAST: a row at the top of bigint must fail as out of attempts, not stop every claim.
+SET reserved_at = now(), reserved_by = :worker,
+    attempts = LEAST(jobs.attempts, 9223372036854775806) + 1
 FROM picked
 WHERE jobs.id = picked.id
 RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position;

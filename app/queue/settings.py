@@ -7,6 +7,10 @@ from dataclasses import dataclass
 MAX_BACKOFF = 3600.0
 """Exponential backoff (1, 2, 4 ... seconds) stops growing at one hour."""
 
+MAX_DELAY = 100 * 365.25 * 86400
+"""The longest delay accepted (100 years): far below where PostgreSQL's interval and
+timestamptz overflow (~292,000 years), so `now() + delay` can always be stored."""
+
 MAX_PRIORITY = 2**31 - 1
 """`jobs.priority` is a PostgreSQL integer; larger values are refused at dispatch."""
 

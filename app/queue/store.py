@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.errors import DatabaseUnavailable, QueueError
+from app.queue.errors import ClaimRefused, DatabaseUnavailable, QueueError
+from app.queue.settings import MAX_DELAY
 
 
 def load_queries(path: Path) -> dict[str, sa.TextClause]:
@@ -163,7 +164,8 @@ class JobStore:
 
     def release(self, worker_id: str, job_id: str, delay: float, error: str | None) -> bool:
         rows = self._run("release_job", {"worker": worker_id, "id": job_id,
-                                         "delay": max(delay, 0.0), "error": error})
+                                         "delay": min(max(delay, 0.0), MAX_DELAY),
+                                         "error": error})
         if rows and delay <= 0:
             self._run("notify_queues", {"queues": [rows[0].queue]})
         return bool(rows)
@@ -259,6 +261,9 @@ class Claimer:
         except DatabaseUnavailable:
             self.close()
             raise
+        except psycopg.Error as exc:
+            lines = str(exc).strip().splitlines()
+            raise ClaimRefused(lines[0] if lines else type(exc).__name__) from exc
         rows.sort(key=lambda row: row[4])
         return [ClaimedJob(row[0], row[1], row[2], row[3]) for row in rows]
 

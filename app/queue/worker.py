@@ -27,6 +27,7 @@ from typing import Any
 
 from app.queue import payload
 from app.queue.errors import (
+    ClaimRefused,
     DatabaseUnavailable,
     JobTimeout,
     MaxAttemptsExceeded,
@@ -142,6 +143,8 @@ class Worker:
         self.failed = 0
         self.stop_reason: StopReason | None = None
         self.outage_since: float | None = None
+        self.claim_refused_since: float | None = None
+        self.claim_refused_logged = 0.0
         self.started = time.monotonic()
         self.pool = ThreadPoolExecutor(options.concurrency + 2, thread_name_prefix="skiplock-job")
         # Prepared statements do not survive PgBouncer's transaction pooling, which is what
@@ -201,7 +204,8 @@ class Worker:
             if self.options.once and (claimed or not self.slots):
                 self.request_stop(StopReason.ONCE)
             elif (self.options.stop_when_empty and not claimed and not self.slots
-                  and self.outage_since is None and not self.outcomes):
+                  and self.outage_since is None and self.claim_refused_since is None
+                  and not self.outcomes):
                 self.request_stop(StopReason.EMPTY)
             if claimed and len(self.slots) < self.options.concurrency:
                 continue  # the queue may hold more: claim again before sleeping
@@ -274,8 +278,15 @@ class Worker:
         except DatabaseUnavailable as exc:
             self._database_down(exc)
             return []
+        except ClaimRefused as exc:
+            self._claim_refused(exc)
+            return []
         self.acks = []
         self._database_up()
+        if self.claim_refused_since is not None:
+            self.log(f"claims work again after {time.monotonic() - self.claim_refused_since:.1f}s")
+            self.claim_refused_since = None
+            self.claim_refused_logged = 0.0
         for job in claimed:
             slot = Slot(job)
             self.slots[job.id] = slot
@@ -521,6 +532,17 @@ class Worker:
             self.outage_since = time.monotonic()
             self.log(f"{exc}; retrying until it is back")
 
+    def _claim_refused(self, exc: ClaimRefused) -> None:
+        """The database refused the claim (the acknowledgements with it, so they are kept).
+        Running jobs go on; claiming is retried every second, logged once a minute."""
+        now = time.monotonic()
+        if self.claim_refused_since is None:
+            self.claim_refused_since = now
+        if now - self.claim_refused_logged >= 60:
+            self.claim_refused_logged = now
+            self.log(f"the database refused the claim: {exc}; retrying every second")
+        self._collect_events(block_for=1.0)
+
     def _database_up(self) -> None:
         if self.outage_since is not None:
             self.log(f"database is back after {time.monotonic() - self.outage_since:.1f}s")
@@ -565,8 +587,12 @@ class Worker:
 def _first_line(result: AttemptResult) -> str | None:
     if result.error is None:
         return None
-    text = str(result.error).strip().splitlines()
-    return f"{type(result.error).__name__}: {text[0]}" if text else type(result.error).__name__
+    name = type(result.error).__name__
+    try:
+        text = str(result.error).strip().splitlines()
+    except Exception:  # noqa: BLE001 - a job's exception whose __str__ raises
+        return f"{name}: <its message could not be printed>"
+    return f"{name}: {text[0]}" if text else name
 
 
 def rss_megabytes() -> float:

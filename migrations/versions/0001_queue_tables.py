@@ -41,7 +41,8 @@ def upgrade() -> None:
         "WHERE reserved_at IS NULL"
     )
     # Giving back the jobs of a dead worker, and queue:status's reserved counts.
-    op.execute("CREATE INDEX jobs_reserved_by_idx ON jobs (reserved_by) WHERE reserved_at IS NOT NULL")
+    op.execute("CREATE INDEX jobs_reserved_by_idx ON jobs (reserved_by) "
+               "WHERE reserved_at IS NOT NULL")
     op.execute(
         """
         CREATE TABLE failed_jobs (
@@ -75,10 +76,12 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("CREATE TABLE paused_queues (queue text PRIMARY KEY, paused_at timestamptz NOT NULL DEFAULT now())")
+    op.execute("CREATE TABLE paused_queues (queue text PRIMARY KEY, "
+               "paused_at timestamptz NOT NULL DEFAULT now())")
     # queue:restart writes a timestamp here; a worker started before it exits after its jobs.
     op.execute(
-        "CREATE TABLE queue_signals (name text PRIMARY KEY, signalled_at timestamptz NOT NULL DEFAULT now())"
+        "CREATE TABLE queue_signals (name text PRIMARY KEY, "
+        "signalled_at timestamptz NOT NULL DEFAULT now())"
     )
 
 
