@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from app.queue.errors import DatabaseUnavailable
+from app.queue.outage import OutageLog
 from app.queue.store import JobStore
 
 
@@ -22,7 +23,7 @@ class Heartbeat(threading.Thread):
     def __init__(self, store: JobStore, worker_id: str, started_at: dt.datetime,
                  retry_after: float, stats: Callable[[], tuple[int, int, int]],
                  on_restart: Callable[[], None], on_lost_row: Callable[[], None],
-                 log: Callable[[str], None]) -> None:
+                 log: Callable[[str], None], outage: OutageLog) -> None:
         super().__init__(name="skiplock-heartbeat", daemon=True)
         self.store = store
         self.worker_id = worker_id
@@ -33,6 +34,7 @@ class Heartbeat(threading.Thread):
         self.on_restart = on_restart
         self.on_lost_row = on_lost_row
         self.log = log
+        self.outage = outage
         self._halt = threading.Event()
         self._connected_since: float | None = time.monotonic()
 
@@ -42,18 +44,20 @@ class Heartbeat(threading.Thread):
             self.join(timeout=10)
 
     def run(self) -> None:
-        while not self._halt.wait(self.interval):
+        wait = self.interval
+        while not self._halt.wait(wait):
+            wait = self.interval
             try:
                 self.beat()
                 if self._connected_since is None:
                     self._connected_since = time.monotonic()
-                    self.log("heartbeat resumed")
+                self.outage.up("heartbeat")
                 if self.may_rescue():
                     self.rescue()
             except DatabaseUnavailable as exc:
-                if self._connected_since is not None:
-                    self.log(f"heartbeat failed: {exc}; retrying")
+                self.outage.down("heartbeat", exc)
                 self._connected_since = None
+                wait = min(self.interval, 0.5)  # see the database back soon after it is
 
     def beat(self) -> None:
         running, processed, failed = self.stats()

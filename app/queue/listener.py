@@ -7,6 +7,8 @@ from collections.abc import Callable, Collection
 
 import psycopg
 
+from app.queue.outage import OutageLog
+
 CHANNEL = "skiplock"
 
 
@@ -16,12 +18,12 @@ class Listener(threading.Thread):
     must look at the table again. Reconnects with backoff; never raises."""
 
     def __init__(self, conninfo: str, queues: Collection[str], wake: Callable[[], None],
-                 log: Callable[[str], None]) -> None:
+                 outage: OutageLog) -> None:
         super().__init__(name="skiplock-listener", daemon=True)
         self.conninfo = conninfo
         self.queues = frozenset(queues)
         self.wake = wake
-        self.log = log
+        self.outage = outage
         self.ready = threading.Event()
         self._halt = threading.Event()
 
@@ -30,24 +32,20 @@ class Listener(threading.Thread):
 
     def run(self) -> None:
         delay = 0.5
-        failing = False
         while not self._halt.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
                                      application_name="skiplock-listener") as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    if failing:
-                        self.log("listener reconnected")
-                    failing, delay = False, 0.5
+                    self.outage.up("listener")
+                    delay = 0.5
                     self.ready.set()
                     self.wake()
                     self._listen(conn)
             except psycopg.Error as exc:
-                if not failing:
-                    first = str(exc).strip().splitlines()
-                    self.log(f"listener lost its connection ({first[0] if first else exc}); "
-                             "polling until it is back")
-                failing = True
+                first = str(exc).strip().splitlines()
+                self.outage.down("listener", f"lost the database connection "
+                                             f"({first[0] if first else type(exc).__name__})")
                 self.ready.set()  # the worker must not wait for a listener that cannot connect
                 self._halt.wait(delay)
                 delay = min(delay * 2, 5.0)

@@ -113,6 +113,16 @@ UPDATE jobs
 SET reserved_at = NULL, reserved_by = NULL, attempts = greatest(attempts - 1, 0)
 WHERE id = ANY(CAST(:ids AS text[])) AND reserved_by = :worker;
 
+-- name: give_back_unseen
+-- After a claim whose answer was lost with its connection: it may have committed, reserving
+-- jobs :worker never saw. Give back its reservations other than :known (the jobs it holds);
+-- they never started, so their attempt does not count.
+UPDATE jobs
+SET reserved_at = NULL, reserved_by = NULL, attempts = greatest(attempts - 1, 0)
+WHERE reserved_by = :worker AND reserved_at IS NOT NULL
+  AND NOT (id = ANY(CAST(:known AS text[])))
+RETURNING id, queue;
+
 -- name: rescue_jobs_of_dead_workers
 -- Give back the jobs of workers whose heartbeat is older than :retry_after seconds (killed,
 -- powered off), and reservations whose worker row is gone; mark those workers stopped. The

@@ -30,6 +30,7 @@ def load_queries(path: Path) -> dict[str, sa.TextClause]:
 
 
 QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
+INSERT_JOB_SQL = str(QUERIES["insert_job"].compile(dialect=postgresql.dialect()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +119,31 @@ class JobStore:
 
     def insert_job(self, job: NewJob, delay: float, run_at: dt.datetime | None,
                    connection: Connection | None = None) -> None:
-        self._run("insert_job", {"id": job.id, "queue": job.queue, "payload": job.payload,
-                                 "priority": job.priority, "delay": delay, "run_at": run_at},
-                  connection)
+        params = {"id": job.id, "queue": job.queue, "payload": job.payload,
+                  "priority": job.priority, "delay": delay, "run_at": run_at}
+        if connection is not None:
+            self._run("insert_job", params, connection)
+            return
+        # A dispatch of our own is one statement in autocommit: run it on the pooled driver
+        # connection, prepared. SQLAlchemy's per-execute work (events, cache lookup, and the
+        # isolation level set at checkout and reset at checkin) cost a third of the call:
+        # ~1,600 -> ~2,150 dispatches/s here, against ~2,400 for a bare psycopg connection.
+        with translated_errors(self.engine.url):
+            raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            driver.autocommit = True
+            driver.execute(INSERT_JOB_SQL, params, prepare=True)
+            driver.autocommit = False
+        except BaseException as exc:
+            # In an unknown state (autocommit still on, or broken): never pooled again.
+            raw.invalidate()
+            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                raise DatabaseUnavailable(describe_connect_error(self.engine.url, exc)) from exc
+            raise
+        finally:
+            raw.close()
 
     def insert_jobs(self, jobs: Sequence[NewJob], connection: Connection | None = None) -> None:
         """COPY the rows in (one round trip per batch), then one NOTIFY per queue."""
@@ -184,6 +207,12 @@ class JobStore:
 
     def release_unstarted(self, worker_id: str, ids: Sequence[str]) -> None:
         self._run("release_unstarted", {"worker": worker_id, "ids": list(ids)})
+
+    def give_back_unseen(self, worker_id: str, known: Sequence[str]) -> list[str]:
+        rows = self._run("give_back_unseen", {"worker": worker_id, "known": list(known)})
+        if rows:
+            self._run("notify_queues", {"queues": sorted({row.queue for row in rows})})
+        return [row.id for row in rows]
 
     def rescue_jobs_of_dead_workers(self, retry_after: float) -> list[str]:
         rows = self._run("rescue_jobs_of_dead_workers", {"retry_after": retry_after})

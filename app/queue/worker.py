@@ -38,6 +38,7 @@ from app.queue.ids import new_id
 from app.queue.interrupt import raise_in_thread
 from app.queue.job import Job
 from app.queue.listener import Listener
+from app.queue.outage import OutageLog
 from app.queue.runner import (
     AttemptResult,
     Defaults,
@@ -143,6 +144,9 @@ class Worker:
         self.failed = 0
         self.stop_reason: StopReason | None = None
         self.outage_since: float | None = None
+        self.outage = OutageLog(self.log)
+        self.claim_in_doubt = False
+        """The last claim lost its connection: it may have committed reservations unseen."""
         self.claim_refused_since: float | None = None
         self.claim_refused_logged = 0.0
         self.started = time.monotonic()
@@ -178,13 +182,13 @@ class Worker:
             self.store, self.id, started_at, self.settings.retry_after,
             stats=lambda: (len(self.slots), self.processed, self.failed),
             on_restart=lambda: self.request_stop(StopReason.RESTART),
-            on_lost_row=self._register_again, log=self.log)
+            on_lost_row=self._register_again, log=self.log, outage=self.outage)
         self.heartbeat.start()
         self._record_jobs_left_by_restart()
         if self.options.listen:
             conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(
                 hide_password=False)
-            self.listener = Listener(conninfo, self.options.queues, self.wake, self.log)
+            self.listener = Listener(conninfo, self.options.queues, self.wake, self.outage)
             self.listener.start()
             self.listener.ready.wait(timeout=10)
 
@@ -253,6 +257,8 @@ class Worker:
         if self.outage_since is None:
             try:
                 self._flush_acks()
+                if self.claim_in_doubt:
+                    self._give_back_unseen()
                 reason = self.stop_reason.value if self.stop_reason else "stopped"
                 self.store.stop_worker(self.id, self.processed, self.failed, reason)
             except DatabaseUnavailable:
@@ -273,9 +279,12 @@ class Worker:
                 return []
             if self.options.rest > 0 and self.processed:
                 time.sleep(self.options.rest)
+            if self.claim_in_doubt:
+                self._give_back_unseen()
             # The acknowledgements ride along with the claim: one commit per turn, not two.
             claimed = self.claimer.claim(self.id, self.options.queues, free, self.acks)
         except DatabaseUnavailable as exc:
+            self.claim_in_doubt = True
             self._database_down(exc)
             return []
         except ClaimRefused as exc:
@@ -292,6 +301,16 @@ class Worker:
             self.slots[job.id] = slot
             self.pool.submit(self._execute, slot)
         return claimed
+
+    def _give_back_unseen(self) -> None:
+        """A claim whose answer was lost may still have committed: its jobs would stay
+        reserved by this live worker, never run and never rescued. Give back every
+        reservation of ours that we do not hold; they never started, so no attempt counts."""
+        given_back = self.store.give_back_unseen(self.id, [*self.slots, *self.acks])
+        self.claim_in_doubt = False
+        if given_back:
+            self.log(f"gave back {len(given_back)} job(s) reserved by a claim whose answer "
+                     "was lost with the connection")
 
     # ------------------------------------------------------------------ in a job thread
 
@@ -530,7 +549,7 @@ class Worker:
     def _database_down(self, exc: DatabaseUnavailable) -> None:
         if self.outage_since is None:
             self.outage_since = time.monotonic()
-            self.log(f"{exc}; retrying until it is back")
+        self.outage.down("worker", exc)
 
     def _claim_refused(self, exc: ClaimRefused) -> None:
         """The database refused the claim (the acknowledgements with it, so they are kept).
@@ -544,9 +563,8 @@ class Worker:
         self._collect_events(block_for=1.0)
 
     def _database_up(self) -> None:
-        if self.outage_since is not None:
-            self.log(f"database is back after {time.monotonic() - self.outage_since:.1f}s")
-            self.outage_since = None
+        self.outage_since = None
+        self.outage.up("worker")
 
     def _until_database_answers(self, call: Callable[[], Any]) -> Any:
         delay = 0.5
