@@ -49,7 +49,15 @@ _FLOAT_AS_INTEGER = 1e16
 
 def encode(job: Job) -> str:
     """The JSON text stored in `jobs.payload` for this job."""
-    return json.dumps({"job": importable_path(type(job), "job"), "data": job_data(job)})
+    cls = type(job)
+    path = _job_paths.get(cls)
+    if path is None:
+        path = _job_paths[cls] = importable_path(cls, "job")
+    return json.dumps({"job": path, "data": job_data(job)})
+
+
+_job_paths: dict[type, str] = {}
+"""Job class -> its checked import path (dispatch_many encodes thousands of one class)."""
 
 
 def importable_path(cls: type, what: str) -> str:
@@ -73,22 +81,47 @@ def job_data(job: Job) -> dict[str, Any]:
     return data
 
 
-def encode_value(value: Any, where: str) -> Any:
-    # Enum first: members of StrEnum and IntEnum are also str and int.
+Where = str | tuple[Any, ...]
+"""Where a value sits, for error messages: an attribute name, or (outer, key or index). Built
+as a tuple and only rendered as text for an error: formatting a path for every value cost as
+much as encoding it."""
+
+
+def _render(where: Where) -> str:
+    if isinstance(where, str):
+        return where
+    outer, key = where
+    return f"{_render(outer)}[{key!r}]"
+
+
+def encode_value(value: Any, where: Where) -> Any:
+    # The common exact types first; subclasses (an Enum member is also a str or int) below.
+    kind = type(value)
+    if kind is str:
+        return check_storable_text(value, where)
+    if kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return encode_dict(value, where)
+    if kind is float:
+        return encode_float(value, where)
+    if kind is list:
+        return [encode_value(item, (where, i)) for i, item in enumerate(value)]
+    # Enum before str and int: members of StrEnum and IntEnum are both.
     if isinstance(value, enum.Enum):
         cls = type(value)
         return {TAG: "enum", "class": importable_path(cls, "Enum"),
-                "value": encode_value(value.value, f"{where}.value")}
+                "value": encode_value(value.value, f"{_render(where)}.value")}
     if isinstance(value, str):
         return check_storable_text(value, where)
-    if value is None or isinstance(value, bool | int):
+    if isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return encode_float(value, where)
     if isinstance(value, list):
-        return [encode_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [encode_value(item, (where, i)) for i, item in enumerate(value)]
     if isinstance(value, tuple):
-        items = [encode_value(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        items = [encode_value(item, (where, i)) for i, item in enumerate(value)]
         return {TAG: "tuple", "value": items}
     if isinstance(value, dict):
         return encode_dict(value, where)
@@ -101,21 +134,22 @@ def encode_value(value: Any, where: str) -> Any:
     if isinstance(value, uuid.UUID):
         return {TAG: "uuid", "value": str(value)}
     raise TypeError(
-        f"job attribute {where!r} has type {type(value).__name__}, which cannot be stored as JSON "
-        "(supported: JSON types, datetime, date, Decimal, UUID, Enum, tuple)"
+        f"job attribute {_render(where)!r} has type {type(value).__name__}, which cannot be "
+        "stored as JSON (supported: JSON types, datetime, date, Decimal, UUID, Enum, tuple)"
     )
 
 
-def check_storable_text(value: str, where: str) -> str:
+def check_storable_text(value: str, where: Where) -> str:
     if UNSTORABLE_CHARACTER.search(value):
-        raise ValueError(f"job attribute {where!r} contains a NUL character or a lone surrogate, "
-                         "which PostgreSQL cannot store in JSON")
+        raise ValueError(f"job attribute {_render(where)!r} contains a NUL character or a lone "
+                         "surrogate, which PostgreSQL cannot store in JSON")
     return value
 
 
-def encode_float(value: float, where: str) -> float | dict[str, Any]:
+def encode_float(value: float, where: Where) -> float | dict[str, Any]:
     if not math.isfinite(value):
-        raise TypeError(f"job attribute {where!r} is {value!r}: NaN and infinity are not JSON")
+        raise TypeError(f"job attribute {_render(where)!r} is {value!r}: NaN and infinity are "
+                        "not JSON")
     if abs(value) >= _FLOAT_AS_INTEGER or (value == 0 and math.copysign(1, value) < 0):
         return {TAG: "float", "value": repr(value)}
     return value
@@ -138,14 +172,14 @@ def decode_datetime(value: dict[str, Any]) -> dt.datetime:
     return parsed.replace(fold=1) if value.get("fold") else parsed
 
 
-def encode_dict(value: dict[Any, Any], where: str) -> dict[str, Any]:
+def encode_dict(value: dict[Any, Any], where: Where) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
-            raise TypeError(f"job attribute {where!r} has a {type(key).__name__} key {key!r}: "
-                            "only str keys can be stored as JSON")
+            raise TypeError(f"job attribute {_render(where)!r} has a {type(key).__name__} key "
+                            f"{key!r}: only str keys can be stored as JSON")
         check_storable_text(key, where)
-        out[key] = encode_value(item, f"{where}[{key!r}]")
+        out[key] = encode_value(item, (where, key))
     if TAG in out:
         return {TAG: "dict", "value": out}
     return out

@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -51,6 +50,7 @@ from app.queue.runner import (
 )
 from app.queue.settings import QueueSettings
 from app.queue.store import ClaimedJob, JobStore
+from app.queue.threads import JobThreads
 
 STUCK_GRACE = 2.0
 """Seconds a sync job may take to unwind after its timeout was raised in its thread."""
@@ -150,7 +150,8 @@ class Worker:
         self.claim_refused_since: float | None = None
         self.claim_refused_logged = 0.0
         self.started = time.monotonic()
-        self.pool = ThreadPoolExecutor(options.concurrency + 2, thread_name_prefix="skiplock-job")
+        # One thread per slot, and two for failed() hooks, which run beside the slots.
+        self.pool = JobThreads(options.concurrency + 2, name="skiplock-job")
         # Prepared statements do not survive PgBouncer's transaction pooling, which is what
         # QUEUE_LISTEN=false is for.
         self.claimer = store.claimer(prepare=settings.listen)
@@ -252,7 +253,7 @@ class Worker:
         if self.heartbeat is not None:
             self.heartbeat.stop()
         stuck = self.stop_reason is StopReason.STUCK_JOB
-        self.pool.shutdown(wait=not stuck, cancel_futures=True)
+        self.pool.shutdown(wait=not stuck)
         self.claimer.close()
         if self.outage_since is None:
             try:
