@@ -176,9 +176,13 @@ def test_workers_ride_out_a_database_restart(private_server, tmp_path):
     reruns, log_lines = check_the_fleet_came_through(engine, tmp_path, fleet, labels, pids)
     for label in labels:
         said = fleet.output[label][1]
-        # One outage, told once: whichever connection noticed first, then when all are back.
-        assert said.count("retrying until it is back") == 1, said
-        assert said.count("database is back") == 1, said
+        # Told once by whichever connection noticed first, and once when all are back. As the
+        # server goes down a write on a connection not yet cut may still succeed, so one more
+        # connection can report it again: at most one report per connection (claim, listener,
+        # heartbeat), never one per failed retry.
+        told = said.count("retrying until it is back")
+        assert 1 <= told <= 3, said
+        assert said.count("database is back") == told, said
     print(f"\ndatabase restart: {JOBS + AFTER} jobs, 2 workers x 4; PostgreSQL down for "
           f"{outage:.1f}s after {before} jobs had ended ({while_down} more ended while it was "
           f"down); {reruns} planned retries, no other re-run; {AFTER} new jobs done "
