@@ -145,6 +145,8 @@ class Worker:
         self.stop_reason: StopReason | None = None
         self.outage_since: float | None = None
         self.outage = OutageLog(self.log)
+        self.claim_was_full = False
+        """The last claim got every job it asked for: the queue may hold more."""
         self.claim_in_doubt = False
         """The last claim lost its connection: it may have committed reservations unseen."""
         self.claim_refused_since: float | None = None
@@ -212,8 +214,12 @@ class Worker:
                   and self.outage_since is None and self.claim_refused_since is None
                   and not self.outcomes):
                 self.request_stop(StopReason.EMPTY)
-            if claimed and len(self.slots) < self.options.concurrency:
+            if self.claim_was_full and len(self.slots) < self.options.concurrency:
                 continue  # the queue may hold more: claim again before sleeping
+            # Otherwise the queue had no more for now: wait for a job to end or a wake-up (a
+            # NOTIFY after the claim's snapshot queues one, so nothing is missed). Claiming
+            # again at once would cost a round trip that finds nothing, and would hold the GIL
+            # while the jobs just claimed wait to start.
             self._collect_events(block_for=self._wait_time())
 
     def _gather_completions(self) -> None:
@@ -269,6 +275,7 @@ class Worker:
     # ---------------------------------------------------------------------------- claim
 
     def _claim(self) -> list[ClaimedJob]:
+        self.claim_was_full = False
         free = self.options.concurrency - len(self.slots)
         if self.options.max_jobs is not None:
             free = min(free, self.options.max_jobs - self.processed - len(self.slots))
@@ -292,6 +299,7 @@ class Worker:
             self._claim_refused(exc)
             return []
         self.acks = []
+        self.claim_was_full = len(claimed) == free
         self._database_up()
         if self.claim_refused_since is not None:
             self.log(f"claims work again after {time.monotonic() - self.claim_refused_since:.1f}s")
