@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
-from app.queue import dispatch
+from app.queue import dispatch, dispatch_many
 from tests.conftest import count
 from tests.jobs.basic import Record
 
@@ -64,3 +66,35 @@ def test_a_presumed_dead_worker_that_beats_again_is_alive(queue, engine):
     dispatch(Record("x"))
     store.claim("w", ["default"], 1)
     assert store.rescue_jobs_of_dead_workers(60) == []  # its new reservations stay its own
+
+
+def test_the_claimer_plans_its_claim_once_and_walks_the_claim_index(queue, engine):
+    """The claimer's connection keeps one generic plan for the claim (no planning per call),
+    and on a table that is all one queue — where PostgreSQL's own generic plan was a full scan
+    and a sort — that plan is still the walk of jobs_claim_idx."""
+    dispatch_many(Record(str(n)) for n in range(10_000))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE jobs"))
+    claimer = queue.store.claimer(prepare=True)
+    try:
+        # An index walk priced high, as for a claim index grown by churn (seen here: a full
+        # scan and a sort planned at 10,000 rows) or on a server tuned for slow disks.
+        claimer.conn = claimer._connect()
+        claimer.conn.execute("SET random_page_cost = 1000")
+        acks: list[str] = []
+        for _ in range(8):
+            acks = [job.id for job in claimer.claim("w", ["default"], 10, acks)]
+            assert len(acks) == 10
+        conn = claimer.conn
+        assert conn is not None
+        name, generic, custom = conn.execute(
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements").fetchone()
+        assert generic >= 8 and custom == 0
+        order = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", claimer.sql)))
+        literals = {"acks": "'{}'", "worker": "'w'", "queues": "'{default}'", "limit": "10"}
+        plan = "\n".join(row[0] for row in conn.execute(
+            f"EXPLAIN EXECUTE {name}({', '.join(literals[p] for p in order)})"))
+    finally:
+        claimer.close()
+    assert "Index Scan using jobs_claim_idx" in plan, plan
+    assert "Seq Scan on jobs" not in plan and "Sort" not in plan, plan
