@@ -12,7 +12,7 @@ import time
 import pytest
 
 from app.queue import dispatch
-from tests.conftest import ROOT, artisan, count
+from tests.conftest import ROOT, artisan, count, ctrl_c_as_in_a_terminal
 from tests.jobs.basic import Record
 
 BENCH_ROWS = {
@@ -76,7 +76,7 @@ def test_ctrl_c_stops_the_workers_and_removes_the_scratch_queue(queue, engine):
     bench = subprocess.Popen(
         [sys.executable, "artisan.py", "queue:bench", "--jobs", "200", "--latency-jobs", "20",
          "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ))
+        env=dict(os.environ), preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         pids = wait_for_live_workers(engine, bench)
         bench.send_signal(signal.SIGINT)

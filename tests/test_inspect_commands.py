@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app.queue import dispatch
 from app.queue.admin import error_summary
 from app.queue.ids import new_id
-from tests.conftest import ROOT, artisan, count
+from tests.conftest import ROOT, artisan, count, ctrl_c_as_in_a_terminal
 from tests.jobs.basic import Record
 from tests.jobs.flaky import NeedsFile
 
@@ -379,7 +379,8 @@ def test_status_watch_refreshes_until_ctrl_c(queue):
     dispatch(Record("a"), queue="watched")
     proc = subprocess.Popen([sys.executable, "artisan.py", "queue:status", "--watch",
                              "--interval", "0.2"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     time.sleep(2.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
