@@ -29,8 +29,13 @@ class OutageLog:
                 self.log(f"{reason} (noticed by the {part}); retrying until it is back")
             self._down.add(part)
 
+    def is_down(self, part: str) -> bool:
+        return part in self._down
+
     def up(self, part: str) -> None:
         """`part` talked to the database again. Logged when no part is down any more."""
+        if part not in self._down:  # the usual case, on every claim: no lock needed to see it
+            return
         with self._lock:
             if part not in self._down:
                 return

@@ -143,7 +143,6 @@ class Worker:
         self.processed = 0
         self.failed = 0
         self.stop_reason: StopReason | None = None
-        self.outage_since: float | None = None
         self.outage = OutageLog(self.log)
         self.claim_was_full = False
         """The last claim got every job it asked for: the queue may hold more."""
@@ -211,7 +210,7 @@ class Worker:
             if self.options.once and (claimed or not self.slots):
                 self.request_stop(StopReason.ONCE)
             elif (self.options.stop_when_empty and not claimed and not self.slots
-                  and self.outage_since is None and self.claim_refused_since is None
+                  and not self._database_down and self.claim_refused_since is None
                   and not self.outcomes):
                 self.request_stop(StopReason.EMPTY)
             if self.claim_was_full and len(self.slots) < self.options.concurrency:
@@ -242,7 +241,7 @@ class Worker:
             return True
         # Outcomes not yet written wait for the database, unless it is down: then they are
         # given back by the retry_after rule, as after a crash.
-        return bool(self.outcomes or self.acks) and self.outage_since is None
+        return bool(self.outcomes or self.acks) and not self._database_down
 
     def request_stop(self, reason: StopReason) -> None:
         """Stop claiming; the loop ends once running jobs have finished."""
@@ -261,7 +260,7 @@ class Worker:
         stuck = self.stop_reason is StopReason.STUCK_JOB
         self.pool.shutdown(wait=not stuck)
         self.claimer.close()
-        if self.outage_since is None:
+        if not self._database_down:
             try:
                 self._flush_acks()
                 if self.claim_in_doubt:
@@ -293,7 +292,7 @@ class Worker:
             claimed = self.claimer.claim(self.id, self.options.queues, free, self.acks)
         except DatabaseUnavailable as exc:
             self.claim_in_doubt = True
-            self._database_down(exc)
+            self._lost_database(exc)
             return []
         except ClaimRefused as exc:
             self._claim_refused(exc)
@@ -414,7 +413,7 @@ class Worker:
             if slot.deadline is not None:
                 target = slot.deadline + (STUCK_GRACE if slot.interrupted else 0.0)
                 wait = min(wait, max(target - now, 0.01))
-        if self.outage_since is not None:
+        if self._database_down:
             wait = min(wait, 1.0)
         return max(wait, 0.01)
 
@@ -429,7 +428,7 @@ class Worker:
                 self.outcomes.popleft()
                 del self.slots[slot.claimed.id]
         except DatabaseUnavailable as exc:
-            self._database_down(exc)
+            self._lost_database(exc)
             return
         self._database_up()
 
@@ -486,7 +485,7 @@ class Worker:
         try:
             self._flush_acks()
         except DatabaseUnavailable as exc:
-            self._database_down(exc)
+            self._lost_database(exc)
 
     # ------------------------------------------------------------------------ timeouts
 
@@ -555,9 +554,13 @@ class Worker:
 
     # -------------------------------------------------------------------------- outages
 
-    def _database_down(self, exc: DatabaseUnavailable) -> None:
-        if self.outage_since is None:
-            self.outage_since = time.monotonic()
+    @property
+    def _database_down(self) -> bool:
+        """This worker's own connection cannot reach the database (the claim or an outcome
+        write failed and has not succeeded since)."""
+        return self.outage.is_down("worker")
+
+    def _lost_database(self, exc: DatabaseUnavailable) -> None:
         self.outage.down("worker", exc)
 
     def _claim_refused(self, exc: ClaimRefused) -> None:
@@ -572,7 +575,6 @@ class Worker:
         self._collect_events(block_for=1.0)
 
     def _database_up(self) -> None:
-        self.outage_since = None
         self.outage.up("worker")
 
     def _until_database_answers(self, call: Callable[[], Any]) -> Any:
@@ -583,7 +585,7 @@ class Worker:
             except DatabaseUnavailable as exc:
                 if self.stop_reason is not None:
                     raise
-                self._database_down(exc)
+                self._lost_database(exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
