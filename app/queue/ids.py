@@ -31,6 +31,18 @@ def new_id() -> str:
     return encode_ulid(value)
 
 
+def new_ids(count: int) -> list[str]:
+    """`count` ids in one go, consecutive as ULID's monotonic rule makes ids of one
+    millisecond: one clock read, one draw and one lock for a whole dispatch_many."""
+    global _last
+    value = time.time_ns() // 1_000_000 << 80 | random.getrandbits(80)
+    with _lock:
+        if value <= _last:
+            value = _last + 1
+        _last = value + count - 1
+    return [encode_ulid(v) for v in range(value, value + count)]
+
+
 def encode_ulid(value: int) -> str:
     """26 characters for 130 bits: two leading zero bits, then the ULID's 128."""
     p = _PAIRS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,6 +31,21 @@ def load_queries(path: Path) -> dict[str, sa.TextClause]:
 
 QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 INSERT_JOB_SQL = str(QUERIES["insert_job"].compile(dialect=postgresql.dialect()))
+
+
+COPY_JOBS_SQL = "COPY jobs (id, queue, payload, priority) FROM STDIN"
+COPY_CHUNK = 1000
+"""Rows per write of a COPY: each write goes to the server at once, which stores them while
+the next ones are made."""
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: str) -> str:
+    """`value` as a field of COPY's text format. Payloads are JSON, whose strings escape their
+    control characters, so mostly only a backslash needs doubling, and usually none is there."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +160,10 @@ class JobStore:
             finally:
                 raw.close()
 
-    def insert_jobs(self, jobs: Sequence[NewJob], connection: Connection | None = None) -> None:
-        """COPY the rows in (one round trip per batch), then one NOTIFY per queue."""
+    def insert_jobs(self, jobs: Iterable[NewJob], connection: Connection | None = None) -> None:
+        """COPY the rows in (one statement, however many), then one NOTIFY per queue. `jobs`
+        may be a generator: rows are sent as it yields them, so the server stores rows while
+        the caller makes the next ones; if it raises, the COPY and its transaction fail."""
         with translated_errors(self.engine.url):
             if connection is not None:
                 self._copy(connection, jobs)
@@ -154,14 +171,24 @@ class JobStore:
             with self.engine.begin() as own:
                 self._copy(own, jobs)
 
-    def _copy(self, conn: Connection, jobs: Sequence[NewJob]) -> None:
+    def _copy(self, conn: Connection, jobs: Iterable[NewJob]) -> None:
         raw = conn.connection.driver_connection
         assert raw is not None
-        copy_sql = "COPY jobs (id, queue, payload, priority) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        queues: dict[str, str] = {}  # name -> as COPY text
+        lines: list[str] = []
+        with raw.cursor() as cursor, cursor.copy(COPY_JOBS_SQL) as copy:
             for job in jobs:
-                copy.write_row((job.id, job.queue, job.payload, job.priority))
-        conn.execute(QUERIES["notify_queues"], {"queues": sorted({j.queue for j in jobs})})
+                queue = queues.get(job.queue)
+                if queue is None:
+                    queue = queues[job.queue] = copy_text(job.queue)
+                lines.append(f"{job.id}\t{queue}\t{copy_text(job.payload)}\t{job.priority:d}\n")
+                if len(lines) == COPY_CHUNK:
+                    copy.write("".join(lines))
+                    lines.clear()
+            if lines:
+                copy.write("".join(lines))
+        if queues:
+            conn.execute(QUERIES["notify_queues"], {"queues": sorted(queues)})
 
     # --------------------------------------------------------------------------- worker
 
