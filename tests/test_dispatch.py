@@ -147,6 +147,44 @@ def test_dispatch_many_inserts_ten_thousand_in_one_call(queue, engine, database_
     assert first == "1234"
 
 
+def test_dispatch_many_stores_what_dispatch_stores_whatever_the_text_holds(queue, engine):
+    # dispatch_many writes COPY's text format itself: tabs, newlines and backslashes in the
+    # arguments and the queue name must come back as they went in.
+    value = {"tab": "a\tb", "lines": "one\ntwo\r\n", "slash": "C:\\dir\\", "quote": '"q"'}
+    name = "back\\slash q"
+    one, many = Carry(value), Carry(value)
+    many.queue = one.queue = name
+    single = dispatch(one)
+    [bulk] = dispatch_many([many])
+    with engine.connect() as conn:
+        stored = {id_: (queue_, value_) for id_, queue_, value_ in conn.execute(sa.text(
+            "SELECT id, queue, payload->'data'->'value' FROM jobs"))}
+    assert stored[bulk] == stored[single] == (name, value)
+
+
+def test_a_bad_argument_deep_in_dispatch_many_enqueues_nothing(queue, engine):
+    # Rows go to the server while later jobs are still being encoded: the bad one, after
+    # thousands already sent, must still leave nothing behind.
+    jobs = [Carry(i) for i in range(3_000)]
+    jobs[2_500] = Carry({1, 2})
+    with pytest.raises(TypeError, match="value"):
+        dispatch_many(jobs)
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+    assert all(job.job_id is None for job in jobs)
+    assert len(dispatch_many(jobs[:2_500])) == 2_500
+
+
+def test_a_bad_argument_leaves_the_callers_transaction_usable(queue, engine):
+    with engine.connect() as conn:
+        trans = conn.begin()
+        dispatch(Carry(0), connection=conn)
+        with pytest.raises(TypeError, match="value"):
+            dispatch_many([Carry(1), Carry(object())], connection=conn)
+        dispatch_many([Carry(2)], connection=conn)
+        trans.commit()
+    assert count(engine, "SELECT count(*) FROM jobs") == 2
+
+
 def test_dispatch_many_of_nothing(queue):
     assert dispatch_many([]) == []
 

@@ -6,7 +6,7 @@ import time
 
 from ulid import ULID
 
-from app.queue.ids import encode_ulid, new_id
+from app.queue.ids import encode_ulid, new_id, new_ids
 
 
 def test_ids_are_ulids_with_the_current_time():
@@ -24,3 +24,13 @@ def test_encoding_matches_python_ulid_at_the_edges():
 def test_ids_strictly_increase_within_a_process():
     ids = [new_id() for _ in range(20_000)]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+def test_a_batch_of_ids_is_consecutive_and_ordered_with_single_ids():
+    before = new_id()
+    batch = new_ids(5_000)
+    after = new_id()
+    values = [int(ULID.from_str(text)) for text in batch]
+    assert values == list(range(values[0], values[0] + 5_000))
+    assert before < batch[0] and batch[-1] < after
+    assert abs(ULID.from_str(batch[0]).timestamp - time.time()) < 2
