@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import os
 import time
 
 import psycopg
@@ -11,7 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from ulid import ULID
 
-from app.queue import Abort, MaxAttemptsExceeded, dispatch, dispatch_many, dispatch_sync
+from app.queue import (
+    Abort,
+    DatabaseUnavailable,
+    MaxAttemptsExceeded,
+    dispatch,
+    dispatch_many,
+    dispatch_sync,
+)
 from tests.conftest import count
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
 
@@ -295,3 +304,85 @@ def test_progress_out_of_range_is_an_error(percent):
 def test_release_needs_a_finite_delay(delay):
     with pytest.raises(ValueError, match="finite"):
         Carry(1).release(delay)
+
+
+# --------------------------------------------------------- the process's dispatch connection
+
+
+def dispatch_backends(engine: sa.Engine) -> list[int]:
+    """Backends that ran dispatch's own prepared insert (the pool's never prepare it)."""
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'skiplock' "
+            "AND query LIKE 'WITH inserted AS%' AND pid <> pg_backend_pid()")).scalars())
+
+
+def test_dispatch_from_many_threads_at_once_loses_nothing(queue, engine):
+    # One thread at a time has the dispatch connection; the others use the pool meanwhile.
+    def dispatch_some(thread: int) -> list[str]:
+        return [dispatch(Carry(thread * 1000 + i)) for i in range(150)]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as threads:
+        ids = [id_ for batch in threads.map(dispatch_some, range(8)) for id_ in batch]
+    assert len(set(ids)) == 1200
+    assert count(engine, "SELECT count(*) FROM jobs") == 1200
+    assert count(engine, "SELECT count(DISTINCT payload->'data'->'value') FROM jobs") == 1200
+
+
+def test_an_insert_the_server_refuses_raises_its_error_and_writes_nothing(queue, engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE FUNCTION refuse_queue() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.queue = 'refused' THEN RAISE EXCEPTION 'queue refused by policy'; END IF; "
+            "RETURN NEW; END $$"))
+        conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON jobs "
+                             "FOR EACH ROW EXECUTE FUNCTION refuse_queue()"))
+    try:
+        dispatch(Carry(1))
+        with pytest.raises(psycopg.errors.RaiseException, match="queue refused by policy"):
+            dispatch(Carry(2), queue="refused")
+        dispatch(Carry(3))  # the connection is still good
+        assert count(engine, "SELECT count(*) FROM jobs") == 2
+        assert count(engine, "SELECT count(*) FROM jobs WHERE queue = 'refused'") == 0
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER refuse ON jobs"))
+            conn.execute(sa.text("DROP FUNCTION refuse_queue()"))
+
+
+def test_a_lost_dispatch_connection_is_an_outage_then_replaced(queue, engine):
+    dispatch(Carry(1))
+    [backend] = dispatch_backends(engine)
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    deadline = time.monotonic() + 5
+    while backend in dispatch_backends(engine) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(DatabaseUnavailable, match="cannot connect to database at"):
+        dispatch(Carry(2))
+    dispatch(Carry(3))
+    assert dispatch_backends(engine) != [backend]
+    assert sorted(count_values(engine)) == [1, 3]
+
+
+def test_a_forked_child_dispatches_on_its_own_connection(queue, engine):
+    dispatch(Carry(1))
+    [parent_backend] = dispatch_backends(engine)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            dispatch(Carry(2))
+            os._exit(0)
+        except BaseException:  # noqa: BLE001 - any failure is the exit status
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    dispatch(Carry(3))  # the parent's connection survived the child
+    assert parent_backend in dispatch_backends(engine)
+    assert sorted(count_values(engine)) == [1, 2, 3]
+
+
+def count_values(engine: sa.Engine) -> list[int]:
+    with engine.connect() as conn:
+        return [int(v) for v in conn.execute(sa.text(
+            "SELECT payload->'data'->>'value' FROM jobs")).scalars()]

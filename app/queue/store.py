@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
+import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +16,7 @@ from typing import Any, NamedTuple
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import pq
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
@@ -116,6 +121,7 @@ class JobStore:
         self.engine = engine
         # Single statements need no BEGIN/COMMIT round trips around them.
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.dispatcher = dispatch_connection(engine)
 
     @contextlib.contextmanager
     def _connect(self, connection: Connection | None = None) -> Iterator[Connection]:
@@ -141,11 +147,11 @@ class JobStore:
         if connection is not None:
             self._run("insert_job", params, connection)
             return
-        # A dispatch of our own is one statement in autocommit: run it on the pooled driver
-        # connection, prepared. SQLAlchemy's per-execute work (events, cache lookup, and the
-        # isolation level set at checkout and reset at checkin) cost a third of the call:
-        # ~1,600 -> ~2,150 dispatches/s here, against ~2,400 for a bare psycopg connection.
+        # A dispatch of our own is one statement in autocommit, prepared, on the process's
+        # dispatch connection; or, while another thread uses that, on a pooled one.
         with translated_errors(self.engine.url):
+            if self.dispatcher.insert(params):
+                return
             raw = self.engine.raw_connection()
             try:
                 driver = raw.driver_connection
@@ -288,6 +294,113 @@ class JobStore:
 
     def now(self) -> dt.datetime:
         return self._run("now")[0][0]
+
+
+def positional(sql: str) -> tuple[bytes, tuple[str, ...]]:
+    """psycopg's `%(name)s` placeholders as libpq's `$n`, and the names in `$n` order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"%\((\w+)\)s", number, sql).encode(), tuple(names)
+
+
+class DispatchConnection:
+    """An autocommit connection of the process's own for dispatch() outside a caller's
+    transaction, where the insert is one prepared statement sent through libpq itself.
+    Against the same insert through psycopg's execute on a pooled connection, this saves
+    ~45 us of pool check-out/in and autocommit switching and ~60 us of psycopg's per-call
+    work: a dispatch costs ~100 us of CPU instead of ~230, on a ~450 us round trip here.
+
+    Used by one thread at a time: `insert` answers False at once, sending nothing, while
+    another thread holds it (that dispatch takes a pooled connection instead), so threads
+    never wait for each other here. Reopened after an error that broke it and after
+    RECYCLE_S, like the pool's connections; a forked child opens its own. A statement the
+    server refuses wrote nothing (autocommit): it is run once more through psycopg, which
+    raises the driver's own error for it, as every other statement does."""
+
+    RECYCLE_S = 1800.0
+    STATEMENT = b"skiplock_insert_job"
+
+    def __init__(self, url: sa.URL) -> None:
+        self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.sql, self.names = positional(INSERT_JOB_SQL)
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._pid = 0
+        self._opened = 0.0
+
+    def insert(self, params: dict[str, Any]) -> bool:
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            conn = self._connection()
+            # None is SQL NULL (psycopg's own calls pass it so; its stub says bytes only).
+            values: list[Any] = [None if (value := params[name]) is None
+                      else (value.isoformat() if isinstance(value, dt.datetime)
+                            else str(value)).encode() for name in self.names]
+            result = conn.pgconn.exec_prepared(self.STATEMENT, values)
+            if result.status != pq.ExecStatus.TUPLES_OK:
+                self._refused(conn, params)
+            return True
+        finally:
+            self._lock.release()
+
+    def _refused(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> None:
+        if conn.pgconn.status != pq.ConnStatus.OK:
+            # Broken: whether the insert committed is unknown, so it is never sent again.
+            self._conn = None
+            raise psycopg.OperationalError(conn.pgconn.get_error_message().strip()
+                                           or "the connection to the database was lost")
+        conn.execute(INSERT_JOB_SQL, params)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        conn = self._conn
+        if conn is not None and self._pid != os.getpid():
+            conn = self._conn = None  # the parent's: psycopg leaves it alone in a child
+        if conn is not None and (conn.closed or conn.broken
+                                 or time.monotonic() - self._opened > self.RECYCLE_S):
+            self._close(conn)
+            conn = self._conn = None
+        if conn is None:
+            conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
+                                   application_name="skiplock")
+            prepared = conn.pgconn.prepare(self.STATEMENT, self.sql)
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                conn.execute(INSERT_JOB_SQL, {name: None for name in self.names},
+                             prepare=False)  # raises the server's reason (a missing table)
+            self._conn, self._pid, self._opened = conn, os.getpid(), time.monotonic()
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._close(self._conn)
+            self._conn = None
+
+    @staticmethod
+    def _close(conn: psycopg.Connection[Any]) -> None:
+        with contextlib.suppress(psycopg.Error):
+            conn.close()
+
+
+_dispatchers: weakref.WeakKeyDictionary[Engine, DispatchConnection] = (
+    weakref.WeakKeyDictionary())
+_dispatchers_lock = threading.Lock()
+
+
+def dispatch_connection(engine: Engine) -> DispatchConnection:
+    """The engine's one DispatchConnection, closed when the engine is disposed or freed."""
+    with _dispatchers_lock:
+        found = _dispatchers.get(engine)
+        if found is None:
+            found = _dispatchers[engine] = DispatchConnection(engine.url)
+            sa.event.listen(engine, "engine_disposed", lambda _engine: found.close())
+            weakref.finalize(engine, found.close)
+        return found
 
 
 CLAIM_SESSION_SETTINGS = (
