@@ -11,6 +11,7 @@ import contextlib
 import enum
 import inspect
 import json
+import math
 import os
 import queue as stdlib_queue
 import signal
@@ -54,11 +55,13 @@ from app.queue.threads import JobThreads
 
 STUCK_GRACE = 2.0
 """Seconds a sync job may take to unwind after its timeout was raised in its thread."""
+TIMEOUT_CHECK_S = 0.01
+"""Timeouts are checked at most this often: the check walks every slot, and ran per job."""
 TIMED_OUT_ENV = "SKIPLOCK_TIMED_OUT_JOBS"
+"""Jobs a restarting worker left reserved because their thread could not be stopped."""
 GATHER_WINDOW = 0.002
 """Seconds the worker may wait for more slots to free before claiming (see
 Worker._gather_completions): one round trip then serves several slots."""
-"""Jobs a restarting worker left reserved because their thread could not be stopped."""
 
 
 class StopReason(enum.StrEnum):
@@ -140,6 +143,12 @@ class Worker:
         self.slots: dict[str, Slot] = {}
         self.acks: list[str] = []
         self.outcomes: deque[tuple[Slot, AttemptResult]] = deque()
+        # Job threads put results here, and wake the main thread only when `_wake_at` of them
+        # wait: one wake-up per turn, not one per job (each was a thread switch both ways).
+        self._done: list[tuple[Slot, AttemptResult]] = []
+        self._done_lock = threading.Lock()
+        self._wake_at = 1
+        self._timeouts_checked = 0.0
         self.processed = 0
         self.failed = 0
         self.stop_reason: StopReason | None = None
@@ -227,11 +236,11 @@ class Worker:
         job keeps its slot, and the free ones are claimed after the window."""
         half = self.options.concurrency / 2
         deadline = time.monotonic() + GATHER_WINDOW
-        while self.slots and 0 < self.options.concurrency - len(self.slots) < half:
+        while self.slots and 0 < (free := self.options.concurrency - len(self.slots)) < half:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self._collect_events(block_for=left)
+            self._collect_events(block_for=left, wake_at=math.ceil(half - free))
             self._record_outcomes()
 
     def _busy(self) -> bool:
@@ -328,7 +337,11 @@ class Worker:
         except BaseException as error:  # noqa: BLE001 - a late timeout, or a bug of ours
             result = decide_after_error(slot.job, error, self.defaults, 0.0) if slot.job \
                 else AttemptResult(Outcome.FAIL, error=error, error_text=repr(error))
-        self.events.put(("done", (slot, result)))
+        with self._done_lock:
+            self._done.append((slot, result))
+            wake = len(self._done) == self._wake_at
+        if wake:
+            self.events.put(("wake", None))
 
     def _attempt(self, slot: Slot) -> AttemptResult:
         claimed = slot.claimed
@@ -385,21 +398,29 @@ class Worker:
 
     # ------------------------------------------------------------- back on the main thread
 
-    def _collect_events(self, block_for: float) -> None:
-        try:
-            kind, item = self.events.get(timeout=block_for) if block_for > 0 \
-                else self.events.get_nowait()
-        except stdlib_queue.Empty:
-            return
+    def _collect_events(self, block_for: float, wake_at: int = 1) -> None:
+        """Take finished jobs' results and other events; if there are none, wait up to
+        `block_for` seconds for `wake_at` more jobs to finish, or for a wake-up."""
+        if not self._take_done(wake_at) and block_for > 0:
+            with contextlib.suppress(stdlib_queue.Empty):
+                self._handle_event(*self.events.get(timeout=block_for))
+            self._take_done(wake_at)
         while True:
-            if kind == "done":
-                self.outcomes.append(item)
-            elif kind == "start":
-                self._report_running(item)
             try:
-                kind, item = self.events.get_nowait()
+                self._handle_event(*self.events.get_nowait())
             except stdlib_queue.Empty:
                 return
+
+    def _take_done(self, wake_at: int) -> bool:
+        with self._done_lock:
+            done, self._done = self._done, []
+            self._wake_at = wake_at
+        self.outcomes.extend(done)
+        return bool(done)
+
+    def _handle_event(self, kind: str, item: Any) -> None:
+        if kind == "start":
+            self._report_running(item)
 
     def _report_running(self, slot: Slot) -> None:
         if self.report is not None:
@@ -491,6 +512,9 @@ class Worker:
 
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
+        if now - self._timeouts_checked < TIMEOUT_CHECK_S:
+            return
+        self._timeouts_checked = now
         for slot in list(self.slots.values()):
             if slot.deadline is None or now < slot.deadline:
                 continue
