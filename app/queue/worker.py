@@ -11,7 +11,6 @@ import contextlib
 import enum
 import inspect
 import json
-import math
 import os
 import queue as stdlib_queue
 import signal
@@ -62,6 +61,8 @@ TIMED_OUT_ENV = "SKIPLOCK_TIMED_OUT_JOBS"
 GATHER_WINDOW = 0.002
 """Seconds the worker may wait for more slots to free before claiming (see
 Worker._gather_completions): one round trip then serves several slots."""
+GATHER_QUIET = 0.0005
+"""...but no longer than this after the last job that ended."""
 
 
 class StopReason(enum.StrEnum):
@@ -232,16 +233,19 @@ class Worker:
 
     def _gather_completions(self) -> None:
         """Short jobs finish in bursts. Rather than spend a claim round trip on each slot as it
-        frees, wait up to GATHER_WINDOW for half the slots to be free. Never longer: a long
-        job keeps its slot, and the free ones are claimed after the window."""
-        half = self.options.concurrency / 2
+        frees, wait for the running jobs to finish too, for as long as they keep finishing:
+        up to GATHER_QUIET after each one, GATHER_WINDOW in all. A long job keeps its slot,
+        and the free ones are claimed a quiet spell after the last short job ended."""
         deadline = time.monotonic() + GATHER_WINDOW
-        while self.slots and 0 < (free := self.options.concurrency - len(self.slots)) < half:
-            left = deadline - time.monotonic()
+        while self.slots and len(self.slots) < self.options.concurrency:
+            left = min(deadline - time.monotonic(), GATHER_QUIET)
             if left <= 0:
                 return
-            self._collect_events(block_for=left, wake_at=math.ceil(half - free))
+            running = len(self.slots)
+            self._collect_events(block_for=left, wake_at=running)
             self._record_outcomes()
+            if len(self.slots) == running:
+                return  # none ended in a quiet spell: claim for the free slots now
 
     def _busy(self) -> bool:
         """Is there anything a stopping worker must still wait for?"""
