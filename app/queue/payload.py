@@ -320,10 +320,14 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
     if not isinstance(document, dict) or not isinstance(document.get("data", {}), dict):
         raise PayloadError("payload must be an object with 'job' and 'data'")
     cls = resolver.resolve(document.get("job"))
-    try:
-        data = decode_value(document.get("data", {}))
-    except RecursionError:
-        raise PayloadError("payload data is nested too deeply") from None
+    data = document.get("data", {})
+    # Only tagged values need rebuilding; a payload with no tag anywhere is already the data
+    # (rows come out of JSONB, which writes every key as it is, never as \u escapes).
+    if not isinstance(text, str) or TAG in text:
+        try:
+            data = decode_value(data)
+        except RecursionError:
+            raise PayloadError("payload data is nested too deeply") from None
     return instantiate(cls, data)
 
 
@@ -332,6 +336,8 @@ def instantiate(cls: type[Job], data: dict[str, Any]) -> Job:
     parameters = constructor_parameters(cls)
     if parameters is None:  # **kwargs: the constructor may store any of them
         kwargs, extra = data, data
+    elif parameters.issuperset(data):  # the common case: every attribute is an argument
+        kwargs, extra = data, {}
     else:
         kwargs = {k: v for k, v in data.items() if k in parameters}
         extra = {k: v for k, v in data.items() if k not in parameters}

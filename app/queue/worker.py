@@ -108,7 +108,7 @@ class JobEvent:
     detail: str | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Slot:
     """A claimed job, from claim to recorded outcome."""
 
@@ -376,7 +376,7 @@ class Worker:
         if slot.timeout > 0:
             # An async handler is cancelled by asyncio at its timeout; the thread-level
             # interrupt is only the backstop for one that blocks its event loop.
-            margin = 1.0 if inspect.iscoroutinefunction(type(job).handle) else 0.0
+            margin = 1.0 if is_async(type(job)) else 0.0
             slot.deadline = time.monotonic() + slot.timeout + margin
         with slot.guard:
             slot.thread_id = threading.get_ident()
@@ -639,6 +639,17 @@ class Worker:
             os._exit(130)
         self.stop_reason = self.stop_reason or StopReason.SIGNAL
         self.events.put(("wake", None))
+
+
+_async_handlers: dict[type, bool] = {}
+
+
+def is_async(cls: type[Job]) -> bool:
+    """Is the class's handle() an `async def`? (Asked for every job: cached per class.)"""
+    found = _async_handlers.get(cls)
+    if found is None:
+        found = _async_handlers[cls] = inspect.iscoroutinefunction(cls.handle)
+    return found
 
 
 def _first_line(result: AttemptResult) -> str | None:
