@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
+from app.queue.store import positional
 from tests.conftest import count
 from tests.jobs.basic import Record
 
@@ -115,3 +116,8 @@ def test_the_claimer_claims_and_acknowledges_ids_of_any_spelling(queue, engine, 
     finally:
         claimer.close()
     assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_statements_for_libpq_number_their_placeholders_in_order():
+    assert positional("SELECT %(a)s, %(b)s, '50%%', %(a)s") == (
+        b"SELECT $1, $2, '50%', $1", ("a", "b"))

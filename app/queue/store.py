@@ -301,11 +301,13 @@ def positional(sql: str) -> tuple[bytes, tuple[str, ...]]:
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "%"  # psycopg's escape for a literal %
         if match.group(1) not in names:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    return re.sub(r"%\((\w+)\)s", number, sql).encode(), tuple(names)
+    return re.sub(r"%\((\w+)\)s|%%", number, sql).encode(), tuple(names)
 
 
 class DispatchConnection:

@@ -29,6 +29,12 @@ FOREVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 # ------------------------------------------------------------------------- worker fleet
 
 
+def registered_pids(engine: sa.Engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.text(
+            "SELECT pid FROM workers WHERE stopped_at IS NULL")).scalars())
+
+
 @dataclass
 class Fleet:
     """`python artisan.py queue:work ARGS` processes, each with its own ledger label
@@ -65,8 +71,13 @@ class Fleet:
         self.killed[label] = dt.datetime.now(dt.UTC)
         self._collect(label)
 
-    def stop(self, timeout: float = 60) -> dict[str, tuple[int, str]]:
-        """SIGTERM every live worker; wait for all; (exit code, stderr) by label."""
+    def stop(self, timeout: float = 60, engine: sa.Engine | None = None
+             ) -> dict[str, tuple[int, str]]:
+        """SIGTERM every live worker; wait for all; (exit code, stderr) by label. With
+        `engine`, first wait until each live worker has registered: one still starting up
+        has no SIGTERM handler yet, and would die of the signal instead of stopping."""
+        if engine is not None:
+            wait_for(lambda: set(self.pids()) <= registered_pids(engine), 30)
         for label in self.alive():
             self.procs[label].send_signal(signal.SIGTERM)
         for label in self.procs:

@@ -52,7 +52,7 @@ def test_sigkilled_workers_lose_no_job_and_no_job_runs_twice_at_once(queue, engi
         assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, 120), \
             f"{count(engine, 'SELECT count(*) FROM jobs')} jobs left (seed {seed})"
         drained = time.monotonic() - started
-        outputs = fleet.stop()
+        outputs = fleet.stop(engine=engine)
 
     killed = fleet.killed
     runs = ledger_runs(engine)
@@ -98,7 +98,7 @@ def test_jobs_longer_than_retry_after_run_once_on_live_workers(queue, engine):
             assert shorts < 400, "the long jobs never ended"
             time.sleep(0.05)
         assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, 20)
-        outputs = fleet.stop()
+        outputs = fleet.stop(engine=engine)
 
     runs = ledger_runs(engine)
     for tag in long_jobs:
