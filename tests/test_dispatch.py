@@ -21,6 +21,7 @@ from app.queue import (
     dispatch_many,
     dispatch_sync,
 )
+from app.queue.store import JobStore, NewJob
 from tests.conftest import count
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
 
@@ -386,3 +387,22 @@ def count_values(engine: sa.Engine) -> list[int]:
     with engine.connect() as conn:
         return [int(v) for v in conn.execute(sa.text(
             "SELECT payload->'data'->>'value' FROM jobs")).scalars()]
+
+
+def test_dispatch_to_a_database_without_the_tables_names_what_is_missing(queue, engine,
+                                                                         database_url):
+    # The dispatch connection prepares its insert when it opens: a schema without the queue
+    # tables must give the server's reason, the driver's usual error, and leave no connection.
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS no_tables"))
+    url = sa.make_url(database_url).update_query_dict({"options": "-csearch_path=no_tables"})
+    bare = sa.create_engine(url)
+    try:
+        store = JobStore(bare)
+        with pytest.raises(psycopg.errors.UndefinedTable, match='relation "jobs"'):
+            store.insert_job(NewJob("01JOB", "default", '{"job": "x", "data": {}}', 0), 0.0, None)
+        assert store.dispatcher._conn is None
+    finally:
+        bare.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA no_tables"))

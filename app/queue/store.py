@@ -310,6 +310,19 @@ def positional(sql: str) -> tuple[bytes, tuple[str, ...]]:
     return re.sub(r"%\((\w+)\)s|%%", number, sql).encode(), tuple(names)
 
 
+def server_error(result: pq.abc.PGresult) -> psycopg.Error:
+    """The driver's exception for a statement the server refused (its class by SQLSTATE,
+    as psycopg raises it), with the first line of the server's message."""
+    state = result.error_field(pq.DiagnosticField.SQLSTATE)
+    message = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY)
+    text = bytes(message).decode(errors="replace").strip() if message else ""
+    try:
+        cls = psycopg.errors.lookup(bytes(state).decode()) if state else psycopg.DatabaseError
+    except KeyError:
+        cls = psycopg.DatabaseError
+    return cls(text.splitlines()[0] if text else "the statement failed")
+
+
 class DispatchConnection:
     """An autocommit connection of the process's own for dispatch() outside a caller's
     transaction, where the insert is one prepared statement sent through libpq itself.
@@ -372,8 +385,8 @@ class DispatchConnection:
                                    application_name="skiplock")
             prepared = conn.pgconn.prepare(self.STATEMENT, self.sql)
             if prepared.status != pq.ExecStatus.COMMAND_OK:
-                conn.execute(INSERT_JOB_SQL, {name: None for name in self.names},
-                             prepare=False)  # raises the server's reason (a missing table)
+                conn.close()
+                raise server_error(prepared)  # a missing table, say
             self._conn, self._pid, self._opened = conn, os.getpid(), time.monotonic()
         return conn
 
@@ -476,10 +489,7 @@ class Claimer:
         if pgconn.status != pq.ConnStatus.OK:
             raise psycopg.OperationalError(pgconn.get_error_message().strip()
                                            or "the connection to the database was lost")
-        message = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY)
-        text = bytes(message).decode(errors="replace") if message else ""
-        raise ClaimRefused(text.strip().splitlines()[0] if text.strip()
-                           else "the claim failed")
+        raise ClaimRefused(str(server_error(result)))
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
@@ -489,9 +499,7 @@ class Claimer:
             prepared = conn.pgconn.prepare(self.STATEMENT, self.sql)
             if prepared.status != pq.ExecStatus.COMMAND_OK:
                 conn.close()
-                message = prepared.error_field(pq.DiagnosticField.MESSAGE_PRIMARY)
-                raise ClaimRefused(bytes(message).decode(errors="replace") if message
-                                   else "the claim statement could not be prepared")
+                raise ClaimRefused(str(server_error(prepared)))
         return conn
 
     def close(self) -> None:
