@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
-from app.queue.store import positional
+from app.queue.errors import ClaimRefused
+from app.queue.store import Claimer, positional
 from tests.conftest import count
 from tests.jobs.basic import Record
 
@@ -121,3 +122,19 @@ def test_the_claimer_claims_and_acknowledges_ids_of_any_spelling(queue, engine, 
 def test_statements_for_libpq_number_their_placeholders_in_order():
     assert positional("SELECT %(a)s, %(b)s, '50%%', %(a)s") == (
         b"SELECT $1, $2, '50%', $1", ("a", "b"))
+
+
+def test_a_claim_the_server_cannot_prepare_is_refused_with_its_reason(queue, engine,
+                                                                      database_url):
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS no_tables"))
+    url = sa.make_url(database_url).update_query_dict({"options": "-csearch_path=no_tables"})
+    claimer = Claimer(url, prepare=True)
+    try:
+        with pytest.raises(ClaimRefused, match='relation "jobs" does not exist'):
+            claimer.claim("w", ["default"], 10)
+        assert claimer.conn is None
+    finally:
+        claimer.close()
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA no_tables"))

@@ -310,6 +310,35 @@ def positional(sql: str) -> tuple[bytes, tuple[str, ...]]:
     return re.sub(r"%\((\w+)\)s|%%", number, sql).encode(), tuple(names)
 
 
+def libpq_conninfo(url: sa.URL) -> str:
+    """The engine's URL as psycopg/libpq take it (no SQLAlchemy driver name)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def connect_prepared(conninfo: str, name: bytes, sql: bytes,
+                     setup: str | None = None) -> psycopg.Connection[Any]:
+    """An autocommit connection of our own with `sql` prepared as `name` (after running
+    `setup`). If the server refuses to prepare it (no `jobs` table, say), the driver's
+    exception for that is raised and the connection closed."""
+    conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=5,
+                           application_name="skiplock")
+    try:
+        if setup:
+            conn.execute(setup)
+        prepared = conn.pgconn.prepare(name, sql)
+        if prepared.status != pq.ExecStatus.COMMAND_OK:
+            raise server_error(prepared)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def close_quietly(conn: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(psycopg.Error):
+        conn.close()
+
+
 def server_error(result: pq.abc.PGresult) -> psycopg.Error:
     """The driver's exception for a statement the server refused (its class by SQLSTATE,
     as psycopg raises it), with the first line of the server's message."""
@@ -341,7 +370,7 @@ class DispatchConnection:
     STATEMENT = b"skiplock_insert_job"
 
     def __init__(self, url: sa.URL) -> None:
-        self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conninfo = libpq_conninfo(url)
         self.sql, self.names = positional(INSERT_JOB_SQL)
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
@@ -378,28 +407,18 @@ class DispatchConnection:
             conn = self._conn = None  # the parent's: psycopg leaves it alone in a child
         if conn is not None and (conn.closed or conn.broken
                                  or time.monotonic() - self._opened > self.RECYCLE_S):
-            self._close(conn)
+            close_quietly(conn)
             conn = self._conn = None
         if conn is None:
-            conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
-                                   application_name="skiplock")
-            prepared = conn.pgconn.prepare(self.STATEMENT, self.sql)
-            if prepared.status != pq.ExecStatus.COMMAND_OK:
-                conn.close()
-                raise server_error(prepared)  # a missing table, say
+            conn = connect_prepared(self.conninfo, self.STATEMENT, self.sql)
             self._conn, self._pid, self._opened = conn, os.getpid(), time.monotonic()
         return conn
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
-                self._close(self._conn)
+                close_quietly(self._conn)
             self._conn = None
-
-    @staticmethod
-    def _close(conn: psycopg.Connection[Any]) -> None:
-        with contextlib.suppress(psycopg.Error):
-            conn.close()
 
 
 _dispatchers: weakref.WeakKeyDictionary[Engine, DispatchConnection] = (
@@ -451,7 +470,7 @@ class Claimer:
 
     def __init__(self, url: sa.URL, prepare: bool) -> None:
         self.url = url
-        self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conninfo = libpq_conninfo(url)
         self.prepare = prepare
         self.sql, names = positional(str(QUERIES["claim_jobs"].compile(
             dialect=postgresql.dialect())))
@@ -492,20 +511,20 @@ class Claimer:
         raise ClaimRefused(str(server_error(result)))
 
     def _connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
-                               application_name="skiplock")
-        if self.prepare:
-            conn.execute(CLAIM_SESSION_SETTINGS)
-            prepared = conn.pgconn.prepare(self.STATEMENT, self.sql)
-            if prepared.status != pq.ExecStatus.COMMAND_OK:
-                conn.close()
-                raise ClaimRefused(str(server_error(prepared)))
-        return conn
+        if not self.prepare:
+            return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
+                                   application_name="skiplock")
+        try:
+            return connect_prepared(self.conninfo, self.STATEMENT, self.sql,
+                                    setup=CLAIM_SESSION_SETTINGS)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            raise ClaimRefused(str(exc)) from exc
 
     def close(self) -> None:
         if self.conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self.conn.close()
+            close_quietly(self.conn)
             self.conn = None
 
 

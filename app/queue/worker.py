@@ -49,7 +49,7 @@ from app.queue.runner import (
     tries_of,
 )
 from app.queue.settings import QueueSettings
-from app.queue.store import ClaimedJob, JobStore
+from app.queue.store import ClaimedJob, JobStore, libpq_conninfo
 from app.queue.threads import JobThreads
 
 STUCK_GRACE = 2.0
@@ -198,8 +198,7 @@ class Worker:
         self.heartbeat.start()
         self._record_jobs_left_by_restart()
         if self.options.listen:
-            conninfo = self.store.engine.url.set(drivername="postgresql").render_as_string(
-                hide_password=False)
+            conninfo = libpq_conninfo(self.store.engine.url)
             self.listener = Listener(conninfo, self.options.queues, self.wake, self.outage)
             self.listener.start()
             self.listener.ready.wait(timeout=10)
