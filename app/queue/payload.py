@@ -70,11 +70,13 @@ def _json_writer() -> Callable[[Any], str]:
     def refuse(value: Any) -> Any:
         raise TypeError(f"{type(value).__name__} is not JSON")
 
+    probe = {"probe": [1, 2.5, None, True, "\u00e9\n\"", {"k": -0.5}]}
     try:
         encoder = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
             None, refuse, json.encoder.encode_basestring_ascii, None, ": ", ", ", False,
             False, True)
-        encoder({"probe": [1, 2.5, None, True, "\u00e9"]}, 0)
+        if "".join(encoder(probe, 0)) != json.dumps(probe):
+            return json.dumps
     except (AttributeError, TypeError):  # no C accelerator here, or another signature
         return json.dumps
 
