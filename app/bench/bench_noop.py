@@ -24,7 +24,7 @@ from app.queue import Job
 
 LEDGER_ENV = "SKIPLOCK_BENCH_LEDGER"
 
-_fd_lock = threading.Lock()
+_flush_lock = threading.Lock()
 
 
 def clock() -> float:
@@ -71,7 +71,7 @@ def _ledger_path() -> str:
 
 def flush_ledger() -> None:
     """Append the lines kept so far to this process's ledger file (one write)."""
-    with _fd_lock:
+    with _flush_lock:
         taken = _lines[:]
         del _lines[: len(taken)]
         if taken:

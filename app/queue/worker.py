@@ -344,7 +344,7 @@ class Worker:
             self._done.append((slot, result))
             wake = len(self._done) == self._wake_at
         if wake:
-            self.events.put(("wake", None))
+            self.events.put(("done", None))
 
     def _attempt(self, slot: Slot) -> AttemptResult:
         claimed = slot.claimed
@@ -405,8 +405,15 @@ class Worker:
         """Take finished jobs' results and other events; if there are none, wait up to
         `block_for` seconds for `wake_at` more jobs to finish, or for a wake-up."""
         if not self._take_done(wake_at) and block_for > 0:
+            deadline = time.monotonic() + block_for
             with contextlib.suppress(stdlib_queue.Empty):
-                self._handle_event(*self.events.get(timeout=block_for))
+                while True:
+                    kind, item = self.events.get(timeout=max(deadline - time.monotonic(), 0))
+                    self._handle_event(kind, item)
+                    # A "done" whose results an earlier take got already is stale: waking for
+                    # it would send the worker round its loop, and claim, for nothing.
+                    if kind != "done" or self._take_done(wake_at):
+                        break
             self._take_done(wake_at)
         while True:
             try:
