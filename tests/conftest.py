@@ -9,18 +9,12 @@ test starts get the same database through `DATABASE_URL` in their environment.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
-JOB_PACKAGES = "app.jobs,tests.jobs"
-TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals")
+from tests.support import JOB_PACKAGES, TABLES
 
 
 def _test_url() -> str:
@@ -86,25 +80,3 @@ def queue(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[object
     context.use(ctx)
     yield ctx
     context.use(None)
-
-
-def count(engine: sa.Engine, sql: str, **params: object) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(sa.text(sql), params).scalar_one())
-
-
-def ctrl_c_as_in_a_terminal() -> None:
-    """preexec_fn for a child the test will Ctrl-C (SIGINT). A shell starts background jobs
-    with SIGINT ignored, and a Python started so never turns SIGINT into KeyboardInterrupt:
-    when the suite itself runs in the background (`bash .ci/run &`), its children would ignore
-    the test's Ctrl-C. Give them the disposition a terminal's foreground process has."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def artisan(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python artisan.py ARGS` as a user would, in the project root."""
-    return subprocess.run(
-        [sys.executable, "artisan.py", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})}, input=input,
-    )

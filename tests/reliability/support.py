@@ -18,8 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.conftest import ROOT
-from tests.test_worker import start_worker, wait_for
+from tests.support import ROOT, start_worker, wait_for
 
 BACKSTOP = "240"
 """--max-time for every worker: a test killed half-way (pytest-timeout) leaves none running."""

@@ -9,10 +9,10 @@ import time
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
-from tests.conftest import count
 from tests.jobs.basic import AsyncRecord, Ledgered, Record
 from tests.jobs.reliability import Busy
 from tests.reliability.support import Fleet, ledger_runs, overlaps, wait_for
+from tests.support import count
 
 ENV = {"QUEUE_RETRY_AFTER": "2"}
 JOBS = 3000

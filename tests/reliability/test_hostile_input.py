@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from app.queue import dispatch
 from app.queue.settings import MAX_PRIORITY
-from tests.conftest import ROOT, artisan, count
 from tests.jobs.basic import Record
 from tests.jobs.reliability import (
     CallsSysExit,
@@ -27,6 +26,7 @@ from tests.jobs.reliability import (
 )
 from tests.jobs.sample_jobs import Carry
 from tests.reliability.support import Fleet, ledger_runs, wait_for
+from tests.support import ROOT, artisan, count
 
 ENV = {"QUEUE_RETRY_AFTER": "2"}
 HUGE = 5 * 1024 * 1024

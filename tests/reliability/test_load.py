@@ -8,9 +8,9 @@ import time
 import sqlalchemy as sa
 
 from app.queue import dispatch_many
-from tests.conftest import count
 from tests.jobs.sample_jobs import Carry
 from tests.reliability.support import Fleet, rss_mb, wait_for
+from tests.support import count
 
 JOBS, CHUNK = 50_000, 5_000
 RSS_GROWTH_MB = 50

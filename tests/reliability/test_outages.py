@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from app.bootstrap import queue_settings
 from app.queue import context, dispatch_many
 from app.queue.context import QueueContext
-from tests.conftest import artisan, count
 from tests.jobs.reliability import LEDGER_DIR, Steady
 from tests.reliability.support import (
     Fleet,
@@ -31,6 +30,7 @@ from tests.reliability.support import (
     overlaps,
     wait_for,
 )
+from tests.support import artisan, count
 
 # Longer than the outages: a worker cut off for less than this is not presumed dead.
 RETRY_AFTER = "10"

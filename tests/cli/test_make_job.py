@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from app.queue import dispatch_sync
-from tests.conftest import ROOT, artisan, count
+from tests.support import ROOT, artisan, count
 
 NAME, MODULE = "ZzTmpGeneratedJob", "zz_tmp_generated_job"
 TARGET = ROOT / "app" / "jobs" / f"{MODULE}.py"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from app.queue import Job, dispatch
-from tests.conftest import count
+from tests.support import count
 
 
 class Noop(Job):

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from app.queue import dispatch
-from tests.conftest import ROOT, artisan, count, ctrl_c_as_in_a_terminal
 from tests.jobs.basic import Record
+from tests.support import ROOT, artisan, count, ctrl_c_as_in_a_terminal
 
 BENCH_ROWS = {
     "jobs": "SELECT count(*) FROM jobs WHERE queue LIKE 'bench-%'",

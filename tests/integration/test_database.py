@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from app import schema
-from tests.conftest import ROOT, artisan
+from tests.support import ROOT, artisan
 
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/x"
 QUEUE_TABLES = {"jobs", "failed_jobs", "workers"}

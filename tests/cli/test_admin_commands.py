@@ -17,11 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch
-from app.queue.admin import error_summary
 from app.queue.ids import new_id
-from tests.conftest import ROOT, artisan, count, ctrl_c_as_in_a_terminal
 from tests.jobs.basic import Record
 from tests.jobs.flaky import NeedsFile
+from tests.support import ROOT, artisan, count, ctrl_c_as_in_a_terminal
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -131,15 +130,6 @@ def test_failed_after_an_unknown_id(queue):
     assert_error(artisan("queue:failed", "--after", "NOPE"), "NOPE")
 
 
-def test_error_summary_takes_the_last_exception_of_a_chain():
-    chained = (TRACEBACK + "\nThe above exception was the direct cause of the following "
-               "exception:\n\n" + TRACEBACK.replace("RuntimeError: smtp down", "MailError: x"))
-    assert error_summary(chained) == "MailError: x"
-    hook = TRACEBACK + "\n\nThe job's failed() hook raised too:\n" + TRACEBACK.replace(
-        "smtp down", "hook")
-    assert error_summary(hook) == "RuntimeError: smtp down"
-    assert error_summary("JobTimeout: ran past 2s\n\n" + TRACEBACK) == "JobTimeout: ran past 2s"
-    assert error_summary("") == ""
 
 
 # ------------------------------------------------------------------------- queue:retry

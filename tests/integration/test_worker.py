@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import sqlalchemy as sa
 
 from app.queue import dispatch
-from tests.conftest import ROOT, artisan, count
 from tests.jobs.basic import (
     Aborts,
     AlwaysFails,
@@ -25,32 +21,7 @@ from tests.jobs.basic import (
     Sleeps,
     Spins,
 )
-
-
-def ledger(engine: sa.Engine, tag: str | None = None) -> list[tuple[str, str]]:
-    sql = "SELECT tag, event FROM ledger" + (" WHERE tag = :tag" if tag else "") + " ORDER BY id"
-    with engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(sa.text(sql), {"tag": tag})]
-
-
-def work(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return artisan("queue:work", "--stop-when-empty", "--sleep", "0.2", *args, timeout=timeout)
-
-
-def start_worker(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "artisan.py", "queue:work", *args], cwd=ROOT, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})},
-    )
-
-
-def wait_for(predicate, timeout: float = 30, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+from tests.support import artisan, count, ledger, start_worker, wait_for, work
 
 
 def test_runs_a_job_and_deletes_its_row(queue, engine):
@@ -145,14 +116,6 @@ def test_retry_after_and_release_wait_their_delay(queue, engine):
     assert count(engine, "SELECT count(*) FROM jobs") == 0
 
 
-def test_backoff_list_sets_available_at(queue, engine):
-    from app.queue.backoff import backoff_delay
-
-    assert [backoff_delay(n, [10, 60, 300]) for n in (1, 2, 3, 4)] == [10, 60, 300, 300]
-    assert [backoff_delay(n, None) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
-    assert backoff_delay(40, None) == 3600
-    assert backoff_delay(2, None, default=7) == 7
-    assert backoff_delay(2, 5, default=7) == 5
 
 
 def test_python_code_past_its_timeout_is_interrupted(queue, engine):
@@ -374,12 +337,3 @@ def test_rest_pauses_between_jobs(queue, engine):
     assert float(gap) >= 0.9
 
 
-def test_retry_after_refuses_nonsense_delays():
-    import pytest
-
-    from app.queue import RetryAfter
-
-    for bad in (float("nan"), float("inf"), -1):
-        with pytest.raises(ValueError, match="RetryAfter"):
-            RetryAfter(bad)
-    assert RetryAfter(2).seconds == 2.0

@@ -22,8 +22,8 @@ from app.queue import (
     dispatch_sync,
 )
 from app.queue.store import JobStore, NewJob
-from tests.conftest import count
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
+from tests.support import count
 
 
 def row(engine: sa.Engine, job_id: str) -> sa.Row:

@@ -3,7 +3,6 @@ a ledger the jobs write themselves."""
 
 from __future__ import annotations
 
-import random
 import signal
 import time
 from collections import defaultdict
@@ -11,65 +10,14 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
-from tests.conftest import count
 from tests.jobs.basic import Ledgered
-from tests.test_worker import start_worker, wait_for
+from tests.support import count, start_worker, wait_for
 
 ENV = {"QUEUE_RETRY_AFTER": "2"}
 
 
-def runs_by_job(engine: sa.Engine) -> dict[str, list[tuple[str, int]]]:
-    """job tag -> [(event, pid)] in ledger order."""
-    runs: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    with engine.connect() as conn:
-        for tag, event, pid in conn.execute(sa.text(
-                "SELECT tag, event, pid FROM ledger ORDER BY id")):
-            runs[tag].append((event, pid))
-    return runs
 
 
-def test_sigkilled_workers_lose_no_job_and_never_overlap(queue, engine):
-    jobs = 2000
-    dispatch_many(Ledgered(n) for n in range(jobs))
-    workers = [start_worker("--concurrency", "4", "--sleep", "0.2", "--quiet", env=ENV)
-               for _ in range(3)]
-    killed: set[int] = set()
-    rng = random.Random(7)
-    try:
-        for _ in range(3):
-            # Kill one at a random moment while jobs are flowing, and start a replacement.
-            done_before = count(engine, "SELECT count(*) FROM ledger WHERE event = 'end'")
-            assert wait_for(lambda d=done_before: count(
-                engine, "SELECT count(*) FROM ledger WHERE event = 'end'") > d + 100, 60)
-            time.sleep(rng.random() * 0.3)
-            victim = workers.pop(rng.randrange(len(workers)))
-            victim.kill()
-            victim.wait()
-            killed.add(victim.pid)
-            workers.append(start_worker("--concurrency", "4", "--sleep", "0.2", "--quiet",
-                                        env=ENV))
-        assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, 180), \
-            f"{count(engine, 'SELECT count(*) FROM jobs')} jobs left"
-    finally:
-        for proc in workers:
-            proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            assert proc.wait(30) == 0
-
-    runs = runs_by_job(engine)
-    assert len(runs) == jobs, "every job ran"
-    reruns = 0
-    for tag, events in runs.items():
-        assert any(event == "end" for event, _ in events), f"job {tag} never completed"
-        # A job runs again only after a run on a worker that was killed: at most one of its
-        # runs is on a worker that stayed alive, so two live workers never ran it at once.
-        live_starts = [pid for event, pid in events if event == "start" and pid not in killed]
-        assert len(live_starts) <= 1, f"job {tag} started on two live workers: {events}"
-        reruns += sum(1 for event, _ in events if event == "start") - 1
-    assert count(engine, "SELECT count(*) FROM failed_jobs") == 0
-    # Each killed worker held at most its 4 slots: that bounds the re-runs.
-    assert reruns <= 4 * len(killed)
-    print(f"\ncrash test: {jobs} jobs, {len(killed)} workers SIGKILLed, {reruns} re-runs")
 
 
 def test_worker_survives_lost_connections(queue, engine, database_url):
@@ -136,3 +84,13 @@ def test_jobs_of_a_claim_whose_answer_was_lost_are_given_back(queue, engine, dat
     assert proc.returncode == 0, err
     assert [event for event, _ in runs_by_job(engine)["1"]] == ["start", "end"]
     assert "gave back 1 job(s) reserved by a claim whose answer was lost" in err, err
+
+
+def runs_by_job(engine: sa.Engine) -> dict[str, list[tuple[str, int]]]:
+    """job tag -> [(event, pid)] in ledger order."""
+    runs: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    with engine.connect() as conn:
+        for tag, event, pid in conn.execute(sa.text(
+                "SELECT tag, event, pid FROM ledger ORDER BY id")):
+            runs[tag].append((event, pid))
+    return runs

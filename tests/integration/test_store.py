@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
 from app.queue.errors import ClaimRefused
-from app.queue.store import Claimer, positional
-from tests.conftest import count
+from app.queue.store import Claimer
 from tests.jobs.basic import Record
+from tests.support import count
 
 
 def test_claim_sets_reservation_and_counts_the_attempt(queue, engine):
@@ -119,9 +119,6 @@ def test_the_claimer_claims_and_acknowledges_ids_of_any_spelling(queue, engine, 
     assert count(engine, "SELECT count(*) FROM jobs") == 0
 
 
-def test_statements_for_libpq_number_their_placeholders_in_order():
-    assert positional("SELECT %(a)s, %(b)s, '50%%', %(a)s") == (
-        b"SELECT $1, $2, '50%', $1", ("a", "b"))
 
 
 def test_a_claim_the_server_cannot_prepare_is_refused_with_its_reason(queue, engine,
