@@ -8,6 +8,7 @@ test starts get the same database through `DATABASE_URL` in their environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -18,23 +19,40 @@ from tests.support import JOB_PACKAGES, TABLES
 
 
 def _test_url() -> str:
+    """The database this test process uses: under pytest-xdist, one per worker process
+    (`<name>_gw0`, `<name>_gw1`, …) on the same server, so parallel tests never share tables."""
     from config.database import normalise_url
 
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
-        return normalise_url(explicit)
-    import config.database
-    from app.database import start_embedded
+        url = sa.engine.make_url(normalise_url(explicit))
+        name = url.database or "postgres"
+    else:
+        import config.database
+        from app.database import start_embedded
 
-    name = os.environ.get("TEST_DATABASE_NAME", "skiplock_test")
-    url = sa.engine.make_url(start_embedded(config.database.load().embedded_path))
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-        if exists.first() is None:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+        url = sa.engine.make_url(start_embedded(config.database.load().embedded_path))
+        name = os.environ.get("TEST_DATABASE_NAME", "skiplock_test")
+    xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if xdist_worker:
+        name = f"{name}_{xdist_worker}"
+    if explicit and not xdist_worker:
+        return url.render_as_string(hide_password=False)
+    _create_database(url, name)
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _create_database(server: sa.URL, name: str) -> None:
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                 {"n": name}).first()
+            if found is None:
+                with contextlib.suppress(sa.exc.ProgrammingError):  # another worker made it
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

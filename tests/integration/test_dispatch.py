@@ -315,7 +315,8 @@ def dispatch_backends(engine: sa.Engine) -> list[int]:
     with engine.connect() as conn:
         return list(conn.execute(sa.text(
             "SELECT pid FROM pg_stat_activity WHERE application_name = 'skiplock' "
-            "AND query LIKE 'WITH inserted AS%' AND pid <> pg_backend_pid()")).scalars())
+            "AND query LIKE 'WITH inserted AS%' AND pid <> pg_backend_pid() "
+            "AND datname = current_database()")).scalars())
 
 
 def test_dispatch_from_many_threads_at_once_loses_nothing(queue, engine):
