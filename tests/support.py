@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 JOB_PACKAGES = "app.jobs,tests.jobs"
-TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals")
+TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals", "schedule_runs")
 
 
 def count(engine: sa.Engine, sql: str, **params: object) -> int:

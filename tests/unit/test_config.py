@@ -14,13 +14,14 @@ import pytest
 import config
 import config.database
 import config.queue
+import config.schedule
 from config import ConfigError
 from tests.support import ROOT
 
 KEYS = (
     "DATABASE_URL", "QUEUE_CONNECTION", "QUEUE_DEFAULT", "QUEUE_RETRY_AFTER",
     "JOB_MAX_RETRY_ATTEMPTS", "JOB_RETRY_DELAY", "JOB_DEFAULT_TIMEOUT", "JOB_WORKER_CONCURRENCY",
-    "QUEUE_JOB_PACKAGES", "QUEUE_LISTEN",
+    "QUEUE_JOB_PACKAGES", "QUEUE_LISTEN", "SCHEDULE_MODULE", "SCHEDULE_TIMEZONE",
 )
 
 
@@ -170,6 +171,14 @@ def test_env_example_documents_every_key() -> None:
     assert missing == []
 
 
-
-
+def test_schedule_keys_have_their_defaults_and_refuse_bad_values(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config.schedule.load() == config.schedule.ScheduleConfig("app.schedule", "UTC")
+    monkeypatch.setenv("SCHEDULE_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match="SCHEDULE_TIMEZONE"):
+        config.schedule.load()
+    monkeypatch.setenv("SCHEDULE_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("SCHEDULE_MODULE", "app/schedule.py")
+    with pytest.raises(ConfigError, match="SCHEDULE_MODULE"):
+        config.schedule.load()
 

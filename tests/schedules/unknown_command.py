@@ -1,0 +1,3 @@
+from app.queue.schedule import schedule
+
+schedule.command("queue:frobnicate --now").hourly().name("typo")
