@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.queue import context, payload
+from app.queue import context, payload, testing
 from app.queue.errors import MaxAttemptsExceeded
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job
@@ -32,6 +32,9 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
     ctx = context.current()
     row = new_row(job, queue, priority, ctx.settings.default_queue)
     seconds, run_at = delay_of(delay)
+    if (fake := testing.active()) is not None:
+        job.job_id = row.id
+        return fake.push(testing.Pushed(row.id, job, row.queue, delay, row.priority))
     if ctx.settings.connection == "sync":
         # Checked like a queued job first, so code that works inline also works queued.
         job.job_id = row.id
@@ -58,6 +61,12 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
         return []
     callers = _connection_of(connection)
     ids = new_ids(len(jobs))
+    if (fake := testing.active()) is not None:
+        rows = [new_row(job, None, None, default_queue, id_)
+                for job, id_ in zip(jobs, ids, strict=True)]  # all checked before any is kept
+        for job, row in zip(jobs, rows, strict=True):
+            job.job_id = fake.push(testing.Pushed(row.id, job, row.queue, None, row.priority))
+        return ids
     if ctx.settings.connection == "sync" or callers is not None:
         rows = [new_row(job, None, None, default_queue, id_)
                 for job, id_ in zip(jobs, ids, strict=True)]
