@@ -24,4 +24,21 @@ def queue_settings() -> QueueSettings:
 def make_context() -> QueueContext:
     from app.database import engine
 
-    return QueueContext(settings=queue_settings(), engine_factory=engine)
+    context = QueueContext(settings=queue_settings(), engine_factory=engine)
+    boot_providers()
+    return context
+
+
+_booted = False
+
+
+def boot_providers() -> None:
+    """app/providers.py's boot(), once per process (a context made again, in tests, does not
+    register its listeners twice)."""
+    global _booted
+    if _booted:
+        return
+    _booted = True
+    from app import providers
+
+    providers.boot()
