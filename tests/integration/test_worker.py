@@ -301,15 +301,12 @@ def test_poll_only_worker_finds_jobs_without_listen(queue, engine):
 def test_concurrency_runs_jobs_side_by_side(queue, engine):
     for i in range(4):
         dispatch(Record(f"c{i}", 1.0))
-    started = time.monotonic()
     assert work("--concurrency", "4", "--quiet").returncode == 0
-    assert time.monotonic() - started < 3.9  # four 1 s jobs, not one after another
     with engine.connect() as conn:
-        overlap = conn.execute(sa.text(
-            "SELECT count(*) FROM ledger s JOIN ledger e ON s.tag <> e.tag "
-            "WHERE s.event = 'start' AND e.event = 'end' AND s.at < e.at "
-            "AND s.tag = 'c3' AND e.tag = 'c0'")).scalar_one()
-    assert overlap == 1  # c3 started before c0 ended
+        last_start, first_end = conn.execute(sa.text(
+            "SELECT max(at) FILTER (WHERE event = 'start'), min(at) FILTER (WHERE event = 'end') "
+            "FROM ledger")).one()
+    assert last_start < first_end  # all four ran at once, not one after another
 
 
 def test_second_sigint_exits_at_once(queue, engine):
