@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
@@ -223,14 +224,27 @@ def retry_failed(request: Request, form: FormData) -> Response:
     return back("/failed", queue=queue)
 
 
+def shown_at(form: FormData) -> dt.datetime | None:
+    """When the failed-jobs page was shown: "forget all" spares jobs that failed since."""
+    value = form.get("shown_at")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, "the form's shown_at is not a time: reload the page") from None
+    if moment.tzinfo is None:
+        raise HTTPException(422, "the form's shown_at has no time zone: reload the page")
+    return moment
+
+
 @form_action
 def forget_failed(request: Request, form: FormData) -> Response:
     ids, everything, queue = selection(form)
     store = request.app.state.store
     if everything:
-        shown_at = form.get("shown_at")
-        before = shown_at if isinstance(shown_at, str) else None
-        count = store.forget_failed_matching(queue, None, before or request.app.state.admin.now())
+        before = shown_at(form) or request.app.state.admin.now()
+        count = store.forget_failed_matching(queue, None, before)
     elif ids:
         count = len(store.forget_failed(ids))
     else:
