@@ -46,7 +46,7 @@ def openapi(request: Request) -> JSONResponse:
 def get_health(request: Request) -> JSONResponse:
     state = request.app.state
     try:
-        reasons = health.problems(state.admin.status(), state.admin.workers(
+        reasons = health.problems(state.counts.get().stats, state.admin.workers(
             state.settings.retry_after), state.settings.health_max_wait)
     except DatabaseUnavailable as exc:
         reasons = [f"database unreachable: {exc}"]
@@ -55,15 +55,15 @@ def get_health(request: Request) -> JSONResponse:
 
 
 def get_queues(request: Request) -> JSONResponse:
-    stats = request.app.state.admin.status()
+    stats = request.app.state.counts.get().stats
     return JSONResponse({"queues": [shapes.queue_json(queue) for queue in stats]})
 
 
 def get_jobs(request: Request) -> JSONResponse:
     where, before, limit = job_query(request.query_params)
-    rows = request.app.state.store.jobs(where, before, limit)
-    return JSONResponse({"jobs": [shapes.job_row_json(row) for row in rows],
-                         "next_before": rows[-1].id if len(rows) == limit else None})
+    page = request.app.state.store.jobs(where, before, limit)
+    return JSONResponse({"jobs": [shapes.job_row_json(row) for row in page.rows],
+                         "next_before": page.next_before})
 
 
 def job_query(params: Any) -> tuple[JobFilter, str | None, int]:

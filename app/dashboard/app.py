@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from app.dashboard import api, pages
+from app.dashboard.counts import QueueCounts
 from app.dashboard.prometheus import metrics_endpoint
 from app.dashboard.security import SecurityHeaders, TokenGate, is_api, session_secret
 from app.dashboard.settings import DashboardSettings
@@ -47,6 +48,7 @@ def create_app(settings: DashboardSettings, engine: Engine) -> Starlette:
     app.state.engine = engine
     app.state.admin = QueueAdmin(engine)
     app.state.store = DashboardStore(engine)
+    app.state.counts = QueueCounts(app.state.admin)
     return app
 
 

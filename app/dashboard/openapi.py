@@ -86,7 +86,9 @@ PATHS = {
         "200": answer("Queues", obj({"queues": {"type": "array", "items": QUEUE}})),
         **COMMON})},
     "/api/jobs": {
-        "get": operation("Jobs, newest first; page on with ?before=<next_before>", {
+        "get": operation(
+            "Jobs, newest first; page on with ?before=<next_before> until it is null (a page "
+            "may hold fewer than `limit` jobs: each looks at a bounded number of rows)", {
             "200": answer("A page", obj({"jobs": {"type": "array", "items": JOB_ROW},
                                          "next_before": NULLABLE_STRING})),
             "422": answer("A bad filter", ERROR), **COMMON},

@@ -16,6 +16,7 @@ from app.dashboard.api import FieldError, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
 from app.dashboard.security import form_action, log_in, token_matches
+from app.dashboard.store import SCAN
 from app.dashboard.views import error_page, flash, render
 from app.queue import context
 from app.queue.admin import RetryResult
@@ -76,21 +77,24 @@ def logout(request: Request, form: FormData) -> Response:
 
 def overview(request: Request) -> Response:
     state = request.app.state
-    stats = state.admin.status()
+    snapshot = state.counts.get()
+    stats = snapshot.stats
     totals = {key: sum(getattr(queue, key) for queue in stats)
               for key in ("pending", "delayed", "reserved", "failed")}
     workers = state.store.worker_totals(state.settings.retry_after)
     window = "day" if request.query_params.get("window") == "day" else "hour"
     return render(request, "overview.html", title="Overview", stats=stats, totals=totals,
-                  workers=workers, window=window)
+                  workers=workers, window=window, counts_age=state.counts.age(snapshot))
 
 
 def queues(request: Request) -> Response:
     state = request.app.state
-    stats = state.admin.status()
+    snapshot = state.counts.get()
+    stats = snapshot.stats
     problems = health.problems(stats, state.admin.workers(state.settings.retry_after),
                                state.settings.health_max_wait)
-    return render(request, "queues.html", title="Queues", stats=stats, problems=problems)
+    return render(request, "queues.html", title="Queues", stats=stats, problems=problems,
+                  counts_age=state.counts.age(snapshot))
 
 
 def jobs(request: Request) -> Response:
@@ -101,12 +105,13 @@ def jobs(request: Request) -> Response:
         where, before, limit = job_query(request.query_params)
     except FieldError as exc:
         return error_page(request, 422, f"{exc}.")
-    rows = request.app.state.store.jobs(where, before, limit)
-    next_before = rows[-1].id if len(rows) == limit else None
-    return render(request, "jobs.html", title="Jobs", rows=rows, where=where,
-                  next_query=urlencode({k: v for k, v in {
-                      "state": where.state, "queue": where.queue, "class": where.job_class,
-                      "before": next_before}.items() if v}) if next_before else None)
+    page = request.app.state.store.jobs(where, before, limit)
+    query = {"state": where.state, "queue": where.queue, "class": where.job_class,
+             "limit": str(limit) if limit != PAGE else None, "before": page.next_before}
+    return render(request, "jobs.html", title="Jobs", rows=page.rows, where=where,
+                  searched_out=page.searched_out, scan=SCAN,
+                  next_query=urlencode({k: v for k, v in query.items() if v})
+                  if page.next_before else None)
 
 
 def job(request: Request) -> Response:

@@ -1,5 +1,5 @@
-"""GET /metrics: Prometheus text, read from the database at scrape time (nothing is kept in
-this process: any number of dashboards, or none, give the same figures)."""
+"""GET /metrics: Prometheus text, read from the database at scrape time (the per-queue
+counts through QueueCounts: fresh while cheap, else a snapshot a few seconds old)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.dashboard.counts import QueueCounts
 from app.dashboard.store import DashboardStore
-from app.queue.admin import QueueAdmin
 
 
 class QueueCollector(Collector):
-    def __init__(self, admin: QueueAdmin, store: DashboardStore, retry_after: float) -> None:
-        self.admin = admin
+    def __init__(self, counts: QueueCounts, store: DashboardStore, retry_after: float) -> None:
+        self.counts = counts
         self.store = store
         self.retry_after = retry_after
 
     def collect(self) -> Iterator[Metric]:
-        stats = self.admin.status()
+        stats = self.counts.get().stats
         depth = GaugeMetricFamily("skiplock_queue_jobs", "Jobs per queue and state",
                                   labels=["queue", "state"])
         oldest = GaugeMetricFamily("skiplock_queue_oldest_pending_age_seconds",
@@ -54,5 +54,5 @@ class QueueCollector(Collector):
 def metrics_endpoint(request: Request) -> Response:
     state = request.app.state
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(QueueCollector(state.admin, state.store, state.settings.retry_after))
+    registry.register(QueueCollector(state.counts, state.store, state.settings.retry_after))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,38 +4,48 @@
 
 -- name: jobs_page
 -- A page of jobs, newest first (ids are ULIDs: their order is their creation order), of any
--- state or one, optionally of one queue and one class, after the page that ended at :before
--- (keyset: each page is a short walk down a primary key, never an OFFSET over the rows before).
--- Each branch stops at :limit rows; a state filter switches the other branch off entirely.
-SELECT * FROM (
-    (SELECT j.id, j.queue, j.payload->>'job' AS job_class,
-            CASE WHEN j.reserved_at IS NOT NULL THEN 'reserved'
-                 WHEN j.available_at > now() THEN 'delayed'
-                 ELSE 'pending' END AS state,
-            j.attempts, j.progress, j.created_at AS at
-     FROM jobs j
-     WHERE coalesce(CAST(:state AS text), '') <> 'failed'
-       AND (CAST(:state AS text) IS NULL
-            OR (:state = 'reserved' AND j.reserved_at IS NOT NULL)
-            OR (:state = 'pending' AND j.reserved_at IS NULL AND j.available_at <= now())
-            OR (:state = 'delayed' AND j.reserved_at IS NULL AND j.available_at > now()))
-       AND (CAST(:queue AS text) IS NULL OR j.queue = :queue)
-       AND (CAST(:job_class AS text) IS NULL OR j.payload->>'job' = :job_class)
-       AND (CAST(:before AS text) IS NULL OR j.id < :before)
-     ORDER BY j.id DESC
-     LIMIT :limit)
-    UNION ALL
-    (SELECT f.id, f.queue, f.payload->>'job', 'failed', f.attempts, NULL, f.failed_at
-     FROM failed_jobs f
-     WHERE coalesce(CAST(:state AS text), 'failed') = 'failed'
-       AND (CAST(:queue AS text) IS NULL OR f.queue = :queue)
-       AND (CAST(:job_class AS text) IS NULL OR f.payload->>'job' = :job_class)
-       AND (CAST(:before AS text) IS NULL OR f.id < :before)
-     ORDER BY f.id DESC
-     LIMIT :limit)
-) AS page
-ORDER BY id DESC
-LIMIT :limit;
+-- state or one, of one queue and one class or all, older than :before (keyset: each page is a
+-- walk down a primary key from where the last one ended, never an OFFSET). The walk is bounded:
+-- each table gives at most :scan rows to filter, so a filter that matches nothing costs
+-- :scan rows, not the whole table (1,000,000 jobs: ~1 s unbounded). `searched_to` is the
+-- lowest id both walks reached (NULL when they reached the end): the next page starts there
+-- when this one holds fewer than :limit matches. One row with a NULL id when none matched.
+WITH waiting AS MATERIALIZED (
+    SELECT id, queue, payload->>'job' AS job_class,
+           CASE WHEN reserved_at IS NOT NULL THEN 'reserved'
+                WHEN available_at > now() THEN 'delayed'
+                ELSE 'pending' END AS state,
+           attempts, progress, created_at AS at
+    FROM jobs
+    WHERE coalesce(CAST(:state AS text), '') <> 'failed'
+      AND (CAST(:before AS text) IS NULL OR id < :before)
+    ORDER BY id DESC
+    LIMIT :scan
+), failed AS MATERIALIZED (
+    SELECT id, queue, payload->>'job' AS job_class, 'failed' AS state, attempts,
+           CAST(NULL AS real) AS progress, failed_at AS at
+    FROM failed_jobs
+    WHERE coalesce(CAST(:state AS text), 'failed') = 'failed'
+      AND (CAST(:before AS text) IS NULL OR id < :before)
+    ORDER BY id DESC
+    LIMIT :scan
+), searched AS (
+    -- A full window stopped short of its table's end: ids below its last were not looked at.
+    SELECT greatest((SELECT min(id) FROM waiting HAVING count(*) = :scan),
+                    (SELECT min(id) FROM failed HAVING count(*) = :scan)) AS searched_to
+)
+SELECT page.*, searched.searched_to
+FROM searched
+LEFT JOIN LATERAL (
+    SELECT * FROM (SELECT * FROM waiting UNION ALL SELECT * FROM failed) AS scanned
+    WHERE (searched.searched_to IS NULL OR scanned.id >= searched.searched_to)
+      AND (CAST(:state AS text) IS NULL OR scanned.state = :state)
+      AND (CAST(:queue AS text) IS NULL OR scanned.queue = :queue)
+      AND (CAST(:job_class AS text) IS NULL OR scanned.job_class = :job_class)
+    ORDER BY scanned.id DESC
+    LIMIT :limit
+) AS page ON true
+ORDER BY page.id DESC;
 
 -- name: job_payload
 -- The stored payload of a job wherever it is (a job is in one table at a time).

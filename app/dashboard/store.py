@@ -21,6 +21,9 @@ QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 
 JOB_STATES = ("pending", "delayed", "reserved", "failed")
 
+SCAN = 10_000
+"""Rows of each table a page of jobs looks at, at most (see jobs_page in queries.sql)."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobRow:
@@ -37,6 +40,15 @@ class JobRow:
     def from_row(cls, row: sa.Row[Any]) -> JobRow:
         return cls(row.id, row.queue, row.job_class, row.state, row.attempts, row.progress,
                    row.at)
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    rows: list[JobRow]
+    next_before: str | None
+    """Where the next page starts; None when this one reached the oldest job."""
+    searched_out: bool
+    """Fewer than a page matched among the rows this page looked at (SCAN per table)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +86,16 @@ class DashboardStore:
         with translated_errors(self.engine.url), self.autocommit.connect() as conn:
             return list(conn.execute(QUERIES[name], params))
 
-    def jobs(self, where: JobFilter, before: str | None, limit: int) -> list[JobRow]:
+    def jobs(self, where: JobFilter, before: str | None, limit: int,
+             scan: int = SCAN) -> JobPage:
         rows = self._run("jobs_page", {"state": where.state, "queue": where.queue,
                                        "job_class": where.job_class, "before": before,
-                                       "limit": limit})
-        return [JobRow.from_row(row) for row in rows]
+                                       "limit": limit, "scan": max(scan, limit)})
+        found = [JobRow.from_row(row) for row in rows if row.id is not None]
+        if len(found) == limit:
+            return JobPage(found, found[-1].id, searched_out=False)
+        searched_to = rows[0].searched_to
+        return JobPage(found, searched_to, searched_out=searched_to is not None)
 
     def payload(self, job_id: str) -> Any:
         rows = self._run("job_payload", {"id": job_id})
