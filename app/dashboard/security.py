@@ -108,15 +108,35 @@ class TokenGate(BaseHTTPMiddleware):
         if path.startswith(PUBLIC_PATHS):
             return await call_next(request)
         token = request.app.state.settings.token
-        if token_matches(bearer(request), token):
-            return await call_next(request)
-        if logged_in(request) and (not is_api(path) or request.method in ("GET", "HEAD")):
+        allowed = token_matches(bearer(request), token) or (
+            logged_in(request) and (not is_api(path) or request.method in ("GET", "HEAD")))
+        if allowed:
+            if holds_nul(request):
+                return refusal(request, 422, NUL_REFUSED)
             return await call_next(request)
         if is_api(path) or request.method not in ("GET", "HEAD"):
             return JSONResponse({"error": "this needs the dashboard token: send "
                                  "'Authorization: Bearer <DASHBOARD_TOKEN>'"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+NUL_REFUSED = "a NUL character cannot be part of a queue, class or id (PostgreSQL text)"
+
+
+def holds_nul(request: Request) -> bool:
+    """A NUL in the path or the query: no name or id can hold one (PostgreSQL refuses it)."""
+    return "\x00" in request.url.path or any("\x00" in key or "\x00" in value
+                                            for key, value in request.query_params.multi_items())
+
+
+def refusal(request: Request, status_code: int, sentence: str) -> Response:
+    """An answer from the middleware (outside the app's exception handlers)."""
+    if is_api(request.url.path):
+        return JSONResponse({"error": sentence}, status_code=status_code)
+    from app.dashboard.views import error_page  # views imports this module
+
+    return error_page(request, status_code, sentence[0].upper() + sentence[1:] + ".")
 
 
 def refuse_if_read_only(request: Request) -> None:
@@ -136,6 +156,8 @@ def form_action(handler: Callable[[Request, FormData], Response]
         if not token_matches(_text(form.get("csrf_token")), csrf_token(request)):
             raise HTTPException(403, "the form's CSRF token is missing or stale: reload the "
                                 "page and try again")
+        if any(isinstance(value, str) and "\x00" in value for _key, value in form.multi_items()):
+            raise HTTPException(422, NUL_REFUSED)
         return await run_in_threadpool(handler, request, form)
 
     endpoint.changes_state = True  # type: ignore[attr-defined]

@@ -88,9 +88,11 @@ class DashboardStore:
 
     def jobs(self, where: JobFilter, before: str | None, limit: int,
              scan: int = SCAN) -> JobPage:
+        # Unfiltered, every row looked at is shown: a page need look at no more than itself.
+        scan = limit if where == JobFilter() else max(scan, limit)
         rows = self._run("jobs_page", {"state": where.state, "queue": where.queue,
                                        "job_class": where.job_class, "before": before,
-                                       "limit": limit, "scan": max(scan, limit)})
+                                       "limit": limit, "scan": scan})
         found = [JobRow.from_row(row) for row in rows if row.id is not None]
         if len(found) == limit:
             return JobPage(found, found[-1].id, searched_out=False)
