@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 
 import pytest
 from starlette.routing import Route
 
 from app.console.commands.dashboard import is_loopback
 from tests.dashboard.conftest import BEARER, TOKEN, add_failed, log_in, make_client
-from tests.support import artisan, count
+from tests.dashboard.test_browser import answers, free_port
+from tests.support import ROOT, artisan, count, wait_for
 
 
 def state_changing_routes(client) -> list[tuple[str, str]]:
@@ -174,3 +180,27 @@ def test_command_refuses_a_public_address_without_a_token(database_url) -> None:
     assert result.stderr.strip().splitlines() == [
         "error: refusing to listen on 0.0.0.0 without DASHBOARD_TOKEN: anyone who can reach "
         "it could run and delete jobs (set DASHBOARD_TOKEN, or use 127.0.0.1)"]
+
+
+def test_command_without_a_token_prints_a_login_url_for_this_run(database_url) -> None:
+    port = free_port()
+    env = {**os.environ, "DASHBOARD_TOKEN": ""}
+    server = subprocess.Popen([sys.executable, "artisan.py", "dashboard", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        assert wait_for(lambda: answers(port), timeout=30)
+        line = server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/login\?token=[\w-]+", line).group(0)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(url, timeout=10) as page:  # follows the redirect, with the cookie
+            assert page.url == f"http://127.0.0.1:{port}/"
+            assert "Overview" in page.read().decode()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/queues", timeout=10)
+            raise AssertionError("the API answered without the token")
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 401
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)

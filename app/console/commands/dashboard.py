@@ -64,6 +64,7 @@ def dashboard(
     else:
         echo(f"Dashboard at {address}/ — log in with DASHBOARD_TOKEN."
              + (" Read-only." if read_only else ""))
+    sys.stdout.flush()  # the login URL reaches a pipe or the journal before the server runs
     serve(app, host, port)
 
 
