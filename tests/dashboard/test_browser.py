@@ -102,6 +102,12 @@ def shoot(page, name: str) -> None:
 
 def test_a_user_runs_the_queue_from_the_browser(page, dashboard: str,
                                                engine: sa.Engine) -> None:
+    with engine.begin() as conn:  # an hour of history, for the charts in the screenshots
+        conn.execute(sa.text(
+            "INSERT INTO queue_metrics SELECT date_trunc('minute', now()) - m * interval "
+            "'1 minute', 'default', 'tests.jobs.basic.Record', 900 + 300 * sin(m / 6.0), "
+            "m % 7, 90 + 20 * cos(m / 9.0), 2.5, 40 + 30 * sin(m / 11.0), 9 "
+            "FROM generate_series(0, 59) m"))
     page.goto("/")
     assert page.url.endswith("/login?next=/")
     shoot(page, "login")

@@ -34,6 +34,8 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to listen on", min=1, max=65535)] = 8000,
     read_only: Annotated[bool, typer.Option("--read-only",
                                             help="Show everything, change nothing")] = False,
+    https: Annotated[bool, typer.Option("--https", help="Behind a TLS proxy: the session "
+                                        "cookie is sent over HTTPS only")] = False,
 ) -> None:
     """Serve the web dashboard, the JSON API (/api) and Prometheus metrics (/metrics)."""
     import config.dashboard
@@ -55,7 +57,8 @@ def dashboard(
     app = create_app(DashboardSettings(
         token=token, read_only=read_only, health_max_wait=settings.health_max_wait,
         retry_after=queue.retry_after, job_packages=queue.job_packages,
-        schedule_module=schedule.module, schedule_timezone=schedule.timezone),
+        schedule_module=schedule.module, schedule_timezone=schedule.timezone,
+        secure_cookie=https),
         check_schema())
     address = f"http://{url_host(host)}:{port}"
     if settings.token is None:
