@@ -48,7 +48,8 @@ def create_app(settings: DashboardSettings, engine: Engine) -> Starlette:
     app.state.engine = engine
     app.state.admin = QueueAdmin(engine)
     app.state.store = DashboardStore(engine)
-    app.state.counts = QueueCounts(app.state.admin)
+    app.state.counts = QueueCounts(app.state.admin, settings.retry_after,
+                                   settings.default_queue)
     return app
 
 

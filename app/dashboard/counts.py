@@ -36,8 +36,12 @@ class Snapshot:
 
 
 class QueueCounts:
-    def __init__(self, admin: QueueAdmin, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, admin: QueueAdmin, retry_after: float = 90.0,
+                 default_queue: str = "default",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.admin = admin
+        self.retry_after = retry_after
+        self.default_queue = default_queue
         self.clock = clock
         self._snapshot: Snapshot | None = None
         self._refreshing = False
@@ -61,12 +65,20 @@ class QueueCounts:
 
     def _refresh(self) -> Snapshot:
         started = self.clock()
-        stats = self.admin.status()
+        stats = self.admin.status(self._listed())
         snapshot = Snapshot(stats, started, self.clock() - started)
         with self._lock:
             if self._snapshot is None or self._snapshot.taken_at <= started:
                 self._snapshot = snapshot
         return snapshot
+
+    def _listed(self) -> list[str]:
+        """Queues shown even while empty: the default one, and those live workers serve (so
+        that a queue can be paused before its first job)."""
+        workers = self.admin.workers(self.retry_after)
+        served = {queue for worker in workers if worker.state.value == "live"
+                  for queue in worker.queues}
+        return sorted({self.default_queue, *served})
 
     def _refresh_in_background(self) -> None:
         try:

@@ -13,6 +13,8 @@ class DashboardSettings:
     """Every action refused (403) and its button hidden."""
     health_max_wait: float = 300.0
     """Seconds the oldest pending job of a queue may wait before /api/health answers 503."""
+    default_queue: str = "default"
+    """QUEUE_DEFAULT: listed on the pages even while it holds no job."""
     retry_after: float = 90.0
     """QUEUE_RETRY_AFTER: a worker without a heartbeat for this long is not live."""
     job_packages: tuple[str, ...] = ("app.jobs",)

@@ -16,7 +16,8 @@ def test_queues_lists_counts_per_queue(client, engine) -> None:
     add_failed(engine, "F1", queue="emails")
     answer = client.get("/api/queues", headers=BEARER)
     assert answer.status_code == 200
-    (emails,) = answer.json()["queues"]
+    default, emails = answer.json()["queues"]
+    assert (default["queue"], default["pending"]) == ("default", 0)  # listed while empty
     assert (emails["queue"], emails["pending"], emails["delayed"], emails["failed"]) == (
         "emails", 1, 1, 1)
 

@@ -1,5 +1,6 @@
 """A real browser (Playwright driving Debian's Chromium) against the real
-`python artisan.py dashboard`: log in, watch counts change, retry, pause, bulk-forget.
+`python artisan.py dashboard`: log in, watch counts change, retry, pause a queue (a running
+worker stops claiming from it) and resume it, bulk-forget.
 Screenshots of each page go to storage/screenshots/ for humans (not asserted on)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from app.queue import dispatch
 from tests.dashboard.conftest import add_failed
 from tests.jobs.basic import Record
-from tests.support import JOB_PACKAGES, ROOT, count, wait_for
+from tests.support import JOB_PACKAGES, ROOT, count, ledger, start_worker, wait_for
 
 TOKEN = "browser-test-token-83d1"
 SHOTS = ROOT / "storage" / "screenshots"
@@ -122,7 +123,8 @@ def test_a_user_runs_the_queue_from_the_browser(page, dashboard: str,
     page.wait_for_selector(".chart .u-wrap")  # uPlot drew the charts
     shoot(page, "overview")
 
-    add_failed(engine, "01FAILEDJOB0000000000000001")
+    # It fails no more once retried (a Record): the worker started below runs it.
+    add_failed(engine, "01FAILEDJOB0000000000000001", job_class="tests.jobs.basic.Record")
     page.goto("/failed")
     page.click("text=01FAILEDJOB0000000000000001")
     page.wait_for_selector("text=RuntimeError: boom")
@@ -132,11 +134,21 @@ def test_a_user_runs_the_queue_from_the_browser(page, dashboard: str,
     assert count(engine, "SELECT count(*) FROM jobs "
                          "WHERE id = '01FAILEDJOB0000000000000001'") == 1
 
-    page.goto("/queues")
-    page.click("tr[data-queue=default] button:has-text('Pause')")
-    page.wait_for_selector("text=Queue default paused")
-    assert count(engine, "SELECT count(*) FROM paused_queues WHERE queue = 'default'") == 1
-    shoot(page, "queues")
+    worker = start_worker("--queue", "default", "--sleep", "0.2", "--max-time", "120")
+    try:
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, timeout=30)
+        page.goto("/queues")
+        page.click("tr[data-queue=default] button:has-text('Pause')")
+        page.wait_for_selector("text=Queue default paused")
+        assert count(engine, "SELECT count(*) FROM paused_queues WHERE queue = 'default'") == 1
+        shoot(page, "queues")
+        dispatch(Record("while-paused"), queue="default")
+        assert not wait_for(lambda: ledger(engine, "while-paused"), timeout=3)  # not claimed
+        page.click("tr[data-queue=default] button:has-text('Resume')")
+        assert wait_for(lambda: ledger(engine, "while-paused"), timeout=30)
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)
 
     for n in range(3):
         add_failed(engine, f"01BULK{n:020d}")

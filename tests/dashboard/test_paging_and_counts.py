@@ -57,7 +57,7 @@ class SlowClock:
 
 def test_cheap_counts_are_always_fresh(queue, engine) -> None:
     counts = QueueCounts(QueueAdmin(engine))
-    assert counts.get().stats == []
+    assert [(q.queue, q.pending) for q in counts.get().stats] == [("default", 0)]
     dispatch(Record("a"))
     assert counts.get().stats[0].pending == 1
 
@@ -65,9 +65,18 @@ def test_cheap_counts_are_always_fresh(queue, engine) -> None:
 def test_slow_counts_are_a_snapshot_refreshed_in_the_background(queue, engine) -> None:
     clock = SlowClock()
     counts = QueueCounts(QueueAdmin(engine), clock=clock)
-    assert counts.get().stats == []  # the first request counts itself
+    assert counts.get().stats[0].pending == 0  # the first request counts itself
     dispatch(Record("a"))
-    assert counts.get().stats == []  # served at once from the snapshot (younger than 2 s)
+    assert counts.get().stats[0].pending == 0  # served at once from the snapshot (< 2 s old)
     clock.now += 10  # older than ten times its cost
-    assert wait_for(lambda: counts.get().stats != [], timeout=10)
-    assert counts.get().stats[0].pending == 1
+    assert wait_for(lambda: counts.get().stats[0].pending == 1, timeout=10)
+
+
+def test_queues_of_live_workers_are_listed_while_empty(queue, engine) -> None:
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO workers (id, name, host, pid, queues, concurrency) "
+                             "VALUES ('w1', 'w1', 'h', 1, ARRAY['emails', 'high'], 1)"))
+    names = [q.queue for q in QueueCounts(QueueAdmin(engine)).get().stats]
+    assert names == ["default", "emails", "high"]

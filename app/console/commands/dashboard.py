@@ -56,7 +56,8 @@ def dashboard(
     queue, schedule = config.queue.load(), config.schedule.load()
     app = create_app(DashboardSettings(
         token=token, read_only=read_only, health_max_wait=settings.health_max_wait,
-        retry_after=queue.retry_after, job_packages=queue.job_packages,
+        default_queue=queue.default_queue, retry_after=queue.retry_after,
+        job_packages=queue.job_packages,
         schedule_module=schedule.module, schedule_timezone=schedule.timezone,
         secure_cookie=https),
         check_schema())
