@@ -21,7 +21,7 @@ QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 
 JOB_STATES = ("pending", "delayed", "reserved", "failed")
 
-SCAN = 10_000
+SCAN = 5_000
 """Rows of each table a page of jobs looks at, at most (see jobs_page in queries.sql)."""
 
 
