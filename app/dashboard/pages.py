@@ -15,7 +15,7 @@ from app.dashboard import health
 from app.dashboard.api import FieldError, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
-from app.dashboard.security import form_action, log_in, token_matches
+from app.dashboard.security import csrf_token, form_action, log_in, token_matches
 from app.dashboard.store import SCAN
 from app.dashboard.views import error_page, flash, render
 from app.queue import context
@@ -54,8 +54,6 @@ def safe_next(request: Request) -> str:
 
 async def login(request: Request) -> Response:
     form = await request.form()
-    from app.dashboard.security import csrf_token
-
     token, csrf = form.get("token"), form.get("csrf_token")
     if not (isinstance(csrf, str) and token_matches(csrf, csrf_token(request))):
         return error_page(request, 403, "The login form was stale: reload it and try again.")

@@ -91,6 +91,9 @@ def test_post_job_refuses_what_a_worker_would_not_run_naming_the_field(client, e
     for body, field in cases:
         answer = client.post("/api/jobs", headers=BEARER, json=body)
         assert (answer.status_code, answer.json().get("field")) == (422, field), body
+    nan = client.post("/api/jobs", headers=BEARER, content=b'{"job": "tests.jobs.basic.Record"'
+                      b', "args": {"tag": "x"}, "delay": NaN}')
+    assert (nan.status_code, nan.json()["field"]) == (422, "delay")
     not_json = client.post("/api/jobs", headers=BEARER, content=b"{")
     assert (not_json.status_code, not_json.json()["field"]) == (422, "body")
     assert count(engine, "SELECT count(*) FROM jobs") == 0
