@@ -82,7 +82,8 @@ def overview(request: Request) -> Response:
     workers = state.store.worker_totals(state.settings.retry_after)
     window = "day" if request.query_params.get("window") == "day" else "hour"
     return render(request, "overview.html", title="Overview", stats=stats, totals=totals,
-                  workers=workers, window=window, counts_age=state.counts.age(snapshot))
+                  workers=workers, window=window, counts_age=state.counts.age(snapshot),
+                  chart_queue=request.query_params.get("queue") or None)
 
 
 def queues(request: Request) -> Response:

@@ -118,4 +118,5 @@ class DashboardStore:
 
     def history(self, minutes: int, queue: str | None = None) -> list[MinuteMetrics]:
         rows = self._run("metrics_history", {"minutes": minutes, "queue": queue})
-        return [MinuteMetrics(*row) for row in rows]
+        return [MinuteMetrics(row.minute, row.processed, row.failed, row.runtime_avg,
+                              row.runtime_max, row.wait_avg, row.wait_max) for row in rows]

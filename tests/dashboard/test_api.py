@@ -163,6 +163,8 @@ def test_history_reads_queue_metrics_per_minute(client, engine) -> None:
     assert (hour["processed"][-1], hour["failed"][-1], hour["runtime_avg"][-1],
             hour["wait_max"][-1]) == (10, 2, 0.5, 4.0)
     assert sum(hour["processed"]) == 10  # the row of two hours ago is outside the hour
+    other = client.get("/api/metrics/history?queue=other", headers=BEARER).json()
+    assert sum(other["processed"]) == 0  # one queue's history only
     day = client.get("/api/metrics/history?window=day", headers=BEARER).json()
     assert (len(day["minute"]), sum(day["processed"])) == (1440, 109)
 

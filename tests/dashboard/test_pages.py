@@ -121,3 +121,12 @@ def test_forget_all_with_a_malformed_time_is_422_not_a_crash(browser_client, eng
                                                  "shown_at": "yesterday-ish"})
     assert answer.status_code == 422
     assert count(engine, "SELECT count(*) FROM failed_jobs") == 1
+
+
+def test_overview_charts_one_queue_or_all(browser_client, engine) -> None:
+    client, _csrf = browser_client
+    dispatch(Record("a"), queue="emails")
+    page = client.get("/").text
+    assert 'href="/?queue=emails"' in page and 'data-queue=""' in page
+    one = client.get("/?queue=emails&window=day").text
+    assert 'data-queue="emails"' in one and 'data-window="day"' in one

@@ -49,8 +49,9 @@ const CHARTS = {
 };
 
 async function drawChart(element) {
-  const window_ = element.dataset.window === "day" ? "day" : "hour";
-  const response = await fetch(`/api/metrics/history?window=${window_}`, {credentials: "same-origin"});
+  const query = new URLSearchParams({window: element.dataset.window === "day" ? "day" : "hour"});
+  if (element.dataset.queue) query.set("queue", element.dataset.queue);
+  const response = await fetch(`/api/metrics/history?${query}`, {credentials: "same-origin"});
   if (!response.ok) return;
   const made = CHARTS[element.dataset.chart](await response.json());
   const size = {width: Math.max(element.clientWidth, 260), height: 200};
