@@ -39,16 +39,15 @@ class MinuteCounts:
     wait_sum: float = 0.0
     wait_max: float = 0.0
 
-    def add(self, runtime: float, wait: float, failed: bool) -> None:
-        self.processed += 1
-        self.failed += failed
-        self.runtime_sum += runtime
-        self.runtime_max = max(self.runtime_max, runtime)
-        self.wait_sum += wait
-        self.wait_max = max(self.wait_max, wait)
+    def merged(self, other: MinuteCounts) -> MinuteCounts:
+        return MinuteCounts(self.processed + other.processed, self.failed + other.failed,
+                            self.runtime_sum + other.runtime_sum,
+                            max(self.runtime_max, other.runtime_max),
+                            self.wait_sum + other.wait_sum, max(self.wait_max, other.wait_max))
 
 
-Key = tuple[dt.datetime, str, str]
+Key = tuple[int, str, str]
+"""(minute as Unix seconds of its start, queue, job class)."""
 
 
 class MetricsStore:
@@ -62,7 +61,8 @@ class MetricsStore:
         values = [counts[key] for key in keys]
         with translated_errors(self.engine.url), self.engine.begin() as conn:
             conn.execute(QUERIES["add_metrics"], {
-                "minutes": [key[0] for key in keys], "queues": [key[1] for key in keys],
+                "minutes": [dt.datetime.fromtimestamp(key[0], dt.UTC) for key in keys],
+                "queues": [key[1] for key in keys],
                 "classes": [key[2] for key in keys],
                 "processed": [v.processed for v in values], "failed": [v.failed for v in values],
                 "runtime_sums": [v.runtime_sum for v in values],
@@ -88,19 +88,30 @@ class MetricsRecorder:
 
     def add(self, queue: str, job_class: str, runtime: float, wait: float,
             failed: bool) -> None:
-        """Count one finished attempt (`failed`: it went to failed_jobs)."""
-        key = (self._minute(), queue, job_class)
+        """Count one finished attempt (`failed`: it went to failed_jobs).
+
+        On every job's path, so written out rather than through MinuteCounts.add and max():
+        ~1.5 us a call, against ~3 us (min of 30 runs of 10,000 on the loaded 2-vCPU machine;
+        a deque appended here and summed at flush was 0.25 us here but more in all).
+        """
+        # The worker's clock places an attempt in its minute: a few seconds of skew between
+        # hosts moves a count to the next bar of a chart, which is all it can do.
+        key = (int(self.clock()) // 60 * 60, queue, job_class)
         with self._lock:
             counts = self._counts.get(key)
             if counts is None:
                 counts = self._counts[key] = MinuteCounts()
-            counts.add(max(runtime, 0.0), max(wait, 0.0), failed)
-
-    def _minute(self) -> dt.datetime:
-        # The worker's clock places an attempt in its minute: a few seconds of skew between
-        # hosts moves a count to the next bar of a chart, which is all it can do.
-        seconds = int(self.clock()) // 60 * 60
-        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+            counts.processed += 1
+            if failed:
+                counts.failed += 1
+            if runtime > 0:
+                counts.runtime_sum += runtime
+                if runtime > counts.runtime_max:
+                    counts.runtime_max = runtime
+            if wait > 0:
+                counts.wait_sum += wait
+                if wait > counts.wait_max:
+                    counts.wait_max = wait
 
     def pending(self) -> int:
         """How many (minute, queue, class) rows the next flush writes."""
@@ -124,16 +135,10 @@ class MetricsRecorder:
         with self._lock:
             for key, old in counts.items():
                 new = self._counts.get(key)
-                self._counts[key] = old if new is None else _merged(old, new)
+                self._counts[key] = old if new is None else old.merged(new)
 
     def _prune_if_due(self, store: MetricsStore) -> None:
         now = self.clock()
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             store.prune(self.keep_days)
-
-
-def _merged(a: MinuteCounts, b: MinuteCounts) -> MinuteCounts:
-    return MinuteCounts(a.processed + b.processed, a.failed + b.failed,
-                        a.runtime_sum + b.runtime_sum, max(a.runtime_max, b.runtime_max),
-                        a.wait_sum + b.wait_sum, max(a.wait_max, b.wait_max))

@@ -91,17 +91,20 @@ def test_old_minutes_are_pruned_after_keep_days(queue, engine) -> None:
     assert [row[2] for row in rows(engine)] == ["kept"]
 
 
-def test_adds_from_many_threads_are_all_counted(queue, engine) -> None:
+def test_adds_from_many_threads_during_flushes_are_all_counted(queue, engine) -> None:
     recorder = MetricsRecorder(clock=Clock(T0))
+    store = MetricsStore(engine)
 
     def count_some() -> None:
-        for _ in range(1000):
+        for _ in range(5000):
             recorder.add("q", "A", runtime=0.001, wait=0.0, failed=False)
 
     threads = [threading.Thread(target=count_some) for _ in range(8)]
     for thread in threads:
         thread.start()
+    while any(thread.is_alive() for thread in threads):
+        recorder.flush(store)  # as the heartbeat thread does while jobs end
     for thread in threads:
         thread.join(timeout=30)
-    recorder.flush(MetricsStore(engine))
-    assert rows(engine)[0][3] == 8000
+    recorder.flush(store)
+    assert rows(engine)[0][3] == 40_000
