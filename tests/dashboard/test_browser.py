@@ -73,7 +73,9 @@ def page(dashboard: str):
     executable = chromium()
     if executable is None:
         pytest.skip("no Chromium: apt-get install -y chromium (Debian's package)")
-    from playwright.sync_api import sync_playwright
+    sync_playwright = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
+    ).sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
