@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 JOB_PACKAGES = "app.jobs,tests.jobs"
-TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals", "schedule_runs")
+TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals", "schedule_runs",
+          "queue_metrics")
 
 
 def count(engine: sa.Engine, sql: str, **params: object) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import config
+import config.dashboard
 import config.database
 import config.queue
 import config.schedule
@@ -22,7 +23,7 @@ KEYS = (
     "DATABASE_URL", "QUEUE_CONNECTION", "QUEUE_DEFAULT", "QUEUE_RETRY_AFTER",
     "JOB_MAX_RETRY_ATTEMPTS", "JOB_RETRY_DELAY", "JOB_DEFAULT_TIMEOUT", "JOB_WORKER_CONCURRENCY",
     "QUEUE_JOB_PACKAGES", "QUEUE_LISTEN", "SCHEDULE_MODULE", "SCHEDULE_TIMEZONE", "APP_KEY",
-    "APP_PREVIOUS_KEYS",
+    "APP_PREVIOUS_KEYS", "DASHBOARD_TOKEN", "QUEUE_HEALTH_MAX_WAIT", "QUEUE_METRICS_DAYS",
 )
 
 
@@ -183,3 +184,18 @@ def test_schedule_keys_have_their_defaults_and_refuse_bad_values(
     with pytest.raises(ConfigError, match="SCHEDULE_MODULE"):
         config.schedule.load()
 
+
+
+def test_dashboard_keys_have_their_defaults_and_refuse_bad_values(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config.dashboard.load() == config.dashboard.DashboardConfig(None, 300.0, 7)
+    monkeypatch.setenv("DASHBOARD_TOKEN", "s3cret")
+    assert config.dashboard.load().token == "s3cret"
+    assert "s3cret" not in repr(config.dashboard.load())
+    monkeypatch.setenv("QUEUE_METRICS_DAYS", "0")
+    with pytest.raises(ConfigError, match="QUEUE_METRICS_DAYS"):
+        config.dashboard.load()
+    monkeypatch.setenv("QUEUE_METRICS_DAYS", "3")
+    monkeypatch.setenv("QUEUE_HEALTH_MAX_WAIT", "-1")
+    with pytest.raises(ConfigError, match="QUEUE_HEALTH_MAX_WAIT"):
+        config.dashboard.load()

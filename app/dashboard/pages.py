@@ -1,0 +1,279 @@
+"""The server-rendered pages (SPEC §12) and the forms that act on the queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from app.dashboard import health
+from app.dashboard.api import FieldError, job_query
+from app.dashboard.arguments import visible_arguments
+from app.dashboard.schedule import schedule_rows
+from app.dashboard.security import csrf_token, form_action, log_in, token_matches
+from app.dashboard.store import SCAN
+from app.dashboard.views import error_page, flash, render
+from app.queue import context
+from app.queue.admin import RetryResult
+
+PAGE = 50
+
+
+def back(path: str, **query: str | None) -> RedirectResponse:
+    """303 after a form: the browser shows the page again with GET (no re-post on reload)."""
+    kept = {key: value for key, value in query.items() if value}
+    return RedirectResponse(path + (f"?{urlencode(kept)}" if kept else ""), status_code=303)
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# ------------------------------------------------------------------------------ login
+
+
+def login_page(request: Request) -> Response:
+    token = request.query_params.get("token")
+    if token is not None and token_matches(token, request.app.state.settings.token):
+        log_in(request)  # the URL the command prints: one click from the terminal
+        return back("/")
+    return render(request, "login.html", title="Log in", next=safe_next(request),
+                  wrong=token is not None)
+
+
+def safe_next(request: Request) -> str:
+    """Where to go after logging in: a path of this site only (no open redirect)."""
+    target = request.query_params.get("next", "/")
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    token, csrf = form.get("token"), form.get("csrf_token")
+    if not (isinstance(csrf, str) and token_matches(csrf, csrf_token(request))):
+        return error_page(request, 403, "The login form was stale: reload it and try again.")
+    if not (isinstance(token, str) and token_matches(token, request.app.state.settings.token)):
+        return render(request, "login.html", 401, title="Log in", next=safe_next(request),
+                      wrong=True)
+    log_in(request)
+    return back(safe_next(request))
+
+
+@form_action
+def logout(request: Request, form: FormData) -> Response:
+    request.session.clear()
+    return back("/login")
+
+
+# ------------------------------------------------------------------------------ pages
+
+
+def overview(request: Request) -> Response:
+    state = request.app.state
+    snapshot = state.counts.get()
+    stats = snapshot.stats
+    totals = {key: sum(getattr(queue, key) for queue in stats)
+              for key in ("pending", "delayed", "reserved", "failed")}
+    workers = state.store.worker_totals(state.settings.retry_after)
+    window = "day" if request.query_params.get("window") == "day" else "hour"
+    return render(request, "overview.html", title="Overview", stats=stats, totals=totals,
+                  workers=workers, window=window, counts_age=state.counts.age(snapshot),
+                  chart_queue=request.query_params.get("queue") or None)
+
+
+def queues(request: Request) -> Response:
+    state = request.app.state
+    snapshot = state.counts.get()
+    stats = snapshot.stats
+    problems = health.problems(stats, state.admin.workers(state.settings.retry_after),
+                               state.settings.health_max_wait)
+    return render(request, "queues.html", title="Queues", stats=stats, problems=problems,
+                  counts_age=state.counts.age(snapshot))
+
+
+def jobs(request: Request) -> Response:
+    wanted = request.query_params.get("id", "").strip()
+    if wanted:
+        return back(f"/jobs/{wanted}")
+    try:
+        where, before, limit = job_query(request.query_params)
+    except FieldError as exc:
+        return error_page(request, 422, f"{exc}.")
+    page = request.app.state.store.jobs(where, before, limit)
+    query = {"state": where.state, "queue": where.queue, "class": where.job_class,
+             "limit": str(limit) if limit != PAGE else None, "before": page.next_before}
+    return render(request, "jobs.html", title="Jobs", rows=page.rows, where=where,
+                  searched_out=page.searched_out, scan=SCAN,
+                  next_query=urlencode({k: v for k, v in query.items() if v})
+                  if page.next_before else None)
+
+
+def job(request: Request) -> Response:
+    job_id = request.path_params["id"]
+    state = request.app.state
+    found = state.admin.find_job(job_id)
+    if found is None:
+        return error_page(request, 404, f"There is no job with id {job_id}.")
+    return render(request, "job.html", title=f"Job {job_id}", job=found,
+                  arguments=visible_arguments(state.store.payload(job_id)))
+
+
+def failed(request: Request) -> Response:
+    queue = request.query_params.get("queue") or None
+    after = request.query_params.get("after") or None
+    page = request.app.state.admin.failed_jobs(queue, PAGE, after=after)
+    if page is None:
+        return error_page(request, 404, f"There is no failed job with id {after}.")
+    return render(request, "failed.html", title="Failed jobs", jobs=page, queue=queue,
+                  shown_at=request.app.state.admin.now().isoformat(),
+                  next_after=page[-1].id if len(page) == PAGE else None)
+
+
+def workers(request: Request) -> Response:
+    state = request.app.state
+    return render(request, "workers.html", title="Workers",
+                  workers=state.admin.workers(state.settings.retry_after))
+
+
+def schedule(request: Request) -> Response:
+    rows, problem = schedule_rows(request.app.state.settings, request.app.state.engine)
+    return render(request, "schedule.html", title="Schedule", rows=rows, problem=problem)
+
+
+# ---------------------------------------------------------------------------- actions
+
+
+def queue_field(form: FormData) -> str:
+    name = form.get("queue")
+    if not isinstance(name, str) or not name:
+        raise HTTPException(422, "name the queue")
+    return name
+
+
+@form_action
+def pause_queue(request: Request, form: FormData) -> Response:
+    name = queue_field(form)
+    context.current().store.pause(name)
+    flash(request, f"Queue {name} paused: workers stop claiming from it.")
+    return back("/queues")
+
+
+@form_action
+def resume_queue(request: Request, form: FormData) -> Response:
+    name = queue_field(form)
+    store = context.current().store
+    if store.resume(name):
+        store.notify([name])
+        flash(request, f"Queue {name} resumed.")
+    else:
+        flash(request, f"Queue {name} was not paused.")
+    return back("/queues")
+
+
+@form_action
+def clear_queue(request: Request, form: FormData) -> Response:
+    name = queue_field(form)
+    deleted = request.app.state.admin.clear(name)
+    flash(request, f"Deleted {plural(deleted, 'waiting job')} of queue {name}.")
+    return back("/queues")
+
+
+@form_action
+def retry_job(request: Request, form: FormData) -> Response:
+    job_id = request.path_params["id"]
+    flash(request, retry_message(request.app.state.admin.retry([job_id])))
+    return back(f"/jobs/{job_id}")
+
+
+@form_action
+def forget_job(request: Request, form: FormData) -> Response:
+    job_id = request.path_params["id"]
+    if request.app.state.admin.forget(job_id):
+        flash(request, f"Failed job {job_id} forgotten.")
+        return back("/failed")
+    flash(request, f"There is no failed job with id {job_id}.")
+    return back(f"/jobs/{job_id}")
+
+
+def retry_message(result: RetryResult) -> str:
+    parts = [f"{plural(len(result.retried), 'failed job')} pushed back onto the queue."]
+    if result.unknown:
+        parts.append(f"{plural(len(result.unknown), 'job')} no longer failed.")
+    if result.kept:
+        parts.append(f"{plural(len(result.kept), 'job')} left: a job with the same id is "
+                     "queued.")
+    return " ".join(parts)
+
+
+def selection(form: FormData) -> tuple[list[str], bool, str | None]:
+    """(ids ticked, whether "all matching" was asked, the queue filter)."""
+    ids = [value for value in form.getlist("ids") if isinstance(value, str) and value]
+    queue = form.get("queue")
+    return ids, form.get("all") == "1", queue if isinstance(queue, str) and queue else None
+
+
+@form_action
+def retry_failed(request: Request, form: FormData) -> Response:
+    ids, everything, queue = selection(form)
+    admin = request.app.state.admin
+    if not ids and not everything:
+        flash(request, "Tick the failed jobs to retry, or retry all that match.")
+    else:
+        flash(request, retry_message(admin.retry_all(queue) if everything else admin.retry(ids)))
+    return back("/failed", queue=queue)
+
+
+def shown_at(form: FormData) -> dt.datetime | None:
+    """When the failed-jobs page was shown: "forget all" spares jobs that failed since."""
+    value = form.get("shown_at")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, "the form's shown_at is not a time: reload the page") from None
+    if moment.tzinfo is None:
+        raise HTTPException(422, "the form's shown_at has no time zone: reload the page")
+    return moment
+
+
+@form_action
+def forget_failed(request: Request, form: FormData) -> Response:
+    ids, everything, queue = selection(form)
+    store = request.app.state.store
+    if everything:
+        before = shown_at(form) or request.app.state.admin.now()
+        count = store.forget_failed_matching(queue, None, before)
+    elif ids:
+        count = len(store.forget_failed(ids))
+    else:
+        flash(request, "Tick the failed jobs to forget, or forget all that match.")
+        return back("/failed", queue=queue)
+    flash(request, f"{plural(count, 'failed job')} forgotten.")
+    return back("/failed", queue=queue)
+
+
+ROUTES = [
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/", overview),
+    Route("/queues", queues),
+    Route("/queues/pause", pause_queue, methods=["POST"]),
+    Route("/queues/resume", resume_queue, methods=["POST"]),
+    Route("/queues/clear", clear_queue, methods=["POST"]),
+    Route("/jobs", jobs),
+    Route("/jobs/{id}", job),
+    Route("/jobs/{id}/retry", retry_job, methods=["POST"]),
+    Route("/jobs/{id}/forget", forget_job, methods=["POST"]),
+    Route("/failed", failed),
+    Route("/failed/retry", retry_failed, methods=["POST"]),
+    Route("/failed/forget", forget_failed, methods=["POST"]),
+    Route("/workers", workers),
+    Route("/schedule", schedule),
+]

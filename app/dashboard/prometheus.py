@@ -1,0 +1,58 @@
+"""GET /metrics: Prometheus text, read from the database at scrape time (the per-queue
+counts through QueueCounts: fresh while cheap, else a snapshot a few seconds old)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.dashboard.counts import QueueCounts
+from app.dashboard.store import DashboardStore
+
+
+class QueueCollector(Collector):
+    def __init__(self, counts: QueueCounts, store: DashboardStore, retry_after: float) -> None:
+        self.counts = counts
+        self.store = store
+        self.retry_after = retry_after
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.counts.get().stats
+        depth = GaugeMetricFamily("skiplock_queue_jobs", "Jobs per queue and state",
+                                  labels=["queue", "state"])
+        oldest = GaugeMetricFamily("skiplock_queue_oldest_pending_age_seconds",
+                                   "Seconds the oldest pending job of a queue has waited",
+                                   labels=["queue"])
+        paused = GaugeMetricFamily("skiplock_queue_paused", "1 when the queue is paused",
+                                   labels=["queue"])
+        for queue in stats:
+            for state in ("pending", "delayed", "reserved", "failed"):
+                depth.add_metric([queue.queue, state], getattr(queue, state))
+            oldest.add_metric([queue.queue], queue.oldest_pending_age or 0.0)
+            paused.add_metric([queue.queue], 1.0 if queue.paused else 0.0)
+        yield from (depth, oldest, paused)
+        yield from self._worker_metrics()
+
+    def _worker_metrics(self) -> Iterator[Metric]:
+        totals = self.store.worker_totals(self.retry_after)
+        yield GaugeMetricFamily("skiplock_workers_live", "Workers with a recent heartbeat",
+                                value=totals.live)
+        yield CounterMetricFamily("skiplock_jobs_processed",
+                                  "Attempts finished by the workers in the workers table",
+                                  value=totals.processed)
+        yield CounterMetricFamily("skiplock_jobs_failed",
+                                  "Jobs the workers in the workers table moved to failed_jobs",
+                                  value=totals.failed)
+
+
+def metrics_endpoint(request: Request) -> Response:
+    state = request.app.state
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(QueueCollector(state.counts, state.store, state.settings.retry_after))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,108 @@
+-- What the dashboard reads (and the bulk forgets its failed-jobs page offers) beyond QueueAdmin's
+-- statements. Loaded once by app/dashboard/store.py; only DashboardStore executes them.
+-- Values are always bound (:name), never formatted in; times come from the database's now().
+
+-- name: jobs_page
+-- A page of jobs, newest first (ids are ULIDs: their order is their creation order), of any
+-- state or one, of one queue and one class or all, older than :before (keyset: each page is a
+-- walk down a primary key from where the last one ended, never an OFFSET). The walk is bounded:
+-- each table gives at most :scan rows to filter, so a filter that matches nothing costs
+-- :scan rows, not the whole table (1,000,000 jobs: ~1 s unbounded). `searched_to` is the
+-- lowest id both walks reached (NULL when they reached the end): the next page starts there
+-- when this one holds fewer than :limit matches. One row with a NULL id when none matched.
+WITH waiting AS MATERIALIZED (
+    SELECT id, queue, payload->>'job' AS job_class,
+           CASE WHEN reserved_at IS NOT NULL THEN 'reserved'
+                WHEN available_at > now() THEN 'delayed'
+                ELSE 'pending' END AS state,
+           attempts, progress, created_at AS at
+    FROM jobs
+    WHERE coalesce(CAST(:state AS text), '') <> 'failed'
+      AND (CAST(:before AS text) IS NULL OR id < :before)
+    ORDER BY id DESC
+    LIMIT :scan
+), failed AS MATERIALIZED (
+    SELECT id, queue, payload->>'job' AS job_class, 'failed' AS state, attempts,
+           CAST(NULL AS real) AS progress, failed_at AS at
+    FROM failed_jobs
+    WHERE coalesce(CAST(:state AS text), 'failed') = 'failed'
+      AND (CAST(:before AS text) IS NULL OR id < :before)
+    ORDER BY id DESC
+    LIMIT :scan
+), searched AS (
+    -- A full window stopped short of its table's end: ids below its last were not looked at.
+    SELECT greatest((SELECT min(id) FROM waiting HAVING count(*) = :scan),
+                    (SELECT min(id) FROM failed HAVING count(*) = :scan)) AS searched_to
+)
+SELECT page.*, searched.searched_to
+FROM searched
+LEFT JOIN LATERAL (
+    SELECT * FROM (SELECT * FROM waiting UNION ALL SELECT * FROM failed) AS scanned
+    WHERE (searched.searched_to IS NULL OR scanned.id >= searched.searched_to)
+      AND (CAST(:state AS text) IS NULL OR scanned.state = :state)
+      AND (CAST(:queue AS text) IS NULL OR scanned.queue = :queue)
+      AND (CAST(:job_class AS text) IS NULL OR scanned.job_class = :job_class)
+    ORDER BY scanned.id DESC
+    LIMIT :limit
+) AS page ON true
+ORDER BY page.id DESC;
+
+-- name: job_payload
+-- The stored payload of a job wherever it is (a job is in one table at a time).
+SELECT payload FROM jobs WHERE id = :id
+UNION ALL
+SELECT payload FROM failed_jobs WHERE id = :id
+LIMIT 1;
+
+-- name: forget_failed_jobs
+-- The failed-jobs page's "forget selected".
+DELETE FROM failed_jobs WHERE id = ANY(CAST(:ids AS text[])) RETURNING id;
+
+-- name: forget_failed_matching
+-- The failed-jobs page's "forget all matching": every failed job of :queue (all when NULL)
+-- that failed before :before (when the page was shown: a job failing since is not one the
+-- user saw), of :job_class (all when NULL).
+WITH deleted AS (
+    DELETE FROM failed_jobs
+    WHERE (CAST(:queue AS text) IS NULL OR queue = :queue)
+      AND (CAST(:job_class AS text) IS NULL OR payload->>'job' = :job_class)
+      AND failed_at <= CAST(:before AS timestamptz)
+    RETURNING 1
+)
+SELECT count(*) AS deleted FROM deleted;
+
+-- name: worker_totals
+-- Live workers (no stop, a heartbeat within :retry_after seconds) and what all workers in the
+-- table processed and failed (a counter that drops when old worker rows are pruned).
+SELECT count(*) FILTER (WHERE stopped_at IS NULL
+                          AND heartbeat_at >= now() - make_interval(secs => :retry_after))
+           AS live,
+       coalesce(sum(processed), 0)::bigint AS processed,
+       coalesce(sum(failed), 0)::bigint AS failed
+FROM workers;
+
+-- name: metrics_history
+-- Per minute of the last :minutes minutes (every minute present, zero when idle, so a chart's
+-- x axis has no holes): attempts finished and failed, mean and max runtime and wait, of one
+-- queue or all. Reads queue_metrics through its primary key's leading minute.
+WITH minutes AS (
+    SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => :minutes - 1),
+                           date_trunc('minute', now()), interval '1 minute') AS minute
+), sums AS (
+    SELECT minute, sum(processed) AS processed, sum(failed) AS failed,
+           sum(runtime_sum) AS runtime_sum, max(runtime_max) AS runtime_max,
+           sum(wait_sum) AS wait_sum, max(wait_max) AS wait_max
+    FROM queue_metrics
+    WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
+      AND (CAST(:queue AS text) IS NULL OR queue = :queue)
+    GROUP BY minute
+)
+SELECT extract(epoch FROM m.minute)::bigint AS minute,
+       coalesce(s.processed, 0)::bigint AS processed,
+       coalesce(s.failed, 0)::bigint AS failed,
+       (s.runtime_sum / nullif(s.processed, 0))::double precision AS runtime_avg,
+       s.runtime_max::double precision AS runtime_max,
+       (s.wait_sum / nullif(s.processed, 0))::double precision AS wait_avg,
+       s.wait_max::double precision AS wait_max
+FROM minutes m LEFT JOIN sums s ON s.minute = m.minute
+ORDER BY m.minute;

@@ -1,0 +1,183 @@
+"""Who may do what: the token, the login session, CSRF, read-only, the security headers.
+
+Every request carries DASHBOARD_TOKEN: as `Authorization: Bearer …` (the API, /metrics), or
+through a session cookie signed with a key derived from it, set by the login form (pages; the
+pages' own script reads the API with it, for GET only). Changing the token logs every session
+out. Forms that change anything carry the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PUBLIC_PATHS = ("/login", "/static/")
+"""Reachable without the token: the login form and the vendored files it needs."""
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def token_matches(given: str | None, token: str) -> bool:
+    """Constant-time comparison: how long it takes says nothing about how much matched."""
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def session_secret(token: str) -> str:
+    """The key that signs session cookies: derived from the token, so a new token logs
+    everyone out, and the cookie never holds the token itself."""
+    return hmac.new(token.encode(), b"skiplock dashboard session", hashlib.sha256).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/") or path == "/metrics"
+
+
+def logged_in(request: Request) -> bool:
+    return request.session.get("auth") is True
+
+
+def log_in(request: Request) -> None:
+    request.session.clear()  # a fresh session: no fixation of one made before the login
+    request.session["auth"] = True
+    request.session["csrf"] = secrets.token_urlsafe(24)
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use (the login form has one too)."""
+    if "csrf" not in request.session:
+        request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(request.session["csrf"])
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, errors and static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TokenGate(BaseHTTPMiddleware):
+    """Lets a request through only with the token (bearer) or a logged-in session."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        if path.startswith(PUBLIC_PATHS):
+            return await call_next(request)
+        token = request.app.state.settings.token
+        allowed = token_matches(bearer(request), token) or (
+            logged_in(request) and (not is_api(path) or request.method in ("GET", "HEAD")))
+        if allowed:
+            if holds_nul(request):
+                return refusal(request, 422, NUL_REFUSED)
+            return await call_next(request)
+        if is_api(path) or request.method not in ("GET", "HEAD"):
+            return JSONResponse({"error": "this needs the dashboard token: send "
+                                 "'Authorization: Bearer <DASHBOARD_TOKEN>'"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+NUL_REFUSED = "a NUL character cannot be part of a queue, class or id (PostgreSQL text)"
+
+
+def holds_nul(request: Request) -> bool:
+    """A NUL in the path or the query: no name or id can hold one (PostgreSQL refuses it)."""
+    return "\x00" in request.url.path or any("\x00" in key or "\x00" in value
+                                            for key, value in request.query_params.multi_items())
+
+
+def refusal(request: Request, status_code: int, sentence: str) -> Response:
+    """An answer from the middleware (outside the app's exception handlers)."""
+    if is_api(request.url.path):
+        return JSONResponse({"error": sentence}, status_code=status_code)
+    from app.dashboard.views import error_page  # views imports this module
+
+    return error_page(request, status_code, sentence[0].upper() + sentence[1:] + ".")
+
+
+def refuse_if_read_only(request: Request) -> None:
+    if request.app.state.settings.read_only:
+        raise HTTPException(403, "the dashboard runs read-only (--read-only): actions are off")
+
+
+def form_action(handler: Callable[[Request, FormData], Response]
+                ) -> Callable[[Request], Awaitable[Response]]:
+    """A page's state-changing POST: refused when read-only or without the session's CSRF
+    token; the handler (database work) then runs in the thread pool."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        refuse_if_read_only(request)
+        form = await request.form()
+        if not token_matches(_text(form.get("csrf_token")), csrf_token(request)):
+            raise HTTPException(403, "the form's CSRF token is missing or stale: reload the "
+                                "page and try again")
+        if any(isinstance(value, str) and "\x00" in value for _key, value in form.multi_items()):
+            raise HTTPException(422, NUL_REFUSED)
+        return await run_in_threadpool(handler, request, form)
+
+    endpoint.changes_state = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def api_action(handler: Callable[[Request, bytes], Response]
+               ) -> Callable[[Request], Awaitable[Response]]:
+    """An API call that changes state: refused when read-only. (A session cookie alone never
+    reaches one: TokenGate lets it through for GET only, so no CSRF token is needed here.)"""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        refuse_if_read_only(request)
+        body = await request.body()
+        return await run_in_threadpool(handler, request, body)
+
+    endpoint.changes_state = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

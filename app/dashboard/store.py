@@ -1,0 +1,122 @@
+"""DashboardStore: the dashboard's own statements (queries.sql), one method each.
+
+QueueAdmin (app/queue/admin.py) already reads counts, failed jobs, one job and the workers,
+and retries; this class holds only what the dashboard needs beyond it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from app.queue.store import load_queries, translated_errors
+
+QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
+
+JOB_STATES = ("pending", "delayed", "reserved", "failed")
+
+SCAN = 5_000
+"""Rows of each table a page of jobs looks at, at most (see jobs_page in queries.sql)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: str
+    queue: str
+    job_class: str | None
+    state: str
+    attempts: int
+    progress: float | None
+    at: dt.datetime | None
+    """Created (waiting and reserved jobs) or failed (failed jobs)."""
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> JobRow:
+        return cls(row.id, row.queue, row.job_class, row.state, row.attempts, row.progress,
+                   row.at)
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    rows: list[JobRow]
+    next_before: str | None
+    """Where the next page starts; None when this one reached the oldest job."""
+    searched_out: bool
+    """Fewer than a page matched among the rows this page looked at (SCAN per table)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    state: str | None = None
+    queue: str | None = None
+    job_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTotals:
+    live: int
+    processed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteMetrics:
+    minute: int
+    """Unix seconds of the minute's start."""
+    processed: int
+    failed: int
+    runtime_avg: float | None
+    runtime_max: float | None
+    wait_avg: float | None
+    wait_max: float | None
+
+
+class DashboardStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def _run(self, name: str, params: dict[str, Any]) -> list[sa.Row[Any]]:
+        with translated_errors(self.engine.url), self.autocommit.connect() as conn:
+            return list(conn.execute(QUERIES[name], params))
+
+    def jobs(self, where: JobFilter, before: str | None, limit: int,
+             scan: int = SCAN) -> JobPage:
+        # Unfiltered, every row looked at is shown: a page need look at no more than itself.
+        scan = limit if where == JobFilter() else max(scan, limit)
+        rows = self._run("jobs_page", {"state": where.state, "queue": where.queue,
+                                       "job_class": where.job_class, "before": before,
+                                       "limit": limit, "scan": scan})
+        found = [JobRow.from_row(row) for row in rows if row.id is not None]
+        if len(found) == limit:
+            return JobPage(found, found[-1].id, searched_out=False)
+        searched_to = rows[0].searched_to
+        return JobPage(found, searched_to, searched_out=searched_to is not None)
+
+    def payload(self, job_id: str) -> Any:
+        rows = self._run("job_payload", {"id": job_id})
+        return rows[0].payload if rows else None
+
+    def forget_failed(self, ids: Sequence[str]) -> list[str]:
+        return [row.id for row in self._run("forget_failed_jobs", {"ids": list(ids)})]
+
+    def forget_failed_matching(self, queue: str | None, job_class: str | None,
+                               before: dt.datetime) -> int:
+        rows = self._run("forget_failed_matching",
+                         {"queue": queue, "job_class": job_class, "before": before})
+        return int(rows[0].deleted)
+
+    def worker_totals(self, retry_after: float) -> WorkerTotals:
+        row = self._run("worker_totals", {"retry_after": retry_after})[0]
+        return WorkerTotals(int(row.live), int(row.processed), int(row.failed))
+
+    def history(self, minutes: int, queue: str | None = None) -> list[MinuteMetrics]:
+        rows = self._run("metrics_history", {"minutes": minutes, "queue": queue})
+        return [MinuteMetrics(row.minute, row.processed, row.failed, row.runtime_avg,
+                              row.runtime_max, row.wait_avg, row.wait_max) for row in rows]

@@ -1,0 +1,67 @@
+"""Rendering helpers: the templates, their filters, and the page for an error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.templating import Jinja2Templates
+
+from app.dashboard.security import csrf_token
+from app.queue.admin import class_name
+
+NAV = (("/", "Overview"), ("/queues", "Queues"), ("/jobs", "Jobs"), ("/failed", "Failed"),
+       ("/workers", "Workers"), ("/schedule", "Schedule"))
+"""Only pages that exist: batches join the list when batches do."""
+
+
+def age(seconds: float | None) -> str:
+    """3s, 4m 10s, 2h 5m, 3d 4h (as queue:status prints them)."""
+    if seconds is None:
+        return "-"
+    whole = max(int(seconds), 0)
+    for unit, size, sub_unit, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
+                                           ("m", 60, "s", 1)):
+        if whole >= size:
+            return f"{whole // size}{unit} {whole % size // sub_size}{sub_unit}"
+    return f"{whole}s"
+
+
+def when(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+templates.env.filters.update(age=age, when=when, pretty_json=pretty_json,
+                             short_class=class_name)
+
+
+def render(request: Request, template: str, status_code: int = 200,
+           **context: Any) -> Response:
+    flash = request.session.pop("flash", None) if "session" in request.scope else None
+    return templates.TemplateResponse(request, template, {
+        "nav": NAV, "read_only": request.app.state.settings.read_only,
+        "csrf": csrf_token(request) if "session" in request.scope else "",
+        "flash": flash, **context}, status_code=status_code)
+
+
+def error_page(request: Request, status_code: int, sentence: str) -> Response:
+    """One sentence, no traceback, with the navigation so the user can go on."""
+    try:
+        return render(request, "error.html", status_code, message=sentence,
+                      title=f"Error {status_code}")
+    except Exception:  # noqa: BLE001 - the error page must not fail in turn
+        return HTMLResponse(f"<p>{status_code}: the dashboard could not answer.</p>",
+                            status_code=status_code)
+
+
+def flash(request: Request, message: str) -> None:
+    request.session["flash"] = message

@@ -1,0 +1,132 @@
+"""The pages and their forms, as a logged-in browser sends them (without a browser)."""
+
+from __future__ import annotations
+
+from app.queue import dispatch
+from tests.dashboard.conftest import add_failed
+from tests.jobs.basic import Record
+from tests.support import count
+
+
+def test_every_page_renders_with_what_exists(browser_client, engine) -> None:
+    client, _csrf = browser_client
+    job_id = dispatch(Record("seen"), queue="emails")
+    add_failed(engine, "F1", queue="emails")
+    pages = {"/": ["emails", "Pending"], "/queues": ["emails", "Pause"],
+             "/jobs": [job_id, "F1"], f"/jobs/{job_id}": ["&#34;seen&#34;", "pending"],
+             "/jobs/F1": ["RuntimeError: boom F1", "Retry", "Forget"],
+             "/failed": ["F1", "RuntimeError: boom F1"], "/workers": ["No workers"],
+             "/schedule": ["Schedule"]}
+    for path, expected in pages.items():
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        for text in expected:
+            assert text in answer.text, (path, text)
+
+
+def test_nav_has_no_dead_links(browser_client) -> None:
+    client, _csrf = browser_client
+    from app.dashboard.views import NAV
+
+    for path, _label in NAV:
+        assert client.get(path).status_code == 200, path
+
+
+def test_unknown_job_page_is_404_with_one_sentence(browser_client) -> None:
+    client, _csrf = browser_client
+    answer = client.get("/jobs/NOPE")
+    assert answer.status_code == 404
+    assert "There is no job with id NOPE." in answer.text
+
+
+def test_find_by_id_goes_to_the_job(browser_client) -> None:
+    client, _csrf = browser_client
+    assert client.get("/jobs?id=ABC").headers["location"] == "/jobs/ABC"
+
+
+def test_jobs_page_pages_by_keyset(browser_client) -> None:
+    client, _csrf = browser_client
+    ids = [dispatch(Record(str(n))) for n in range(3)]
+    first = client.get("/jobs?limit=2").text
+    assert ids[2] in first and ids[1] in first and ids[0] not in first
+    assert f"before={ids[1]}" in first
+    second = client.get(f"/jobs?limit=2&before={ids[1]}").text
+    assert ids[0] in second and ids[1] not in second
+
+
+def test_pause_resume_and_clear_a_queue(browser_client, engine) -> None:
+    client, csrf = browser_client
+    dispatch(Record("a"), queue="emails")
+    dispatch(Record("b"), queue="emails", delay=60)
+    paused = client.post("/queues/pause", data={"queue": "emails", "csrf_token": csrf})
+    assert paused.headers["location"] == "/queues"
+    assert count(engine, "SELECT count(*) FROM paused_queues WHERE queue = 'emails'") == 1
+    assert "Queue emails paused" in client.get("/queues").text
+    client.post("/queues/resume", data={"queue": "emails", "csrf_token": csrf})
+    assert count(engine, "SELECT count(*) FROM paused_queues") == 0
+    client.post("/queues/clear", data={"queue": "emails", "csrf_token": csrf})
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+    assert "Deleted 2 waiting jobs of queue emails." in client.get("/queues").text
+
+
+def test_retry_and_forget_one_failed_job(browser_client, engine) -> None:
+    client, csrf = browser_client
+    add_failed(engine, "F1")
+    add_failed(engine, "F2")
+    client.post("/jobs/F1/retry", data={"csrf_token": csrf})
+    assert count(engine, "SELECT count(*) FROM jobs WHERE id = 'F1'") == 1
+    client.post("/jobs/F2/forget", data={"csrf_token": csrf})
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 0
+
+
+def test_bulk_retry_and_forget_a_selection(browser_client, engine) -> None:
+    client, csrf = browser_client
+    for job_id in ("F1", "F2", "F3", "F4"):
+        add_failed(engine, job_id)
+    client.post("/failed/retry", data={"csrf_token": csrf, "ids": ["F1", "F2"]})
+    client.post("/failed/forget", data={"csrf_token": csrf, "ids": ["F3"]})
+    assert count(engine, "SELECT count(*) FROM jobs") == 2
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 1
+    assert "1 failed job forgotten." in client.get("/failed").text
+
+
+def test_bulk_actions_on_all_matching_a_queue_filter(browser_client, engine) -> None:
+    client, csrf = browser_client
+    for job_id, queue in (("A1", "a"), ("A2", "a"), ("B1", "b"), ("C1", "c")):
+        add_failed(engine, job_id, queue=queue)
+    client.post("/failed/retry", data={"csrf_token": csrf, "all": "1", "queue": "a"})
+    assert count(engine, "SELECT count(*) FROM jobs WHERE queue = 'a'") == 2
+    shown_at = client.get("/failed?queue=b").text.split('name="shown_at" value="')[1]
+    shown_at = shown_at.split('"')[0]
+    client.post("/failed/forget", data={"csrf_token": csrf, "all": "1", "queue": "b",
+                                        "shown_at": shown_at})
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 1  # C1 of queue c is kept
+
+
+def test_forget_all_keeps_jobs_that_failed_after_the_page_was_shown(browser_client,
+                                                                    engine) -> None:
+    client, csrf = browser_client
+    add_failed(engine, "OLD")
+    shown_at = client.get("/failed").text.split('name="shown_at" value="')[1].split('"')[0]
+    add_failed(engine, "NEW")
+    client.post("/failed/forget", data={"csrf_token": csrf, "all": "1", "shown_at": shown_at})
+    assert count(engine, "SELECT count(*) FROM failed_jobs WHERE id = 'NEW'") == 1
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 1
+
+
+def test_forget_all_with_a_malformed_time_is_422_not_a_crash(browser_client, engine) -> None:
+    client, csrf = browser_client
+    add_failed(engine, "F1")
+    answer = client.post("/failed/forget", data={"csrf_token": csrf, "all": "1",
+                                                 "shown_at": "yesterday-ish"})
+    assert answer.status_code == 422
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 1
+
+
+def test_overview_charts_one_queue_or_all(browser_client, engine) -> None:
+    client, _csrf = browser_client
+    dispatch(Record("a"), queue="emails")
+    page = client.get("/").text
+    assert 'href="/?queue=emails"' in page and 'data-queue=""' in page
+    one = client.get("/?queue=emails&window=day").text
+    assert 'data-queue="emails"' in one and 'data-window="day"' in one
