@@ -1,3 +1,17 @@
-"""Command modules; importing this package registers every command on the CLI."""
+"""Command modules, one per area; importing this package registers every command on the CLI.
 
-from app.console.commands import bench, database, inspect, make, work  # noqa: F401
+Each module imports only light things at its top (typer, the console helpers): what a command
+needs to run (SQLAlchemy, psycopg, Alembic, rich tables) is imported inside it, so `--help` and
+each command load only their own share (tests/cli/test_help.py checks it).
+"""
+
+from app.console.commands import (  # noqa: F401
+    bench,
+    database,
+    failed,
+    jobs,
+    make,
+    queues,
+    work,
+    workers,
+)
