@@ -16,7 +16,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from app.console import commands  # noqa: F401 - registers every command on `cli`
 from app.console.cli import cli
-from app.console.output import USAGE, fail
+from app.console.output import USAGE, echo, fail
 from app.queue.errors import QueueError
 from config import ConfigError
 
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
         args.remove("--verbose")
     try:
         code = cli(args=args, prog_name="artisan", standalone_mode=False)
-    except NoArgsIsHelpError as exc:
-        exc.show()  # `artisan` alone lists the commands, as `php artisan` does
+    except NoArgsIsHelpError as exc:  # `artisan` alone lists the commands, as `php artisan` does
+        echo(exc.ctx.get_help() if exc.ctx is not None else "")
         sys.exit(0)
     except UsageError as exc:
         fail(usage_line(exc), exc.exit_code or USAGE)
