@@ -1,7 +1,7 @@
 """QueueAdmin: what the operating commands read and repair. One method per query in admin.sql.
 
 JobStore runs the worker's statements; this class runs the operator's (list, retry, forget,
-flush, clear, status, find a job, list workers). Neither knows about the CLI or config/.
+flush, clear, status, monitor, find a job, list workers). Neither knows about the CLI or config/.
 """
 
 from __future__ import annotations
@@ -114,6 +114,41 @@ class QueueStats:
     def from_row(cls, row: sa.Row[Any]) -> QueueStats:
         return cls(row.queue, row.pending, row.delayed, row.reserved, row.failed,
                    row.oldest_pending_at, row.oldest_pending_age, row.paused)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSize:
+    """What queue:monitor reads of one queue."""
+
+    queue: str
+    size: int
+    """Every job of the queue not yet done: pending + delayed + reserved (Laravel's size)."""
+    pending: int
+    delayed: int
+    reserved: int
+    oldest_pending_at: dt.datetime | None
+    oldest_pending_age: float | None
+    """Seconds the oldest pending (available, unclaimed) job has been waiting."""
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> QueueSize:
+        return cls(row.queue, row.size, row.pending, row.delayed, row.reserved,
+                   row.oldest_pending_at, row.oldest_pending_age)
+
+    def alerts(self, max_size: int, max_wait: float | None) -> list[str]:
+        """Why this queue needs attention: more than `max_size` jobs, or a pending job waiting
+        more than `max_wait` seconds. Empty when it does not."""
+        reasons = []
+        if self.size > max_size:
+            reasons.append(f"{self.size} job{'s' if self.size != 1 else ''} > --max {max_size}")
+        if self.has_waited_over(max_wait):
+            reasons.append(f"oldest pending waited {self.oldest_pending_age:.0f}s > "
+                           f"--max-wait {max_wait:g}")
+        return reasons
+
+    def has_waited_over(self, max_wait: float | None) -> bool:
+        return (max_wait is not None and self.oldest_pending_age is not None
+                and self.oldest_pending_age > max_wait)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +298,11 @@ class QueueAdmin:
         """Counts per queue; `queues` are listed even when they have no rows."""
         rows = self._run("queue_status", {"queues": list(queues)})
         return [QueueStats.from_row(row) for row in rows]
+
+    def monitor(self, queues: Sequence[str]) -> list[QueueSize]:
+        """Size and oldest wait of each of `queues`, in that order."""
+        rows = self._run("monitor_queues", {"queues": list(queues)})
+        return [QueueSize.from_row(row) for row in rows]
 
     def find_job(self, job_id: str) -> JobInfo | None:
         rows = self._run("find_job", {"id": job_id})

@@ -135,6 +135,27 @@ LEFT JOIN failed f ON f.queue = n.queue
 LEFT JOIN paused_queues p ON p.queue = n.queue
 ORDER BY n.queue;
 
+-- name: monitor_queues
+-- For each of :queues, in the order given (listed even when empty): pending, delayed and
+-- reserved counts, their sum (the queue's size, as Laravel's queue:monitor counts it: every
+-- job not yet done), and the oldest pending job's wait. One snapshot. Per queue, waiting rows
+-- are counted through jobs_claim_idx (queue first: an index-only scan of that queue alone) and
+-- reserved rows through the partial jobs_reserved_by_idx (few).
+SELECT q.queue, w.pending, w.delayed, r.reserved, w.pending + w.delayed + r.reserved AS size,
+       w.oldest_pending_at,
+       extract(epoch FROM now() - w.oldest_pending_at)::double precision AS oldest_pending_age
+FROM unnest(CAST(:queues AS text[])) WITH ORDINALITY AS q(queue, position)
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE available_at <= now()) AS pending,
+           count(*) FILTER (WHERE available_at > now()) AS delayed,
+           min(available_at) FILTER (WHERE available_at <= now()) AS oldest_pending_at
+    FROM jobs WHERE queue = q.queue AND reserved_at IS NULL
+) AS w
+CROSS JOIN LATERAL (
+    SELECT count(*) AS reserved FROM jobs WHERE queue = q.queue AND reserved_at IS NOT NULL
+) AS r
+ORDER BY q.position;
+
 -- name: find_job
 -- One job wherever it is: in `jobs` (pending, delayed or reserved, with its worker) or in
 -- `failed_jobs`. At most one row: a job is moved between the tables in one statement.

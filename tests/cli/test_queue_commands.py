@@ -3,6 +3,7 @@ resume; and every operating command's one line when the database cannot be reach
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -139,6 +140,62 @@ def test_status_watch_refreshes_until_ctrl_c(queue):
     assert "watched" in out and "Traceback" not in err
 
 
+# ----------------------------------------------------------------------- queue:monitor
+
+
+def monitor(*args: str) -> tuple[int, dict]:
+    result = artisan("queue:monitor", *args, "--json")
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_monitor_reports_size_and_oldest_wait_and_exits_1_over_a_threshold(queue, engine):
+    for _ in range(3):
+        dispatch(Record("p"), queue="alpha")
+    dispatch(Record("d"), queue="alpha", delay=600)
+    reserve(engine, dispatch(Record("r"), queue="alpha"))
+    with engine.begin() as conn:  # the oldest pending job of alpha has waited ~2 minutes
+        conn.execute(sa.text("UPDATE jobs SET available_at = now() - interval '2 minutes' "
+                             "WHERE id = (SELECT min(id) FROM jobs WHERE queue = 'alpha' "
+                             "AND reserved_at IS NULL)"))
+
+    code, data = monitor("alpha,empty", "--max", "5", "--max-wait", "600")
+    assert code == 0 and data["alert"] is False
+    alpha, empty = data["queues"]  # in the order asked, an empty queue listed too
+    assert (alpha["queue"], alpha["size"], alpha["pending"], alpha["delayed"],
+            alpha["reserved"]) == ("alpha", 5, 3, 1, 1)
+    assert 115 <= alpha["oldest_pending_age_seconds"] < 300
+    assert (empty["queue"], empty["size"], empty["oldest_pending_age_seconds"]) == \
+        ("empty", 0, None)
+    assert alpha["status"] == "ok" and alpha["alerts"] == []
+
+    code, data = monitor("alpha,empty", "--max", "4")
+    assert code == 1 and data["alert"] is True
+    assert [q["status"] for q in data["queues"]] == ["alert", "ok"]
+    assert data["queues"][0]["alerts"] == ["5 jobs > --max 4"]
+
+    code, data = monitor("alpha", "--max-wait", "60")
+    assert code == 1 and "--max-wait 60" in data["queues"][0]["alerts"][0]
+
+    text = artisan("queue:monitor", "alpha,empty", "--max", "4", env={"COLUMNS": "80"})
+    assert text.returncode == 1 and text.stderr == ""
+    assert "ALERT" in next(line for line in text.stdout.splitlines() if "alpha" in line)
+    assert "OK" in next(line for line in text.stdout.splitlines() if "empty" in line)
+
+
+def test_monitor_of_the_default_queue_is_ok_when_empty(queue):
+    code, data = monitor()
+    assert code == 0 and [q["queue"] for q in data["queues"]] == ["default"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--max", "-1"), "--max"), (("--max-wait", "nan"), "--max-wait"), ((",",), "QUEUES")])
+def test_monitor_rejects_bad_options(queue, args, fragment):
+    result = artisan("queue:monitor", *args)
+    assert result.returncode == 2
+    assert_error(result, fragment)
+
+
 # --------------------------------------------------------------- unreachable database
 
 
@@ -146,7 +203,7 @@ def test_status_watch_refreshes_until_ctrl_c(queue):
     ["queue:failed"], ["queue:failed", "--json"], ["queue:retry", "X"], ["queue:retry", "all"],
     ["queue:retry-failed"], ["queue:forget", "X"], ["queue:flush"], ["queue:clear-failed"],
     ["queue:prune-failed"], ["queue:clear", "--force"], ["queue:status"],
-    ["queue:status", "--json"], ["queue:job", "X"], ["queue:workers", "--json"],
+    ["queue:status", "--json"], ["queue:monitor"], ["queue:job", "X"], ["queue:workers", "--json"],
 ])
 def test_unreachable_database_is_one_line(database_url, args):
     result = artisan(*args, env=UNREACHABLE)

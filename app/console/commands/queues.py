@@ -1,4 +1,4 @@
-"""Queues: queue:status, queue:clear, queue:pause, queue:resume.
+"""Queues: queue:status, queue:monitor, queue:clear, queue:pause, queue:resume.
 
 Thin commands: check the options, call QueueAdmin, print a table or (with --json) JSON only.
 The JSON keys are a contract, documented in docs/cli-json.md.
@@ -22,7 +22,7 @@ from app.queue import context
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from app.queue.admin import QueueAdmin, QueueStats
+    from app.queue.admin import QueueAdmin, QueueSize, QueueStats
 
 
 # --------------------------------------------------------------------------- status
@@ -83,6 +83,63 @@ def watch_status(admin: QueueAdmin, queues: list[str], interval: float) -> None:
                 live.update(status_table(admin.status(queues)), refresh=True)
     except KeyboardInterrupt:
         return
+
+
+# -------------------------------------------------------------------------- monitor
+
+
+def queue_names(text: str) -> list[str]:
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        bad_option("QUEUES", "name at least one queue, e.g. default,emails")
+    return names
+
+
+def monitor_json(q: QueueSize, alerts: list[str]) -> dict[str, Any]:
+    return {"queue": q.queue, "size": q.size, "pending": q.pending, "delayed": q.delayed,
+            "reserved": q.reserved, "oldest_pending_at": iso(q.oldest_pending_at),
+            "oldest_pending_age_seconds": q.oldest_pending_age,
+            "status": "alert" if alerts else "ok", "alerts": alerts}
+
+
+def monitor_table(rows: Sequence[tuple[QueueSize, list[str]]]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("Queue", overflow="fold")
+    table.add_column("Size", justify="right", no_wrap=True)
+    table.add_column("Oldest pending", justify="right", no_wrap=True)
+    table.add_column("Status", overflow="fold")
+    for q, alerts in rows:
+        status = f"[bold red]ALERT[/] {escape('; '.join(alerts))}" if alerts else "[green]OK[/]"
+        table.add_row(escape(q.queue), f"{q.size:,}", age(q.oldest_pending_age), status)
+    return table
+
+
+@cli.command("queue:monitor")
+def monitor(
+    queues: Annotated[str | None, typer.Argument(
+        metavar="QUEUES", help="Queues to watch, comma-separated (default QUEUE_DEFAULT)")] = None,
+    max_size: Annotated[int, typer.Option("--max", help="Alert when a queue has more jobs "
+                                                         "than this")] = 1000,
+    max_wait: Annotated[float | None, typer.Option(
+        "--max-wait", help="Alert when a queue's oldest pending job has waited longer (s)")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each queue's size and oldest wait; exit 1 when one is over --max or --max-wait (cron)."""
+    check_at_least("--max", max_size, 0)
+    check_at_least("--max-wait", max_wait, 0)
+    names = queue_names(queues or context.current().settings.default_queue)
+    rows = [(q, q.alerts(max_size, max_wait)) for q in queue_admin().monitor(names)]
+    if as_json:
+        print_json({"queues": [monitor_json(q, alerts) for q, alerts in rows],
+                    "alert": any(alerts for _, alerts in rows)})
+    else:
+        console().print(monitor_table(rows))
+    if any(alerts for _, alerts in rows):
+        raise typer.Exit(1)  # not an error: the answer, for cron and alerting scripts
 
 
 # ---------------------------------------------------------------------------- clear
