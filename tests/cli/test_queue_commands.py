@@ -140,6 +140,22 @@ def test_status_watch_refreshes_until_ctrl_c(queue):
     assert "watched" in out and "Traceback" not in err
 
 
+# ---------------------------------------------------------------- queue:pause, resume
+
+
+def test_pause_and_resume_say_what_they_did_when_run_twice(queue, engine):
+    paused = "SELECT count(*) FROM paused_queues WHERE queue = 'mail'"
+    assert artisan("queue:pause", "mail").stdout.strip() == \
+        "Queue [mail] paused: workers stop claiming from it."
+    again = artisan("queue:pause", "mail")
+    assert again.returncode == 0 and again.stdout.strip() == "Queue [mail] was already paused."
+    assert count(engine, paused) == 1
+    assert artisan("queue:resume", "mail").stdout.strip() == "Queue [mail] resumed."
+    again = artisan("queue:resume", "mail")
+    assert again.returncode == 0 and again.stdout.strip() == "Queue [mail] was not paused."
+    assert count(engine, paused) == 0
+
+
 # ----------------------------------------------------------------------- queue:monitor
 
 

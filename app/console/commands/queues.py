@@ -173,8 +173,10 @@ def confirm_clear(name: str) -> None:
 @cli.command("queue:pause")
 def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
     """Stop workers claiming from a queue (running jobs finish)."""
-    context.current().store.pause(queue)
-    echo(f"Queue [{queue}] paused: workers stop claiming from it.")
+    if context.current().store.pause(queue):
+        echo(f"Queue [{queue}] paused: workers stop claiming from it.")
+    else:
+        echo(f"Queue [{queue}] was already paused.")
 
 
 @cli.command("queue:resume")
