@@ -44,7 +44,12 @@ def migrate_rollback() -> None:
         echo("Nothing to roll back.")
         return
     schema.downgrade(engine())
-    echo(f"Rolled back: {before} -> {schema.current_revision(engine()) or 'empty'}.")
+    after = schema.current_revision(engine())
+    echo(f"Rolled back: {before} -> {after or 'empty'}. `migrate` upgrades it again.")
+    if after is None and config.database.load().url is None:
+        # The embedded default creates the tables in a database that has none (and only then:
+        # a partial rollback stays as it is).
+        echo("The embedded database gets its tables again on the next command that uses it.")
 
 
 @cli.command("db:stop")
