@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
+from collections.abc import Container, Sequence
 
 STATE_STYLE = {"pending": "green", "delayed": "cyan", "reserved": "yellow", "failed": "red",
                "live": "green", "stopped": "dim", "dead": "red"}
@@ -36,3 +38,19 @@ def styled(state: str) -> str:
 def plural(count: int, word: str) -> str:
     """`1 job`, `2 jobs`."""
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def aligned(rows: Sequence[Sequence[str]], right: Container[int] = ()) -> list[str]:
+    """Rows of cells as text lines in aligned columns, two spaces apart; the columns whose
+    index is in `right` are right-aligned (numbers)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]
+
+
+def indented(text: str, width: int) -> str:
+    """`text` wrapped to `width` columns, every line indented by two spaces: the detail line
+    under a row of a narrow listing."""
+    return textwrap.fill(text, width=max(width, 20), initial_indent="  ",
+                         subsequent_indent="  ", break_on_hyphens=False)

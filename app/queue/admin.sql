@@ -177,9 +177,13 @@ WHERE f.id = :id;
 
 -- name: workers
 -- Workers with their state by the database clock: dead (no heartbeat for :retry_after
--- seconds, whether or not its jobs were given back yet), stopped (it exited), live. Stopped workers of the last hour
--- only, unless :include_all.
-SELECT id, name, host, pid, queues, concurrency, running, processed, failed,
+-- seconds, whether or not its jobs were given back yet), stopped (it exited), live. Without
+-- :include_all, live workers and those dead (silent, or found so within the last hour) only:
+-- a stopped worker exited as asked (--stop-when-empty, queue:restart, a signal). A row marked
+-- stopped shows 0 running: the count is that of its last heartbeat, and its jobs are done or
+-- were given back.
+SELECT id, name, host, pid, queues, concurrency,
+       CASE WHEN stopped_at IS NULL THEN running ELSE 0 END AS running, processed, failed,
        started_at, heartbeat_at, stopped_at,
        extract(epoch FROM now() - heartbeat_at)::double precision AS heartbeat_age,
        CASE WHEN exit_reason = 'no heartbeat' THEN 'dead'
@@ -189,7 +193,7 @@ SELECT id, name, host, pid, queues, concurrency, running, processed, failed,
 FROM workers
 WHERE CAST(:include_all AS boolean)
    OR stopped_at IS NULL
-   OR stopped_at > now() - interval '1 hour'
+   OR (exit_reason = 'no heartbeat' AND stopped_at > now() - interval '1 hour')
 ORDER BY started_at, id;
 
 -- name: now

@@ -41,6 +41,18 @@ def test_failed_lists_newest_first_with_class_and_error_line(queue, engine):
     assert [row["id"] for row in only["failed_jobs"]] == [old]
 
 
+def test_failed_at_80_columns_wraps_the_error_instead_of_cutting_it(queue, engine):
+    error = "RuntimeError: SMTP server smtp.example.com refused the connection: 421 too busy"
+    job_id = insert_failed(engine, "emails", job_class="app.jobs.mail.SendWelcomeEmail",
+                           exception=error)
+    result = artisan("queue:failed", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, result.stdout
+    assert job_id in result.stdout and "SendWelcomeEmail" in result.stdout
+    assert error in " ".join(line.strip() for line in lines)
+
+
 def test_failed_paginates_by_page_offset_and_after(queue, engine):
     ids = [insert_failed(engine, hours_ago=10 - i) for i in range(5)]  # ids[-1] is newest
     newest_first = ids[::-1]

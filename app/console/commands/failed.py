@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.console.cli import cli
-from app.console.format import iso, local, plural
+from app.console.format import aligned, indented, iso, local, plural
 from app.console.options import JsonOption, QueueOption, check_at_least, queue_admin
 from app.console.output import USAGE, bad_option, console, echo, fail, print_json
 
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from app.queue.admin import FailedJob, RetryResult
 
 WIDE = 140
-"""From this width the table has rules and full times; below it, a compact table."""
+"""From this width the table has rules and full times."""
+ERROR_WIDTH = 40
+"""Narrower than this, the error gets a line of its own under its job instead of a column."""
 
 
 def failed_json(job: FailedJob) -> dict[str, Any]:
@@ -31,36 +33,57 @@ def failed_json(job: FailedJob) -> dict[str, Any]:
             "attempts": job.attempts, "failed_at": iso(job.failed_at), "error": job.error}
 
 
-def failed_table(jobs: Sequence[FailedJob], width: int) -> Table:
+def column_widths(jobs: Sequence[FailedJob], names: Sequence[str], wide: bool) -> dict[str, int]:
+    fixed = {"ID": 26,
+             "Queue": min(max(len(job.queue) for job in jobs), 20),
+             "Class": min(max(5, *map(len, names)), 32 if wide else 20),
+             "Failed at": 19 if wide else 11}
+    return {title: max(size, len(title)) for title, size in fixed.items()}
+
+
+def failed_at(job: FailedJob, wide: bool) -> str:
+    return local(job.failed_at) if wide else f"{job.failed_at.astimezone():%m-%d %H:%M}"
+
+
+def print_failed(jobs: Sequence[FailedJob], width: int) -> None:
+    """A table whose error column wraps; on a narrow screen (80 columns), each job on a line
+    and its error on the next, as wide as the screen: wrapped, never cut."""
+    from app.queue.admin import class_name
+
+    wide = width >= WIDE
+    names = [class_name(job.job_class) for job in jobs]
+    widths = column_widths(jobs, names, wide)
+    overhead = 2 * 5 + 4 if wide else 2 * 4  # padding (and rules when wide) around 5 columns
+    error_width = width - sum(widths.values()) - overhead
+    if error_width >= ERROR_WIDTH:
+        console().print(failed_table(jobs, names, widths, error_width, wide))
+        return
+    rows = [list(widths), *([job.id, job.queue, name, failed_at(job, wide)]
+                            for job, name in zip(jobs, names, strict=True))]
+    header, *lines = aligned(rows)
+    echo(header)
+    for job, line in zip(jobs, lines, strict=True):
+        echo(line)
+        echo(indented(job.error, width))
+
+
+def failed_table(jobs: Sequence[FailedJob], names: Sequence[str], widths: dict[str, int],
+                 error_width: int, wide: bool) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    from app.queue.admin import class_name
-
     # Widths are set here: rich's own fitting squeezes the short columns to nothing to make
-    # room for a long error. The id (what the user copies) keeps its width and one line; the
-    # class and the error wrap instead of being cut, so at 80 columns a row takes more lines
-    # but still says what went wrong.
-    wide = width >= WIDE
-    names = [class_name(job.job_class) for job in jobs]
-    fixed = {"ID": 26,
-             "Queue": min(max(len(job.queue) for job in jobs), 20),
-             "Class": min(max(5, *map(len, names)), 32 if wide else 14),
-             "Failed at": 19 if wide else 11}
+    # room for a long error. The id (what the user copies) keeps its width and one line.
     if wide:
         table = Table(show_edge=False, header_style="bold")
-        overhead = 2 * 5 + 4  # padding around each of 5 columns, 4 separators
     else:
         table = Table(box=None, pad_edge=False, header_style="bold")
-        overhead = 2 * 4
-    for title, size in fixed.items():
-        table.add_column(title, width=max(size, len(title)), no_wrap=title != "Class",
-                         overflow="fold")
-    rest = width - sum(max(size, len(title)) for title, size in fixed.items()) - overhead
-    table.add_column("Error", width=max(rest, 10), overflow="fold")
+    for title, size in widths.items():
+        table.add_column(title, width=size, no_wrap=title != "Class", overflow="fold")
+    table.add_column("Error", width=error_width, overflow="fold")
     for job, name in zip(jobs, names, strict=True):
-        failed_at = local(job.failed_at) if wide else f"{job.failed_at.astimezone():%m-%d %H:%M}"
-        table.add_row(job.id, escape(job.queue), escape(name), failed_at, escape(job.error))
+        table.add_row(job.id, escape(job.queue), escape(name), failed_at(job, wide),
+                      escape(job.error))
     return table
 
 
@@ -89,7 +112,7 @@ def failed(
     elif not jobs:
         echo("No failed jobs." if skip == 0 and after is None else "No more failed jobs.")
     else:
-        console().print(failed_table(jobs, console().width))
+        print_failed(jobs, console().width)
         if next_after:
             console().print(f"[dim]More: --after {next_after}[/dim]")
 

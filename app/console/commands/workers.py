@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.console.cli import cli
-from app.console.format import age, iso, styled
+from app.console.format import age, aligned, indented, iso, styled
 from app.console.options import JsonOption, queue_admin
 from app.console.output import console, echo, err_console, print_json
 from app.queue import context
@@ -27,31 +27,62 @@ def worker_json(w: WorkerInfo) -> dict[str, Any]:
             "stopped_at": iso(w.stopped_at), "state": w.state.value}
 
 
-def workers_table(workers: Sequence[WorkerInfo]) -> Table:
+COLUMNS = ("Name", "Host", "PID", "Queues", "Running", "Processed", "Failed", "Heartbeat",
+           "State")
+NUMBERS = ("PID", "Running", "Processed", "Failed", "Heartbeat")
+
+
+def worker_cells(w: WorkerInfo) -> dict[str, str]:
+    return {"Name": w.name, "Host": w.host, "PID": str(w.pid), "Queues": ", ".join(w.queues),
+            "Running": f"{w.running}/{w.concurrency}", "Processed": f"{w.processed:,}",
+            "Failed": f"{w.failed:,}", "Heartbeat": f"{age(w.heartbeat_age)} ago",
+            "State": w.state.value}
+
+
+def fits(rows: Sequence[dict[str, str]], columns: Sequence[str], width: int) -> bool:
+    """Whether `columns` fit on one line of `width`, two spaces apart, none cut."""
+    widths = [max(len(title), *(len(row[title]) for row in rows)) for title in columns]
+    return sum(widths) + 2 * (len(columns) - 1) <= width
+
+
+def print_workers(workers: Sequence[WorkerInfo], width: int) -> None:
+    """One line per worker when every column fits; on a narrow screen (80 columns), its host
+    and queues go on a line of their own under it, wrapped: nothing is dropped or cut."""
+    rows = [worker_cells(w) for w in workers]
+    if fits(rows, COLUMNS, width):
+        console().print(workers_table(rows))
+        return
+    columns = [title for title in COLUMNS if title not in ("Host", "Queues")]
+    right = {i for i, title in enumerate(columns) if title in NUMBERS}
+    header, *lines = aligned([columns, *([row[title] for title in columns] for row in rows)],
+                             right)
+    echo(header)
+    for row, line in zip(rows, lines, strict=True):
+        echo(line)
+        echo(indented(f"on {row['Host']}, queues {row['Queues']}", width))
+
+
+def workers_table(rows: Sequence[dict[str, str]]) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(show_edge=False, header_style="bold")
-    for title in ("Name", "Host", "PID"):
-        table.add_column(title, no_wrap=True)
-    table.add_column("Queues", overflow="fold", min_width=6)
-    for title in ("Running", "Processed", "Failed", "Heartbeat"):
-        table.add_column(title, justify="right", no_wrap=True)
-    table.add_column("State", no_wrap=True)
-    for w in workers:
-        table.add_row(escape(w.name), escape(w.host), str(w.pid), escape(", ".join(w.queues)),
-                      f"{w.running}/{w.concurrency}", f"{w.processed:,}", f"{w.failed:,}",
-                      f"{age(w.heartbeat_age)} ago", styled(w.state.value))
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for title in COLUMNS:
+        table.add_column(title, justify="right" if title in NUMBERS else "left",
+                         overflow="fold", no_wrap=title in NUMBERS)
+    for row in rows:
+        table.add_row(*(styled(row[title]) if title == "State" else escape(row[title])
+                        for title in COLUMNS))
     return table
 
 
 @cli.command("queue:workers")
 def workers(
-    show_all: Annotated[bool, typer.Option("--all", help="Also workers stopped over an hour "
-                                                         "ago")] = False,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="Also workers that stopped, and those dead for over an hour")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Live and recently stopped or dead workers, with their heartbeat age."""
+    """Live workers and those recently found dead, with their heartbeat age (--all: every one)."""
     settings = context.current().settings
     rows = queue_admin().workers(settings.retry_after, include_all=show_all)
     if as_json:
@@ -59,7 +90,7 @@ def workers(
     elif not rows:
         echo("No workers.")
     else:
-        console().print(workers_table(rows))
+        print_workers(rows, console().width)
         dead = sum(w.state == "dead" for w in rows)
         if dead:
             err_console().print(f"[red]{dead} worker{'s' if dead != 1 else ''} silent for over "
