@@ -17,9 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.queue.store import QUERIES as STORE_QUERIES
 from app.queue.store import load_queries, translated_errors
 
-QUERIES = load_queries(Path(__file__).with_name("admin.sql"))
+QUERIES = {**load_queries(Path(__file__).with_name("admin.sql")),
+           **{name: STORE_QUERIES[name] for name in ("notify_queues", "now")}}
+"""admin.sql's statements, and the two of queries.sql the operator's commands share with the
+worker (waking a queue's workers, the database clock): each is written once."""
 
 RETRY_BATCH = 1000
 """Failed jobs moved back per statement (and per transaction) by queue:retry."""
@@ -246,12 +250,31 @@ class QueueAdmin:
         rows: list[sa.Row[Any]] = []
         for start in range(0, len(wanted), RETRY_BATCH):
             with self._transaction() as conn:
-                batch = self._run("retry_failed_jobs",
-                                  {"ids": wanted[start:start + RETRY_BATCH]}, conn)
-                self._notify(conn, {row.queue for row in batch if row.queue is not None})
-            rows += batch
+                rows += self._move_back(wanted[start:start + RETRY_BATCH], conn)
         found = {row.id for row in rows}
         return self._result(rows, unknown=[job_id for job_id in wanted if job_id not in found])
+
+    def retry_all(self, queue: str | None = None) -> RetryResult:
+        """Move every job that failed before now (of `queue`) back, batch by batch: each batch
+        picked and moved in one transaction, so its rows stay locked in between."""
+        before = self.now()
+        after_at, after_id = dt.datetime.min.replace(tzinfo=dt.UTC), ""
+        rows: list[sa.Row[Any]] = []
+        while True:
+            with self._transaction() as conn:
+                batch = self._run("failed_batch", {
+                    "queue": queue, "before": before, "after_at": after_at,
+                    "after_id": after_id, "limit": RETRY_BATCH}, conn)
+                if batch:
+                    rows += self._move_back([row.id for row in batch], conn)
+            if not batch:
+                return self._result(rows)
+            after_at, after_id = batch[-1].failed_at, batch[-1].id
+
+    def _move_back(self, ids: Sequence[str], conn: Connection) -> list[sa.Row[Any]]:
+        moved = self._run("retry_failed_jobs", {"ids": list(ids)}, conn)
+        self._notify(conn, {row.queue for row in moved if row.queue is not None})
+        return moved
 
     @staticmethod
     def _result(rows: Sequence[sa.Row[Any]], unknown: Sequence[str] = ()) -> RetryResult:
@@ -260,22 +283,6 @@ class QueueAdmin:
                            queues=tuple(sorted({row.queue for row in moved})),
                            unknown=tuple(unknown),
                            kept=tuple(row.id for row in rows if row.queue is None))
-
-    def retry_all(self, queue: str | None = None) -> RetryResult:
-        """Move every job that failed before now (of `queue`) back, batch by batch."""
-        before = self.now()
-        after_at, after_id = dt.datetime.min.replace(tzinfo=dt.UTC), ""
-        rows: list[sa.Row[Any]] = []
-        while True:
-            with self._transaction() as conn:
-                batch = self._run("retry_failed_batch", {
-                    "queue": queue, "before": before, "after_at": after_at,
-                    "after_id": after_id, "limit": RETRY_BATCH}, conn)
-                self._notify(conn, {row.queue for row in batch if row.queue is not None})
-            if not batch:
-                return self._result(rows)
-            after_at, after_id = batch[-1].failed_at, batch[-1].id
-            rows += batch
 
     def _notify(self, conn: Connection, queues: set[str]) -> None:
         if queues:

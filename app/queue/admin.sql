@@ -18,11 +18,28 @@ LIMIT :limit OFFSET :offset;
 -- Where a failed job sits in the newest-first order (the cursor behind queue:failed --after).
 SELECT id, failed_at FROM failed_jobs WHERE id = :id;
 
+-- name: failed_batch
+-- The next batch of `queue:retry all` / `queue:retry-failed`, locked for retry_failed_jobs in
+-- the same transaction: up to :limit jobs of :queue (all queues when NULL) that failed before
+-- :before (the command's start: a job that fails again while the command runs is not retried
+-- twice), in (failed_at, id) order after the previous batch's last row. That cursor keeps each
+-- batch a short walk of failed_jobs_failed_at_idx (or failed_jobs_queue_failed_at_idx)
+-- instead of a re-scan past the rows already moved. SKIP LOCKED lets two retries run at once.
+SELECT f.id, f.failed_at FROM failed_jobs f
+WHERE (CAST(:queue AS text) IS NULL OR f.queue = :queue)
+  AND f.failed_at <= CAST(:before AS timestamptz)
+  AND f.failed_at >= CAST(:after_at AS timestamptz)
+  AND (f.failed_at, f.id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS text))
+ORDER BY f.failed_at, f.id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
 -- name: retry_failed_jobs
 -- Move these failed jobs back to `jobs` in one statement (so in one transaction): same id,
 -- attempts reset, available now, not reserved. Returns every one found in failed_jobs, with
 -- `queue` NULL for one left in place because its id is in `jobs` again (moving it would lose
--- it to the conflicting insert).
+-- it to the conflicting insert). The one statement that moves failed jobs back: queue:retry
+-- names the ids, queue:retry all takes them from failed_batch.
 WITH picked AS MATERIALIZED (
     SELECT id FROM failed_jobs WHERE id = ANY(CAST(:ids AS text[])) FOR UPDATE
 ), moved AS (
@@ -37,42 +54,6 @@ WITH picked AS MATERIALIZED (
     RETURNING id, queue
 )
 SELECT p.id, i.queue FROM picked p LEFT JOIN inserted i ON i.id = p.id;
-
--- name: retry_failed_batch
--- The next batch of `queue:retry all` / `queue:retry-failed`: up to :limit jobs of :queue (all
--- queues when NULL) that failed before :before (the command's start: a job that fails again
--- while the command runs is not retried twice), in (failed_at, id) order after the previous
--- batch's last row. That cursor keeps each batch a short walk of failed_jobs_failed_at_idx (or
--- failed_jobs_queue_failed_at_idx) instead of a re-scan past the rows already moved. SKIP
--- LOCKED lets two retries run at once. Returns every picked row, with `queue` NULL for one
--- left in place because its id is in `jobs` again (moving it would lose it to the conflict).
-WITH picked AS MATERIALIZED (
-    SELECT f.id, f.failed_at FROM failed_jobs f
-    WHERE (CAST(:queue AS text) IS NULL OR f.queue = :queue)
-      AND f.failed_at <= CAST(:before AS timestamptz)
-      AND f.failed_at >= CAST(:after_at AS timestamptz)
-      AND (f.failed_at, f.id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS text))
-    ORDER BY f.failed_at, f.id
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    DELETE FROM failed_jobs f USING picked
-    WHERE f.id = picked.id
-      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
-    RETURNING f.id, f.queue, f.payload, f.priority
-), inserted AS (
-    INSERT INTO jobs (id, queue, payload, priority, attempts, available_at, reserved_at,
-                      reserved_by)
-    SELECT id, queue, payload, priority, 0, now(), NULL, NULL FROM moved
-    RETURNING id, queue
-)
-SELECT p.id, p.failed_at, i.queue
-FROM picked p LEFT JOIN inserted i ON i.id = p.id
-ORDER BY p.failed_at, p.id;
-
--- name: notify_queues
--- Wake idle workers of these queues; inside a transaction, delivered at its commit.
-SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
 
 -- name: forget_failed_job
 DELETE FROM failed_jobs WHERE id = :id RETURNING id;
@@ -195,6 +176,3 @@ WHERE CAST(:include_all AS boolean)
    OR stopped_at IS NULL
    OR (exit_reason = 'no heartbeat' AND stopped_at > now() - interval '1 hour')
 ORDER BY started_at, id;
-
--- name: now
-SELECT now();
