@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.console.cli import cli
+from app.console.job_logs import log_jobs_to_stderr
 from app.console.output import bad_option
 from app.queue import context
 
@@ -92,6 +93,7 @@ def work(
 
     require_current(ctx.store.engine)
     reporter = WorkReporter(quiet)
+    log_jobs_to_stderr(settings.job_packages)
     worker = Worker(ctx.store, settings, options, report=None if quiet else reporter.job,
                     log=reporter.log)
     if not quiet:
