@@ -44,6 +44,7 @@ def test_creates_an_importable_job_that_runs(generated, queue, engine):
     result = artisan("make:job", NAME)
     assert result.returncode == 0, result.stderr
     assert f"app/jobs/{MODULE}.py" in result.stdout
+    assert "queue:work --watch" in result.stdout  # a running worker keeps the old code
     text = generated.read_text()
     assert f"class {NAME}(Job):" in text and "{{" not in text
     job = load()()

@@ -67,8 +67,15 @@ def work(
     rest: Annotated[float, typer.Option(help="Seconds to rest between jobs")] = 0.0,
     name: Annotated[str, typer.Option(help="Name shown by queue:workers")] = "default",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per job")] = False,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Restart when a .py file under app/ changes (development)")] = False,
 ) -> None:
     """Process jobs from the queues (claims with SKIP LOCKED, wakes on NOTIFY)."""
+    if watch:  # this process only watches: the worker is its child (app/console/reloader.py)
+        from app.console.reloader import watch_and_work
+        from config import BASE_PATH
+
+        sys.exit(watch_and_work(BASE_PATH / "app"))
     from app.queue.worker import Worker, WorkerOptions
 
     ctx = context.current()
