@@ -45,7 +45,7 @@ def migrate_rollback() -> None:
         return
     schema.downgrade(engine())
     after = schema.current_revision(engine())
-    echo(f"Rolled back: {before} -> {after or 'empty'}. `migrate` upgrades it again.")
+    echo(f"Rolled back: {before} -> {after or 'empty'}.")
     if after is None and config.database.load().url is None:
         # The embedded default creates the tables in a database that has none (and only then:
         # a partial rollback stays as it is).
