@@ -2,7 +2,7 @@
 
 Each module imports only light things at its top (typer, the console helpers): what a command
 needs to run (SQLAlchemy, psycopg, Alembic, rich tables) is imported inside it, so `--help` and
-each command load only their own share (tests/cli/test_help.py checks it).
+each command load only their own share (tests/cli/test_console.py checks it).
 """
 
 from app.console.commands import (  # noqa: F401
