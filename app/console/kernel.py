@@ -28,6 +28,11 @@ def driver_errors() -> tuple[type[BaseException], ...]:
     return (sa.exc.OperationalError, sa.exc.InterfaceError) if sa is not None else ()
 
 
+def reported_errors() -> tuple[type[BaseException], ...]:
+    """What the kernel turns into one line: Skiplock's errors, a bad setting, a lost database."""
+    return (QueueError, ConfigError, *driver_errors())
+
+
 def error_line(exc: BaseException) -> str:
     if isinstance(exc, driver_errors()):
         from app.database import current_url
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(exc.format_message(), exc.exit_code)
     except Abort:
         fail("aborted")
-    except (QueueError, ConfigError, *driver_errors()) as exc:
+    except reported_errors() as exc:
         if verbose:
             traceback.print_exc()
         fail(error_line(exc))
