@@ -144,7 +144,8 @@ class QueueSize:
         more than `max_wait` seconds. Empty when it does not."""
         reasons = []
         if self.size > max_size:
-            reasons.append(f"{self.size} job{'s' if self.size != 1 else ''} > --max {max_size}")
+            jobs = f"{self.size:,} job{'s' if self.size != 1 else ''}"
+            reasons.append(f"{jobs} > --max {max_size}")
         if self.has_waited_over(max_wait):
             reasons.append(f"oldest pending waited {self.oldest_pending_age:.0f}s > "
                            f"--max-wait {max_wait:g}")
