@@ -53,7 +53,8 @@ def test_help_lists_commands_under_their_namespace_alphabetically():
     assert result.returncode == 0, result.stderr
     listed = result.stdout.split("Commands:\n", 1)[1].splitlines()
     headings = [line.strip() for line in listed if not line.startswith("  ")]
-    assert headings == ["db", "make", "migrate", "queue"]
+    assert headings == sorted(headings)
+    assert {"db", "make", "migrate", "queue"} <= set(headings)
     groups: dict[str, list[str]] = {}
     names: list[str] = []
     for line in listed:

@@ -82,7 +82,7 @@ def workers(
         "--all", help="Also workers that stopped, and those dead for over an hour")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Live workers and those recently found dead, with their heartbeat age (--all: every one)."""
+    """Live and recently dead workers, with their heartbeat age; --all adds stopped ones."""
     settings = context.current().settings
     rows = queue_admin().workers(settings.retry_after, include_all=show_all)
     if as_json:
