@@ -49,6 +49,11 @@ def require_current(engine: Engine) -> None:
 
 
 def ensure_migrated(engine: Engine) -> None:
-    """Bring the schema to head if it is behind (the embedded default needs no `migrate`)."""
-    if current_revision(engine) != head_revision():
+    """Create the tables in a database that has none (the embedded default needs no `migrate`).
+
+    A database at an older revision is left as it is: it may be where `migrate:rollback` put
+    it, and upgrading it on the next command would silently undo that. `queue:work` then says
+    to run `migrate`.
+    """
+    if current_revision(engine) is None:
         upgrade(engine)

@@ -1,25 +1,51 @@
-"""Entry point of `python artisan.py …` and the `artisan` script: errors become one line."""
+"""Entry point of `python artisan.py …` and the `artisan` script: errors become one line.
+
+Every error leaves the same way, through `output.fail`: `error: …` on stderr, exit 1 for an
+error and 2 for a bad option or argument (click's usage errors included), no traceback unless
+`--verbose`. Only the console's own modules are imported here: a command imports what it needs
+when it runs, so `--help` loads neither SQLAlchemy, psycopg nor Alembic.
+"""
 
 from __future__ import annotations
 
 import sys
 import traceback
 
-import sqlalchemy as sa
+from typer import Abort
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from app.console import commands  # noqa: F401 - registers every command on `cli`
 from app.console.cli import cli
+from app.console.output import USAGE, echo, fail
 from app.queue.errors import QueueError
-from app.queue.store import describe_connect_error
 from config import ConfigError
 
 
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """SQLAlchemy's connection errors, once a command has loaded SQLAlchemy (--help does not).
+    An except clause evaluates this only when an exception reaches it."""
+    sa = sys.modules.get("sqlalchemy")
+    return (sa.exc.OperationalError, sa.exc.InterfaceError) if sa is not None else ()
+
+
+def reported_errors() -> tuple[type[BaseException], ...]:
+    """What the kernel turns into one line: Skiplock's errors, a bad setting, a lost database."""
+    return (QueueError, ConfigError, *driver_errors())
+
+
 def error_line(exc: BaseException) -> str:
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+    if isinstance(exc, driver_errors()):
         from app.database import current_url
+        from app.queue.store import describe_connect_error
 
         return describe_connect_error(current_url(), exc)
     return str(exc) or type(exc).__name__
+
+
+def usage_line(exc: UsageError) -> str:
+    """click's message, and where to read the usage: `… (see artisan queue:failed --help)`."""
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    return f"{exc.format_message()}{where}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,9 +54,20 @@ def main(argv: list[str] | None = None) -> None:
     if verbose:
         args.remove("--verbose")
     try:
-        cli(args=args, prog_name="artisan")
-    except (QueueError, ConfigError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        code = cli(args=args, prog_name="artisan", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `artisan` alone lists the commands, as `php artisan` does
+        echo(exc.ctx.get_help() if exc.ctx is not None else "")
+        sys.exit(0)
+    except UsageError as exc:
+        fail(usage_line(exc), exc.exit_code or USAGE)
+    except ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    except Abort:
+        fail("aborted")
+    except reported_errors() as exc:
         if verbose:
             traceback.print_exc()
-        print(f"error: {error_line(exc)}", file=sys.stderr)
-        sys.exit(1)
+        fail(error_line(exc))
+    # Without standalone mode click returns what the command returned (None), or the code of
+    # a typer.Exit it raised.
+    sys.exit(code if isinstance(code, int) else 0)

@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from app.queue.dispatcher import dispatch, dispatch_many, dispatch_sync
+from typing import TYPE_CHECKING
+
 from app.queue.errors import (
     Abort,
     DatabaseUnavailable,
@@ -24,6 +25,9 @@ from app.queue.errors import (
     RetryAfter,
 )
 from app.queue.job import Job
+
+if TYPE_CHECKING:
+    from app.queue.dispatcher import dispatch, dispatch_many, dispatch_sync
 
 __all__ = [
     "Abort",
@@ -38,3 +42,14 @@ __all__ = [
     "dispatch_many",
     "dispatch_sync",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The dispatcher brings SQLAlchemy and psycopg (0.3 s of imports): it is loaded when first
+    # asked for, so that `artisan --help` and the commands that never dispatch skip it.
+    if name in ("dispatch", "dispatch_many", "dispatch_sync"):
+        from app.queue import dispatcher
+
+        globals()[name] = value = getattr(dispatcher, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

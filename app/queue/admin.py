@@ -1,7 +1,7 @@
 """QueueAdmin: what the operating commands read and repair. One method per query in admin.sql.
 
 JobStore runs the worker's statements; this class runs the operator's (list, retry, forget,
-flush, clear, status, find a job, list workers). Neither knows about the CLI or config/.
+flush, clear, status, monitor, find a job, list workers). Neither knows about the CLI or config/.
 """
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from app.queue.store import QUERIES as STORE_QUERIES
 from app.queue.store import load_queries, translated_errors
 
-QUERIES = load_queries(Path(__file__).with_name("admin.sql"))
+QUERIES = {**load_queries(Path(__file__).with_name("admin.sql")),
+           **{name: STORE_QUERIES[name] for name in ("notify_queues", "now")}}
+"""admin.sql's statements, and the two of queries.sql the operator's commands share with the
+worker (waking a queue's workers, the database clock): each is written once."""
 
 RETRY_BATCH = 1000
 """Failed jobs moved back per statement (and per transaction) by queue:retry."""
@@ -117,6 +121,42 @@ class QueueStats:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueSize:
+    """What queue:monitor reads of one queue."""
+
+    queue: str
+    size: int
+    """Every job of the queue not yet done: pending + delayed + reserved (Laravel's size)."""
+    pending: int
+    delayed: int
+    reserved: int
+    oldest_pending_at: dt.datetime | None
+    oldest_pending_age: float | None
+    """Seconds the oldest pending (available, unclaimed) job has been waiting."""
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> QueueSize:
+        return cls(row.queue, row.size, row.pending, row.delayed, row.reserved,
+                   row.oldest_pending_at, row.oldest_pending_age)
+
+    def alerts(self, max_size: int, max_wait: float | None) -> list[str]:
+        """Why this queue needs attention: more than `max_size` jobs, or a pending job waiting
+        more than `max_wait` seconds. Empty when it does not."""
+        reasons = []
+        if self.size > max_size:
+            jobs = f"{self.size:,} job{'s' if self.size != 1 else ''}"
+            reasons.append(f"{jobs} > --max {max_size}")
+        if self.has_waited_over(max_wait):
+            reasons.append(f"oldest pending waited {self.oldest_pending_age:.0f}s > "
+                           f"--max-wait {max_wait:g}")
+        return reasons
+
+    def has_waited_over(self, max_wait: float | None) -> bool:
+        return (max_wait is not None and self.oldest_pending_age is not None
+                and self.oldest_pending_age > max_wait)
+
+
+@dataclass(frozen=True, slots=True)
 class JobInfo:
     id: str
     state: JobState
@@ -211,12 +251,31 @@ class QueueAdmin:
         rows: list[sa.Row[Any]] = []
         for start in range(0, len(wanted), RETRY_BATCH):
             with self._transaction() as conn:
-                batch = self._run("retry_failed_jobs",
-                                  {"ids": wanted[start:start + RETRY_BATCH]}, conn)
-                self._notify(conn, {row.queue for row in batch if row.queue is not None})
-            rows += batch
+                rows += self._move_back(wanted[start:start + RETRY_BATCH], conn)
         found = {row.id for row in rows}
         return self._result(rows, unknown=[job_id for job_id in wanted if job_id not in found])
+
+    def retry_all(self, queue: str | None = None) -> RetryResult:
+        """Move every job that failed before now (of `queue`) back, batch by batch: each batch
+        picked and moved in one transaction, so its rows stay locked in between."""
+        before = self.now()
+        after_at, after_id = dt.datetime.min.replace(tzinfo=dt.UTC), ""
+        rows: list[sa.Row[Any]] = []
+        while True:
+            with self._transaction() as conn:
+                batch = self._run("failed_batch", {
+                    "queue": queue, "before": before, "after_at": after_at,
+                    "after_id": after_id, "limit": RETRY_BATCH}, conn)
+                if batch:
+                    rows += self._move_back([row.id for row in batch], conn)
+            if not batch:
+                return self._result(rows)
+            after_at, after_id = batch[-1].failed_at, batch[-1].id
+
+    def _move_back(self, ids: Sequence[str], conn: Connection) -> list[sa.Row[Any]]:
+        moved = self._run("retry_failed_jobs", {"ids": list(ids)}, conn)
+        self._notify(conn, {row.queue for row in moved if row.queue is not None})
+        return moved
 
     @staticmethod
     def _result(rows: Sequence[sa.Row[Any]], unknown: Sequence[str] = ()) -> RetryResult:
@@ -225,22 +284,6 @@ class QueueAdmin:
                            queues=tuple(sorted({row.queue for row in moved})),
                            unknown=tuple(unknown),
                            kept=tuple(row.id for row in rows if row.queue is None))
-
-    def retry_all(self, queue: str | None = None) -> RetryResult:
-        """Move every job that failed before now (of `queue`) back, batch by batch."""
-        before = self.now()
-        after_at, after_id = dt.datetime.min.replace(tzinfo=dt.UTC), ""
-        rows: list[sa.Row[Any]] = []
-        while True:
-            with self._transaction() as conn:
-                batch = self._run("retry_failed_batch", {
-                    "queue": queue, "before": before, "after_at": after_at,
-                    "after_id": after_id, "limit": RETRY_BATCH}, conn)
-                self._notify(conn, {row.queue for row in batch if row.queue is not None})
-            if not batch:
-                return self._result(rows)
-            after_at, after_id = batch[-1].failed_at, batch[-1].id
-            rows += batch
 
     def _notify(self, conn: Connection, queues: set[str]) -> None:
         if queues:
@@ -263,6 +306,11 @@ class QueueAdmin:
         """Counts per queue; `queues` are listed even when they have no rows."""
         rows = self._run("queue_status", {"queues": list(queues)})
         return [QueueStats.from_row(row) for row in rows]
+
+    def monitor(self, queues: Sequence[str]) -> list[QueueSize]:
+        """Size and oldest wait of each of `queues`, in that order."""
+        rows = self._run("monitor_queues", {"queues": list(queues)})
+        return [QueueSize.from_row(row) for row in rows]
 
     def find_job(self, job_id: str) -> JobInfo | None:
         rows = self._run("find_job", {"id": job_id})

@@ -18,11 +18,28 @@ LIMIT :limit OFFSET :offset;
 -- Where a failed job sits in the newest-first order (the cursor behind queue:failed --after).
 SELECT id, failed_at FROM failed_jobs WHERE id = :id;
 
+-- name: failed_batch
+-- The next batch of `queue:retry all` / `queue:retry-failed`, locked for retry_failed_jobs in
+-- the same transaction: up to :limit jobs of :queue (all queues when NULL) that failed before
+-- :before (the command's start: a job that fails again while the command runs is not retried
+-- twice), in (failed_at, id) order after the previous batch's last row. That cursor keeps each
+-- batch a short walk of failed_jobs_failed_at_idx (or failed_jobs_queue_failed_at_idx)
+-- instead of a re-scan past the rows already moved. SKIP LOCKED lets two retries run at once.
+SELECT f.id, f.failed_at FROM failed_jobs f
+WHERE (CAST(:queue AS text) IS NULL OR f.queue = :queue)
+  AND f.failed_at <= CAST(:before AS timestamptz)
+  AND f.failed_at >= CAST(:after_at AS timestamptz)
+  AND (f.failed_at, f.id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS text))
+ORDER BY f.failed_at, f.id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED;
+
 -- name: retry_failed_jobs
 -- Move these failed jobs back to `jobs` in one statement (so in one transaction): same id,
 -- attempts reset, available now, not reserved. Returns every one found in failed_jobs, with
 -- `queue` NULL for one left in place because its id is in `jobs` again (moving it would lose
--- it to the conflicting insert).
+-- it to the conflicting insert). The one statement that moves failed jobs back: queue:retry
+-- names the ids, queue:retry all takes them from failed_batch.
 WITH picked AS MATERIALIZED (
     SELECT id FROM failed_jobs WHERE id = ANY(CAST(:ids AS text[])) FOR UPDATE
 ), moved AS (
@@ -37,42 +54,6 @@ WITH picked AS MATERIALIZED (
     RETURNING id, queue
 )
 SELECT p.id, i.queue FROM picked p LEFT JOIN inserted i ON i.id = p.id;
-
--- name: retry_failed_batch
--- The next batch of `queue:retry all` / `queue:retry-failed`: up to :limit jobs of :queue (all
--- queues when NULL) that failed before :before (the command's start: a job that fails again
--- while the command runs is not retried twice), in (failed_at, id) order after the previous
--- batch's last row. That cursor keeps each batch a short walk of failed_jobs_failed_at_idx (or
--- failed_jobs_queue_failed_at_idx) instead of a re-scan past the rows already moved. SKIP
--- LOCKED lets two retries run at once. Returns every picked row, with `queue` NULL for one
--- left in place because its id is in `jobs` again (moving it would lose it to the conflict).
-WITH picked AS MATERIALIZED (
-    SELECT f.id, f.failed_at FROM failed_jobs f
-    WHERE (CAST(:queue AS text) IS NULL OR f.queue = :queue)
-      AND f.failed_at <= CAST(:before AS timestamptz)
-      AND f.failed_at >= CAST(:after_at AS timestamptz)
-      AND (f.failed_at, f.id) > (CAST(:after_at AS timestamptz), CAST(:after_id AS text))
-    ORDER BY f.failed_at, f.id
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    DELETE FROM failed_jobs f USING picked
-    WHERE f.id = picked.id
-      AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
-    RETURNING f.id, f.queue, f.payload, f.priority
-), inserted AS (
-    INSERT INTO jobs (id, queue, payload, priority, attempts, available_at, reserved_at,
-                      reserved_by)
-    SELECT id, queue, payload, priority, 0, now(), NULL, NULL FROM moved
-    RETURNING id, queue
-)
-SELECT p.id, p.failed_at, i.queue
-FROM picked p LEFT JOIN inserted i ON i.id = p.id
-ORDER BY p.failed_at, p.id;
-
--- name: notify_queues
--- Wake idle workers of these queues; inside a transaction, delivered at its commit.
-SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
 
 -- name: forget_failed_job
 DELETE FROM failed_jobs WHERE id = :id RETURNING id;
@@ -135,6 +116,36 @@ LEFT JOIN failed f ON f.queue = n.queue
 LEFT JOIN paused_queues p ON p.queue = n.queue
 ORDER BY n.queue;
 
+-- name: monitor_queues
+-- For each of :queues, in the order given (listed even when empty): pending, delayed and
+-- reserved counts, their sum (the queue's size, as Laravel's queue:monitor counts it: every
+-- job not yet done), and the oldest pending job's wait. One snapshot, one pass over the rows
+-- of those queues: waiting rows through jobs_claim_idx (queue first) or, when the queues named
+-- hold most of the table, one sequential scan; reserved rows through the partial
+-- jobs_reserved_by_idx (few). (A LATERAL count per queue was planned as a full scan per queue:
+-- twice as slow with 1M rows in two queues.)
+WITH waiting AS (
+    SELECT queue,
+           count(*) FILTER (WHERE available_at <= now()) AS pending,
+           count(*) FILTER (WHERE available_at > now()) AS delayed,
+           min(available_at) FILTER (WHERE available_at <= now()) AS oldest_pending_at
+    FROM jobs WHERE reserved_at IS NULL AND queue = ANY(CAST(:queues AS text[]))
+    GROUP BY queue
+), reserved AS (
+    SELECT queue, count(*) AS reserved FROM jobs
+    WHERE reserved_at IS NOT NULL AND queue = ANY(CAST(:queues AS text[]))
+    GROUP BY queue
+)
+SELECT q.queue, coalesce(w.pending, 0) AS pending, coalesce(w.delayed, 0) AS delayed,
+       coalesce(r.reserved, 0) AS reserved,
+       coalesce(w.pending + w.delayed, 0) + coalesce(r.reserved, 0) AS size,
+       w.oldest_pending_at,
+       extract(epoch FROM now() - w.oldest_pending_at)::double precision AS oldest_pending_age
+FROM unnest(CAST(:queues AS text[])) WITH ORDINALITY AS q(queue, position)
+LEFT JOIN waiting w ON w.queue = q.queue
+LEFT JOIN reserved r ON r.queue = q.queue
+ORDER BY q.position;
+
 -- name: find_job
 -- One job wherever it is: in `jobs` (pending, delayed or reserved, with its worker) or in
 -- `failed_jobs`. At most one row: a job is moved between the tables in one statement.
@@ -156,9 +167,13 @@ WHERE f.id = :id;
 
 -- name: workers
 -- Workers with their state by the database clock: dead (no heartbeat for :retry_after
--- seconds, whether or not its jobs were given back yet), stopped (it exited), live. Stopped workers of the last hour
--- only, unless :include_all.
-SELECT id, name, host, pid, queues, concurrency, running, processed, failed,
+-- seconds, whether or not its jobs were given back yet), stopped (it exited), live. Without
+-- :include_all, live workers and those dead (silent, or found so within the last hour) only:
+-- a stopped worker exited as asked (--stop-when-empty, queue:restart, a signal). A row marked
+-- stopped shows 0 running: the count is that of its last heartbeat, and its jobs are done or
+-- were given back.
+SELECT id, name, host, pid, queues, concurrency,
+       CASE WHEN stopped_at IS NULL THEN running ELSE 0 END AS running, processed, failed,
        started_at, heartbeat_at, stopped_at,
        extract(epoch FROM now() - heartbeat_at)::double precision AS heartbeat_age,
        CASE WHEN exit_reason = 'no heartbeat' THEN 'dead'
@@ -168,8 +183,5 @@ SELECT id, name, host, pid, queues, concurrency, running, processed, failed,
 FROM workers
 WHERE CAST(:include_all AS boolean)
    OR stopped_at IS NULL
-   OR stopped_at > now() - interval '1 hour'
+   OR (exit_reason = 'no heartbeat' AND stopped_at > now() - interval '1 hour')
 ORDER BY started_at, id;
-
--- name: now
-SELECT now();

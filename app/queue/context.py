@@ -11,14 +11,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from app.queue.errors import QueueError
-from app.queue.payload import JobClassResolver
-from app.queue.runner import Defaults
 from app.queue.settings import QueueSettings
-from app.queue.store import JobStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from app.queue.payload import JobClassResolver
+    from app.queue.runner import Defaults
+    from app.queue.store import JobStore
 
 
 @dataclass
@@ -26,16 +29,24 @@ class QueueContext:
     settings: QueueSettings
     engine_factory: Callable[[], Engine] = field(repr=False)
 
+    # The store, resolver and runner are imported on first use: a process that only reads the
+    # settings (`artisan --help`, make:job) does not load SQLAlchemy, psycopg or asyncio.
     @cached_property
     def store(self) -> JobStore:
+        from app.queue.store import JobStore
+
         return JobStore(self.engine_factory())
 
     @cached_property
     def resolver(self) -> JobClassResolver:
+        from app.queue.payload import JobClassResolver
+
         return JobClassResolver(self.settings.job_packages)
 
     @property
     def defaults(self) -> Defaults:
+        from app.queue.runner import Defaults
+
         s = self.settings
         return Defaults(tries=s.max_tries, timeout=s.timeout, backoff=s.retry_delay)
 

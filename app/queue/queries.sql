@@ -155,7 +155,9 @@ ON CONFLICT (name) DO UPDATE SET signalled_at = now()
 RETURNING signalled_at;
 
 -- name: pause_queue
-INSERT INTO paused_queues (queue) VALUES (:queue) ON CONFLICT (queue) DO NOTHING;
+-- Returns the queue only if it was not paused already.
+INSERT INTO paused_queues (queue) VALUES (:queue) ON CONFLICT (queue) DO NOTHING
+RETURNING queue;
 
 -- name: resume_queue
 DELETE FROM paused_queues WHERE queue = :queue RETURNING queue;

@@ -280,8 +280,9 @@ class JobStore:
     def signal_restart(self) -> dt.datetime:
         return self._run("signal_restart")[0].signalled_at
 
-    def pause(self, queue: str) -> None:
-        self._run("pause_queue", {"queue": queue})
+    def pause(self, queue: str) -> bool:
+        """False if it was paused already."""
+        return bool(self._run("pause_queue", {"queue": queue}))
 
     def resume(self, queue: str) -> bool:
         return bool(self._run("resume_queue", {"queue": queue}))

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from app.queue import dispatch_sync
-from tests.support import ROOT, artisan, count
+from tests.support import ROOT, artisan, count, work
 
 NAME, MODULE = "ZzTmpGeneratedJob", "zz_tmp_generated_job"
 TARGET = ROOT / "app" / "jobs" / f"{MODULE}.py"
@@ -44,6 +44,7 @@ def test_creates_an_importable_job_that_runs(generated, queue, engine):
     result = artisan("make:job", NAME)
     assert result.returncode == 0, result.stderr
     assert f"app/jobs/{MODULE}.py" in result.stdout
+    assert "queue:work --watch" in result.stdout  # a running worker keeps the old code
     text = generated.read_text()
     assert f"class {NAME}(Job):" in text and "{{" not in text
     job = load()()
@@ -54,6 +55,17 @@ def test_creates_an_importable_job_that_runs(generated, queue, engine):
     load().dispatch()
     assert count(engine, "SELECT count(*) FROM jobs WHERE payload->>'job' = :p",
                  p=f"app.jobs.{MODULE}.{NAME}") == 1
+
+
+def test_the_stub_log_line_shows_in_the_worker_output(generated, queue):
+    assert artisan("make:job", NAME).returncode == 0
+    job_id = load().dispatch()
+    worked = work()
+    assert worked.returncode == 0, worked.stderr
+    line = next((line for line in worked.stderr.splitlines() if f"{NAME} {job_id} ran" in line),
+                None)
+    assert line is not None, worked.stderr
+    assert line.endswith("ran (attempt 1)") and f" INFO app.jobs.{MODULE}: " in line
 
 
 def test_sync_stub(generated, queue):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from app.console.cli import cli
-from app.console.output import console, err_console, print_json
+from app.console.output import bad_option, console, err_console, print_json
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @cli.command("queue:bench")
@@ -35,31 +36,28 @@ def bench(
                                  ("latency-jobs", latency_jobs, 1),
                                  ("backlog-rows", backlog_rows, BACKLOG_SMALL + 1)):
         if value < least:
-            usage_error(f"--{option} must be at least {least:,}, not {value:,}")
+            bad_option(f"--{option}", f"must be at least {least:,}, not {value:,}")
     if not timeout > 0:
-        usage_error(f"--timeout must be more than 0, not {timeout:g}")
+        bad_option("--timeout", f"must be more than 0, not {timeout:g}")
     options = BenchOptions(jobs=jobs, workers=workers, concurrency=concurrency,
                            latency_jobs=latency_jobs, backlog=backlog,
                            backlog_rows=backlog_rows, timeout=timeout)
     progress = (lambda line: None) if json_output else \
-        (lambda line: err_console.print(f"  [dim]{line} …[/dim]"))
+        (lambda line: err_console().print(f"  [dim]{line} …[/dim]"))
     try:
         result = run_bench(options, progress)
     except KeyboardInterrupt:
-        err_console.print("interrupted: the scratch queue and its workers were removed")
+        err_console().print("interrupted: the scratch queue and its workers were removed")
         raise typer.Exit(130) from None
     if json_output:
         print_json(result)
     else:
-        console.print(table(result))
-
-
-def usage_error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(2)
+        console().print(table(result))
 
 
 def table(r: dict[str, Any]) -> Table:
+    from rich.table import Table
+
     db, s = r["database"], r["settings"]
     title = (f"Skiplock on PostgreSQL {db['version']} ({db['server']}, synchronous_commit="
              f"{db['synchronous_commit']}, fsync={db['fsync']}"

@@ -1,11 +1,10 @@
-"""migrate, migrate:status, migrate:rollback, db:stop."""
+"""migrate, migrate:status, migrate:rollback, db:stop. Alembic is imported when one runs."""
 
 from __future__ import annotations
 
 import typer
 
 import config.database
-from app import schema
 from app.console.cli import cli
 from app.console.output import echo
 
@@ -13,6 +12,7 @@ from app.console.output import echo
 @cli.command("migrate")
 def migrate() -> None:
     """Create or update the queue tables (Alembic upgrade to head; safe to run twice)."""
+    from app import schema
     from app.database import engine
 
     before = schema.current_revision(engine())
@@ -24,6 +24,7 @@ def migrate() -> None:
 @cli.command("migrate:status")
 def migrate_status() -> None:
     """Show the schema revision of the database and the latest one."""
+    from app import schema
     from app.database import engine
 
     current = schema.current_revision(engine())
@@ -35,6 +36,7 @@ def migrate_status() -> None:
 @cli.command("migrate:rollback")
 def migrate_rollback() -> None:
     """Undo the last migration (Alembic downgrade one step)."""
+    from app import schema
     from app.database import engine
 
     before = schema.current_revision(engine())
@@ -42,7 +44,12 @@ def migrate_rollback() -> None:
         echo("Nothing to roll back.")
         return
     schema.downgrade(engine())
-    echo(f"Rolled back: {before} -> {schema.current_revision(engine()) or 'empty'}.")
+    after = schema.current_revision(engine())
+    echo(f"Rolled back: {before} -> {after or 'empty'}.")
+    if after is None and config.database.load().url is None:
+        # The embedded default creates the tables in a database that has none (and only then:
+        # a partial rollback stays as it is).
+        echo("The embedded database gets its tables again on the next command that uses it.")
 
 
 @cli.command("db:stop")

@@ -122,4 +122,5 @@ def make_job(
     check_overwrite(target, name, force)
     stub = BASE_PATH / "stubs" / ("job.sync.stub" if sync else "job.stub")
     write(target, render(stub, {"class": name, "module": module}), force)
-    echo(f"Job [{target.relative_to(BASE_PATH)}] created successfully.")
+    echo(f"Job [{target.relative_to(BASE_PATH)}] created successfully. A running worker keeps "
+         "the code it has loaded: restart it, or use `queue:work --watch`.")

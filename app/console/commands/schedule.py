@@ -8,7 +8,6 @@ exactly-once claim are `app.queue.schedule.scheduler`'s. A command task runs as 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import socket
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.console.cli import cli
-from app.console.output import echo
+from app.console.output import echo, print_json
 
 if TYPE_CHECKING:
     from app.queue.schedule import Task, Timing
@@ -137,7 +136,7 @@ def list_tasks(
     last = store.last_runs([task.label for task, _timing in tasks])
     rows = [task_row(task, timing, now, last.get(task.label)) for task, timing in tasks]
     if json_output:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return
     if not rows:
         echo("No scheduled tasks (declare them in app/schedule.py).")
@@ -152,7 +151,7 @@ def list_tasks(
     for row in rows:
         table.add_row(row["task"], row["kind"], row["expression"], row["timezone"],
                       row["next_due"], row["last_run"]["due_at"] if row["last_run"] else "-")
-    console.print(table)
+    console().print(table)
 
 
 def task_row(task: Task, timing: Timing, now: dt.datetime, last: Any) -> dict[str, Any]:

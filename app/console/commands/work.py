@@ -1,19 +1,22 @@
-"""queue:work, queue:restart, queue:pause, queue:resume."""
+"""queue:work: the worker process."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from app.console.cli import cli
-from app.console.output import echo
+from app.console.job_logs import log_jobs_to_stderr
+from app.console.output import bad_option
 from app.queue import context
-from app.queue.worker import JobEvent, Worker, WorkerOptions
+
+if TYPE_CHECKING:
+    from app.queue.worker import JobEvent
 
 STATE_STYLE = {"RUNNING": "yellow", "DONE": "green", "RETRY": "yellow", "FAIL": "red"}
 
@@ -45,8 +48,7 @@ class WorkReporter:
 
 def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        raise typer.BadParameter(f"must be {'0 or more' if allow_zero else 'more than 0'}",
-                                 param_hint=f"--{name}")
+        bad_option(f"--{name}", f"must be {'0 or more' if allow_zero else 'more than 0'}")
 
 
 @cli.command("queue:work")
@@ -65,8 +67,17 @@ def work(
     rest: Annotated[float, typer.Option(help="Seconds to rest between jobs")] = 0.0,
     name: Annotated[str, typer.Option(help="Name shown by queue:workers")] = "default",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per job")] = False,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Restart when a .py file under app/ changes (development)")] = False,
 ) -> None:
     """Process jobs from the queues (claims with SKIP LOCKED, wakes on NOTIFY)."""
+    if watch:  # this process only watches: the worker is its child (app/console/reloader.py)
+        from app.console.reloader import watch_and_work
+        from config import BASE_PATH
+
+        sys.exit(watch_and_work(BASE_PATH / "app"))
+    from app.queue.worker import Worker, WorkerOptions
+
     ctx = context.current()
     settings = ctx.settings
     queues = tuple(q.strip() for q in (queue or settings.default_queue).split(",") if q.strip())
@@ -89,6 +100,7 @@ def work(
 
     require_current(ctx.store.engine)
     reporter = WorkReporter(quiet)
+    log_jobs_to_stderr(settings.job_packages)
     worker = Worker(ctx.store, settings, options, report=None if quiet else reporter.job,
                     log=reporter.log)
     if not quiet:
@@ -104,28 +116,3 @@ def _default_concurrency() -> int:
     import config.queue
 
     return config.queue.load().concurrency
-
-
-@cli.command("queue:restart")
-def restart() -> None:
-    """Make every running worker exit gracefully after its current jobs."""
-    at = context.current().store.signal_restart()
-    echo(f"Broadcasting queue restart signal ({at:%Y-%m-%d %H:%M:%S %Z}).")
-
-
-@cli.command("queue:pause")
-def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
-    """Stop workers claiming from a queue (running jobs finish)."""
-    context.current().store.pause(queue)
-    echo(f"Queue [{queue}] paused: workers stop claiming from it.")
-
-
-@cli.command("queue:resume")
-def resume(queue: Annotated[str, typer.Argument(help="Queue to resume")]) -> None:
-    """Let workers claim from a paused queue again."""
-    store = context.current().store
-    if store.resume(queue):
-        store.notify([queue])
-        echo(f"Queue [{queue}] resumed.")
-    else:
-        echo(f"Queue [{queue}] was not paused.")

@@ -1,0 +1,87 @@
+"""queue:job: where one job is, its attempts, progress and last error."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from app.console.cli import cli
+from app.console.format import iso, local, styled
+from app.console.options import JsonOption, queue_admin
+from app.console.output import console, fail, print_json
+
+if TYPE_CHECKING:
+    from app.queue.admin import JobInfo
+
+
+def job_json(job: JobInfo) -> dict[str, Any]:
+    from app.queue.admin import error_summary
+
+    worker = None
+    if job.worker_id is not None:
+        worker = {"id": job.worker_id, "name": job.worker_name, "host": job.worker_host,
+                  "pid": job.worker_pid}
+    return {"id": job.id, "state": job.state.value, "queue": job.queue,
+            "job_class": job.job_class, "attempts": job.attempts, "priority": job.priority,
+            "progress": job.progress, "progress_message": job.progress_message,
+            "error": error_summary(job.error) if job.error else None, "error_detail": job.error,
+            "created_at": iso(job.created_at), "available_at": iso(job.available_at),
+            "reserved_at": iso(job.reserved_at), "failed_at": iso(job.failed_at),
+            "worker": worker}
+
+
+def where_is(job: JobInfo) -> str:
+    """What follows the state word: `reserved by worker …`, `delayed until …`."""
+    if job.state == "reserved":
+        if job.worker_name is None:
+            return f"by worker {job.worker_id} (no longer registered)"
+        return (f"by worker {job.worker_name} on {job.worker_host} "
+                f"(pid {job.worker_pid}) since {local(job.reserved_at)}")
+    if job.state == "delayed":
+        return f"until {local(job.available_at)}"
+    if job.state == "failed":
+        return f"at {local(job.failed_at)}"
+    return f"since {local(job.available_at)}"
+
+
+def print_job(job: JobInfo) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from app.queue.admin import error_summary
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    progress = f"{job.progress:g}%" if job.progress is not None else "-"
+    if job.progress_message:
+        progress += f" {job.progress_message}"
+    for label, value in (("Job", escape(job.id)),
+                         ("Class", escape(job.job_class or "?")),
+                         ("Queue", escape(job.queue)),
+                         ("State", f"{styled(job.state.value)} {escape(where_is(job))}"),
+                         ("Attempts", str(job.attempts)),
+                         ("Progress", escape(progress)),
+                         ("Last error", escape(error_summary(job.error)) or "-")):
+        table.add_row(label, value)
+    console().print(table)
+    if job.error and job.error.strip() != error_summary(job.error):
+        console().print()
+        console().print(escape(job.error.rstrip()), style="dim", soft_wrap=True)
+
+
+@cli.command("queue:job")
+def job(
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="Job id")],
+    as_json: JsonOption = False,
+) -> None:
+    """Where one job is (pending/delayed/reserved/failed), attempts, progress, last error."""
+    info = queue_admin().find_job(job_id)
+    if info is None:
+        fail(f"no job with id {job_id}: not pending, reserved or failed (done, or never "
+             "dispatched)")
+    if as_json:
+        print_json(job_json(info))
+    else:
+        print_job(info)

@@ -1,0 +1,56 @@
+"""How the commands write times, ages and states: in tables (local time, `4m 10s`) and in JSON
+(ISO 8601 in UTC, seconds as numbers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from collections.abc import Container, Sequence
+
+STATE_STYLE = {"pending": "green", "delayed": "cyan", "reserved": "yellow", "failed": "red",
+               "live": "green", "stopped": "dim", "dead": "red"}
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value is not None else None
+
+
+def local(value: dt.datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def age(seconds: float | None) -> str:
+    """3s, 4m 10s, 2h 5m, 3d 4h."""
+    if seconds is None:
+        return "-"
+    whole = max(int(seconds), 0)
+    for unit, size, sub_unit, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
+                                           ("m", 60, "s", 1)):
+        if whole >= size:
+            return f"{whole // size}{unit} {whole % size // sub_size}{sub_unit}"
+    return f"{whole}s"
+
+
+def styled(state: str) -> str:
+    return f"[{STATE_STYLE.get(state, 'white')}]{state}[/]"
+
+
+def plural(count: int, word: str) -> str:
+    """`1 job`, `2 jobs`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def aligned(rows: Sequence[Sequence[str]], right: Container[int] = ()) -> list[str]:
+    """Rows of cells as text lines in aligned columns, two spaces apart; the columns whose
+    index is in `right` are right-aligned (numbers)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+            for row in rows]
+
+
+def indented(text: str, width: int) -> str:
+    """`text` wrapped to `width` columns, every line indented by two spaces: the detail line
+    under a row of a narrow listing."""
+    return textwrap.fill(text, width=max(width, 20), initial_indent="  ",
+                         subsequent_indent="  ", break_on_hyphens=False)

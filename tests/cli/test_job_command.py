@@ -1,0 +1,53 @@
+"""queue:job through the real CLI on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.queue import dispatch
+from tests.cli.support import TRACEBACK, assert_error, insert_failed, reserve, run_json
+from tests.jobs.basic import Record
+from tests.support import artisan
+
+# --------------------------------------------------------------------------- queue:job
+
+
+def test_job_shows_where_a_job_is(queue, engine):
+    held = dispatch(Record("h"))
+    delayed = dispatch(Record("d"), delay=600)
+    orphan = dispatch(Record("o"))
+    queue.store.register_worker("w-1", "mailer", "box-7", 4242, ["default"], 2)
+    [claimed] = queue.store.claim("w-1", ["default"], 1)
+    assert claimed.id == held
+    queue.store.set_progress("w-1", held, 40, "halfway")
+    reserve(engine, orphan, worker="gone")  # its worker row no longer exists
+    failed = insert_failed(engine, "emails")
+
+    job = run_json("queue:job", held)
+    assert job["state"] == "reserved" and job["attempts"] == 1
+    assert job["worker"] == {"id": "w-1", "name": "mailer", "host": "box-7", "pid": 4242}
+    assert (job["progress"], job["progress_message"]) == (40, "halfway")
+    assert job["job_class"] == "tests.jobs.basic.Record"
+    text = artisan("queue:job", held, env={"COLUMNS": "200"})
+    assert "reserved by worker mailer on box-7 (pid 4242)" in text.stdout
+    assert "40% halfway" in text.stdout
+
+    assert run_json("queue:job", delayed)["state"] == "delayed"
+    assert run_json("queue:job", orphan)["worker"]["name"] is None
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE jobs SET reserved_at = NULL, reserved_by = NULL, "
+                             "last_error = 'RuntimeError: first try' WHERE id = :id"),
+                     {"id": orphan})
+    again = run_json("queue:job", orphan)
+    assert again["state"] == "pending" and again["error"] == "RuntimeError: first try"
+
+    gone = run_json("queue:job", failed)
+    assert gone["state"] == "failed" and gone["error"] == "RuntimeError: smtp down"
+    assert gone["error_detail"] == TRACEBACK and gone["failed_at"] is not None
+    text = artisan("queue:job", failed)
+    assert "RuntimeError: smtp down" in text.stdout and "Traceback" in text.stdout
+
+
+def test_job_unknown_id(queue):
+    assert_error(artisan("queue:job", "01UNKNOWN"), "01UNKNOWN")
+    assert_error(artisan("queue:job", "01UNKNOWN", "--json"), "01UNKNOWN")
