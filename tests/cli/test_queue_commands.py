@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch
 from tests.cli.support import UNREACHABLE, assert_error, insert_failed, reserve, run_json
 from tests.jobs.basic import Record
-from tests.support import ROOT, artisan, count, ctrl_c_as_in_a_terminal
+from tests.support import ROOT, artisan, count, ctrl_c_as_in_a_terminal, wait_for
 
 
 def waiting_jobs(engine: sa.Engine) -> dict[str, int]:
@@ -133,7 +134,12 @@ def test_status_watch_refreshes_until_ctrl_c(queue):
                              "--interval", "0.2"], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=ctrl_c_as_in_a_terminal)
-    time.sleep(2.5)
+    # Ctrl-C once it watches: it has a database connection open (start-up under load can
+    # take seconds, and a Ctrl-C that arrives while Python still imports is not this test's).
+    child = psutil.Process(proc.pid)
+    assert wait_for(lambda: any(conn.status == "ESTABLISHED" or conn.raddr
+                                for conn in child.net_connections(kind="all")), 60)
+    time.sleep(0.5)  # a few refreshes
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
