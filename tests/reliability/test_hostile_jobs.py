@@ -4,6 +4,7 @@ outcome is recorded once. Every wait is bounded: a worker that hangs fails the t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -162,10 +163,8 @@ def test_sigterm_to_the_group_ends_a_sleeping_child_of_a_job(queue, engine):
 def with_group_killed(proc: subprocess.Popen[str]) -> None:
     """Whatever the test found, leave no process of the group behind."""
     for pid in group_members(proc.pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     if proc.poll() is None:
         proc.kill()
     proc.wait()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Annotated
 
 import typer
@@ -12,19 +11,22 @@ from rich.markup import escape
 
 from app.console.cli import cli
 from app.console.output import echo
-from app.queue import context
-from app.queue.worker import JobEvent, Worker, WorkerOptions
+from app.queue import context, process
+from app.queue.worker import MAX_CONCURRENCY, JobEvent, Worker, WorkerOptions
 
 STATE_STYLE = {"RUNNING": "yellow", "DONE": "green", "RETRY": "yellow", "FAIL": "red"}
 
 
 class WorkReporter:
-    """One line per job, as Laravel's queue:work prints them: time, class, id, state."""
+    """One line per job, as Laravel's queue:work prints them: time, class, id, state. Written
+    through the worker's own copies of stdout and stderr, which no job can close."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.console = Console(highlight=False, soft_wrap=True)
-        self.errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.out = process.own_stream(1)
+        self.err = process.own_stream(2)
+        self.console = Console(file=self.out, highlight=False, soft_wrap=True)
+        self.errors = Console(file=self.err, highlight=False, soft_wrap=True)
 
     def job(self, event: JobEvent) -> None:
         if self.quiet:
@@ -75,6 +77,10 @@ def work(
     for option, value in (("concurrency", concurrency), ("tries", tries),
                           ("memory", memory), ("max-jobs", max_jobs)):
         _positive(option, value)
+    if concurrency is not None and concurrency > MAX_CONCURRENCY:
+        raise typer.BadParameter(f"must be at most {MAX_CONCURRENCY:,} (one thread per job: "
+                                 "run more worker processes instead)",
+                                 param_hint="--concurrency")
     for option, value in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
                           ("rest", rest)):
         _positive(option, value, allow_zero=True)
@@ -97,7 +103,9 @@ def work(
                                f"{'queue' if len(queues) == 1 else 'queues'}.\n")
     reason = worker.run()
     reporter.log(f"stopped: {reason.value}")  # stderr, also with --quiet: why it exited
-    sys.exit(0)
+    ctx.store.engine.dispose()
+    # Not sys.exit(): Python would wait for any non-daemon thread a job left running.
+    process.exit_now(0, reporter.out, reporter.err)
 
 
 def _default_concurrency() -> int:
