@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, NoReturn
 
 from app.queue import payload, process
@@ -46,14 +47,17 @@ class Timeouts:
     """The deadlines of one worker's slots. Job threads arm and disarm them; the main thread
     enforces them, and calls `on_stuck` when a thread cannot be stopped."""
 
-    def __init__(self, defaults: Defaults, watched: tuple[dict[str, Slot], ...],
-                 log: Callable[[str], None], on_stuck: Callable[[], None]) -> None:
+    def __init__(self, defaults: Defaults, log: Callable[[str], None],
+                 on_stuck: Callable[[], None]) -> None:
         self.defaults = defaults
-        self.watched = watched
+        self.watched: list[dict[str, Slot]] = []
         """The worker's slot dicts (running jobs, failed() hooks), read in place."""
         self.log = log
         self.on_stuck = on_stuck
         self._checked = 0.0
+
+    def watch(self, slots: dict[str, Slot]) -> None:
+        self.watched.append(slots)
 
     # ------------------------------------------------------------------ in a job thread
 
@@ -96,14 +100,14 @@ class Timeouts:
         for slots in self.watched:
             for slot in slots.values():
                 if slot.deadline is not None and now >= slot.deadline:
-                    self._past_deadline(slot, now)
+                    self._past_deadline(slot, now - slot.deadline)
 
-    def _past_deadline(self, slot: Slot, now: float) -> None:
+    def _past_deadline(self, slot: Slot, late: float) -> None:
         if not slot.interrupted:
             with slot.guard:
                 if slot.in_user_code and slot.thread_id is not None:
                     slot.interrupted = raise_in_thread(slot.thread_id, JobTimeout)
-        elif not slot.stuck and slot.in_user_code and now >= slot.deadline + STUCK_GRACE:
+        elif not slot.stuck and slot.in_user_code and late >= STUCK_GRACE:
             slot.stuck = True
             self.log(f"{slot.what} is stuck past its timeout (blocked outside Python); "
                      "restarting this worker once its other jobs finish")
@@ -154,7 +158,7 @@ class Timeouts:
         """In the fresh process: write the timeouts of the jobs the old one left reserved."""
         raw = os.environ.pop(TIMED_OUT_ENV, None)
         for entry in json.loads(raw) if raw else []:
-            until_answers(lambda entry=entry: self._record_left(entry, store, resolver, record))
+            until_answers(partial(self._record_left, entry, store, resolver, record))
 
     def _record_left(self, entry: dict[str, Any], store: JobStore,
                      resolver: payload.JobClassResolver,

@@ -11,15 +11,14 @@ import contextlib
 import enum
 import os
 import queue as stdlib_queue
-import signal
 import socket
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, NoReturn
+from typing import Any
 
 from app.queue import payload, process
 from app.queue.admin import QueueAdmin
@@ -31,6 +30,7 @@ from app.queue.errors import (
     PayloadError,
 )
 from app.queue.heartbeat import Heartbeat
+from app.queue.hooks import HOOK_ENDED, FailedHooks
 from app.queue.ids import new_id
 from app.queue.listener import Listener
 from app.queue.outage import (
@@ -44,12 +44,12 @@ from app.queue.runner import (
     AttemptResult,
     Defaults,
     Outcome,
-    call_failed_hook,
     decide_after_error,
     run_attempt,
     tries_of,
 )
 from app.queue.settings import QueueSettings
+from app.queue.signals import StopSignals
 from app.queue.slot import Slot
 from app.queue.store import ClaimedJob, JobStore, libpq_conninfo
 from app.queue.threads import JobThreads
@@ -65,8 +65,6 @@ MAX_CONCURRENCY = 1000
 ~9 GB of address space (8 MB of stack each, ~72 MB resident), and `--concurrency 100000` spent
 11 s and 611 MB before the OS refused a thread. Past a few hundred threads the GIL, not the
 slots, is the limit: more processes serve better."""
-QUIT_GIVE_BACK_S = 2.0
-"""Seconds a worker quitting on a second Ctrl-C gives the database to take its jobs back."""
 
 
 class StopReason(enum.StrEnum):
@@ -133,8 +131,6 @@ class Worker:
         )
         self.events: stdlib_queue.SimpleQueue[tuple[str, Any]] = stdlib_queue.SimpleQueue()
         self.slots: dict[str, Slot] = {}
-        self.hooks: dict[str, Slot] = {}
-        """failed() hooks submitted and not yet ended, by job id (they run beside the slots)."""
         self.acks: list[str] = []
         self.outcomes: deque[tuple[Slot, AttemptResult]] = deque()
         # Job threads put results here, and wake the main thread only when `_wake_at` of them
@@ -148,19 +144,22 @@ class Worker:
         self.outage = OutageLog(self.log)
         self.link = WorkerLink(store, self.id, self.outage, self.log)
         self.refused = RefusedOutcomes(self.log)
-        self.timeouts = Timeouts(self.defaults, (self.slots, self.hooks), self.log,
+        self.timeouts = Timeouts(self.defaults, self.log,
                                  on_stuck=lambda: self.request_stop(StopReason.STUCK_JOB))
+        self.timeouts.watch(self.slots)
         self.claim_was_full = False
         """The last claim got every job it asked for: the queue may hold more."""
         self.started = time.monotonic()
         # One thread per slot, and two for failed() hooks, which run beside the slots.
         self.pool = JobThreads(options.concurrency + 2, name="skiplock-job")
+        self.hooks = FailedHooks(store, self.pool, self.timeouts, self.events, self.log)
+        self.signals = StopSignals(on_stop=lambda: self.request_stop(StopReason.SIGNAL),
+                                   give_back=self._give_back_all, log=self.log)
         # Prepared statements do not survive PgBouncer's transaction pooling, which is what
         # QUEUE_LISTEN=false is for.
         self.claimer = store.claimer(prepare=settings.listen)
         self.heartbeat: Heartbeat | None = None
         self.listener: Listener | None = None
-        self._signals: list[int] = []
         self._announced_wait = False
 
     # ------------------------------------------------------------------------ lifecycle
@@ -168,7 +167,7 @@ class Worker:
     def run(self) -> StopReason:
         """Work until a stop condition; return why. Running jobs always finish first."""
         process.guard_forks()
-        self._install_signal_handlers()
+        self.signals.install()
         self._start()
         try:
             self._loop()
@@ -264,7 +263,7 @@ class Worker:
 
     def _busy(self) -> bool:
         """Is there anything a stopping worker must still wait for?"""
-        in_flight = len(self.slots) - len(self.outcomes) + len(self.hooks)
+        in_flight = len(self.slots) - len(self.outcomes) + len(self.hooks.running)
         if in_flight > len(self._stuck()):
             return True
         # Outcomes not yet written wait for the database, unless it is down: then they are
@@ -273,7 +272,7 @@ class Worker:
 
     def _stuck(self) -> list[Slot]:
         """Jobs and hooks blocked outside Python past their timeout: nothing will end them."""
-        return [slot for slot in chain(self.slots.values(), self.hooks.values())
+        return [slot for slot in chain(self.slots.values(), self.hooks.running.values())
                 if Timeouts.is_stuck(slot)]
 
     def request_stop(self, reason: StopReason) -> None:
@@ -291,17 +290,12 @@ class Worker:
         if self._announced_wait:
             return
         self._announced_wait = True
-        running = [slot for slot in chain(self.slots.values(), self.hooks.values())
-                   if slot.in_user_code or slot.thread_id is None]
-        if not running:
-            return
-        names = Counter(slot.class_name + (".failed()" if slot.hook else "") for slot in running)
-        listed = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in names.items())
-        line = (f"stopping ({self.stop_reason}): waiting for {len(running)} running "
-                f"{'job' if len(running) == 1 else 'jobs'} to finish ({listed})")
-        if self._signals and self._signals[-1] == signal.SIGINT:
-            line += "; press Ctrl-C again to quit now and give them back"
-        self.log(line)
+        line = self.signals.waiting_line(
+            str(self.stop_reason),
+            (slot for slot in chain(self.slots.values(), self.hooks.running.values())
+             if (slot.in_user_code and not slot.stuck) or slot.thread_id is None))
+        if line is not None:
+            self.log(line)
 
     def _shutdown(self) -> None:
         if self.listener is not None:
@@ -311,7 +305,7 @@ class Worker:
         # A thread still in user code is stuck (a stopping worker waited for the others):
         # joining it would never return.
         in_user_code = any(slot.in_user_code
-                           for slot in chain(self.slots.values(), self.hooks.values()))
+                           for slot in chain(self.slots.values(), self.hooks.running.values()))
         self.pool.shutdown(wait=not in_user_code)
         self.claimer.close()
         if not self.link.down:
@@ -409,29 +403,6 @@ class Worker:
         finally:
             self.timeouts.leave_user_code(slot)
 
-    def _run_failed_hook(self, hook: Slot, error: BaseException) -> None:
-        assert hook.job is not None
-        self.timeouts.arm_failed_hook(hook, hook.job)
-        try:
-            hook_error = call_failed_hook(hook.job, error)
-            if process.in_forked_child:
-                process.leave_forked_child(0 if hook_error is None else 1)
-        finally:
-            self.timeouts.leave_user_code(hook)
-            self.events.put(("hook ended", hook))
-        if hook_error is not None:
-            self._note_hook_error(hook, hook_error)
-
-    def _note_hook_error(self, hook: Slot, hook_error: str) -> None:
-        if hook.interrupted and hook_error.rstrip().endswith("JobTimeout"):
-            summary = f"ran past its timeout of {hook.timeout:g}s"
-        else:
-            summary = f"raised: {hook_error.splitlines()[-1]}"
-        self.log(f"{hook.class_name}.failed() {summary}")
-        with contextlib.suppress(DatabaseUnavailable):
-            self.store.append_failure_note(
-                hook.claimed.id, f"\n\nThe job's failed() hook {summary}:\n{hook_error}")
-
     def progress(self, job_id: str, percent: float, message: str | None) -> None:
         """RunControl for Job.progress(): written at once, from the job's thread. Progress
         is information: an outage loses the update, not the job."""
@@ -470,8 +441,8 @@ class Worker:
     def _handle_event(self, kind: str, item: Any) -> None:
         if kind == "start":
             self._report_running(item)
-        elif kind == "hook ended":
-            self.hooks.pop(item.claimed.id, None)
+        elif kind == HOOK_ENDED:
+            self.hooks.ended(item)
 
     def _report_running(self, slot: Slot) -> None:
         if self.report is not None:
@@ -479,7 +450,7 @@ class Worker:
                                  slot.claimed.queue))
 
     def _wait_time(self) -> float:
-        wait = self.options.sleep if not (self.slots or self.hooks) else 1.0
+        wait = self.options.sleep if not (self.slots or self.hooks.running) else 1.0
         wait = self.timeouts.wait_bound(wait)
         if self.link.down or self.refused.held:
             wait = min(wait, 1.0)
@@ -535,7 +506,7 @@ class Worker:
         if result.outcome is Outcome.FAIL:
             self.failed += 1
             if slot.job is not None and result.error is not None:
-                self._start_failed_hook(slot, result.error)
+                self.hooks.start(slot, result.error)
         if self.report is not None:
             claimed = slot.claimed
             self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name,
@@ -556,12 +527,6 @@ class Worker:
         Its new holder decides what happens to it; this outcome is dropped."""
         self.log(f"{slot.what} was given back while it ran here "
                  "(this worker was presumed dead); its outcome here is dropped")
-
-    def _start_failed_hook(self, slot: Slot, error: BaseException) -> None:
-        """failed() runs on a thread beside the slots, with a deadline of its own."""
-        hook = Slot(slot.claimed, slot.job, slot.class_name, hook=True)
-        self.hooks[slot.claimed.id] = hook
-        self.pool.submit(self._run_failed_hook, hook, error)
 
     def _flush_acks(self) -> None:
         if self.acks:
@@ -598,39 +563,15 @@ class Worker:
         self.store.register_worker(self.id, self.options.name, socket.gethostname(),
                                    os.getpid(), self.options.queues, self.options.concurrency)
 
-    # -------------------------------------------------------------------------- signals
+    # ------------------------------------------------------------------------- quit now
 
-    def _install_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        self._signals.append(signum)
-        if signum == signal.SIGINT and len(self._signals) > 1:
-            self._quit_now()
-        self.stop_reason = self.stop_reason or StopReason.SIGNAL
-        self.events.put(("wake", None))
-
-    def _quit_now(self) -> NoReturn:
-        """A second Ctrl-C: leave now, giving this worker's jobs back on the way out rather
-        than leaving them reserved for QUEUE_RETRY_AFTER. One statement, on a thread of its
-        own so that a database that does not answer delays the exit QUIT_GIVE_BACK_S at most."""
+    def _give_back_all(self) -> None:
+        """On a second Ctrl-C (the main thread waits in the signal handler meanwhile): every
+        job this worker holds goes back to the queue; the finished ones are deleted."""
         pending = [*self.outcomes, *self._done]  # a list read, no lock: see _take_done
         done = [*self.acks, *(slot.claimed.id for slot, result in pending
                               if result.outcome is Outcome.DONE)]
         unstarted = [job_id for job_id, slot in self.slots.items() if slot.thread_id is None]
-        giver = threading.Thread(target=self._give_back_all, args=(done, unstarted),
-                                 name="skiplock-give-back", daemon=True)
-        giver.start()
-        giver.join(QUIT_GIVE_BACK_S)
-        if giver.is_alive():
-            self.log(f"quit: the database did not answer within {QUIT_GIVE_BACK_S:g}s; "
-                     "QUEUE_RETRY_AFTER gives the jobs back")
-        process.exit_now(130)
-
-    def _give_back_all(self, done: list[str], unstarted: list[str]) -> None:
         try:
             given_back = self.store.abandon_worker(self.id, done, unstarted, self.processed,
                                                    self.failed)
