@@ -8,6 +8,7 @@ into the worker's machinery and runs it as a second, headless worker. These are 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -72,9 +73,14 @@ def leave_forked_child(code: int) -> NoReturn:
     os._exit(code)
 
 
-def exit_now(code: int, *streams: TextIO) -> NoReturn:
+def exit_now(code: int, *streams: TextIO, run_atexit: bool = True) -> NoReturn:
     """Leave once the worker has decided to, and done its own cleanup: a thread a job left
-    running (non-daemon, or blocked in C) must not keep the process alive."""
+    running (non-daemon, or blocked in C) must not keep the process alive. Python's own exit
+    would first wait for every non-daemon thread, then run the atexit handlers; this runs the
+    handlers (jobs' code may count on them: the bench's ledger is flushed by one) and skips
+    the wait."""
+    if run_atexit:
+        atexit._run_exitfuncs()
     for stream in (*streams, sys.stdout, sys.stderr):
         with contextlib.suppress(ValueError, OSError):
             stream.flush()

@@ -55,7 +55,7 @@ class StopSignals:
         if giver.is_alive():
             self.log(f"quit: the database did not answer within {QUIT_GIVE_BACK_S:g}s; "
                      "QUEUE_RETRY_AFTER gives the jobs back")
-        process.exit_now(QUIT_EXIT_CODE)
+        process.exit_now(QUIT_EXIT_CODE, run_atexit=False)  # quit now means now
 
     def waiting_line(self, reason: str, running: Iterable[Slot]) -> str | None:
         """What a stopping worker waits for, in one line (None: nothing)."""

@@ -102,3 +102,15 @@ class PrintsALot(Job):
     def handle(self) -> None:
         print(("x" * 1023 + "\n") * 1024 * self.megabytes, end="")
         record(self, "end", self.tag)
+
+
+class RegistersAtexit(Job):
+    """Registers an atexit handler that creates `path`: code may count on it at exit."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def handle(self) -> None:
+        import atexit
+
+        atexit.register(lambda: open(self.path, "w").close())

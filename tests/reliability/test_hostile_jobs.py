@@ -26,6 +26,7 @@ from tests.jobs.hostile import (
     HookSpins,
     LeavesAThread,
     PrintsALot,
+    RegistersAtexit,
 )
 from tests.support import ROOT, artisan, count, ledger, start_worker, wait_for, work
 
@@ -122,12 +123,14 @@ def test_a_stuck_failed_hook_restarts_the_worker_in_place(queue, engine):
 # ------------------------------------------------------------------ threads and forks
 
 
-def test_a_thread_left_by_a_job_does_not_keep_the_worker_alive(queue, engine):
+def test_a_thread_left_by_a_job_does_not_keep_the_worker_alive(queue, engine, tmp_path):
     dispatch(LeavesAThread("t"))
+    dispatch(RegistersAtexit(str(tmp_path / "atexit-ran")))
     result = work("--quiet", timeout=15)
     assert result.returncode == 0, result.stderr
     assert "stopped: queue empty" in result.stderr
     assert ("t", "end") in ledger(engine)
+    assert (tmp_path / "atexit-ran").exists()  # the exit skips the wait, not the handlers
 
 
 def test_a_forked_child_never_runs_the_worker_and_dies_with_its_group(queue, engine):
