@@ -60,10 +60,11 @@ class FailedHooks:
 
     def _note_error(self, hook: Slot, hook_error: str) -> None:
         if hook.interrupted and hook_error.rstrip().endswith("JobTimeout"):
-            summary = f"ran past its timeout of {hook.timeout:g}s"
+            what = f"ran past its timeout of {hook.timeout:g}s"
+            self.log(f"{hook.class_name}.failed() {what}")
         else:
-            summary = f"raised: {hook_error.splitlines()[-1]}"
-        self.log(f"{hook.class_name}.failed() {summary}")
+            what = "raised too"
+            self.log(f"{hook.class_name}.failed() raised: {hook_error.splitlines()[-1]}")
         with contextlib.suppress(DatabaseUnavailable):
             self.store.append_failure_note(
-                hook.claimed.id, f"\n\nThe job's failed() hook {summary}:\n{hook_error}")
+                hook.claimed.id, f"\n\nThe job's failed() hook {what}:\n{hook_error}")

@@ -246,7 +246,7 @@ class Worker:
                     or self.link.claim_refused_since is not None)
 
     def _why_nothing_to_claim(self) -> StopReason:
-        """"queue empty" would be a lie while a paused queue of ours holds jobs."""
+        """Empty, or paused: saying "queue empty" while a paused queue holds jobs would lie."""
         try:
             paused = sorted(set(self.store.paused_queues()).intersection(self.options.queues))
             waiting = {stats.queue: stats.pending
@@ -318,6 +318,8 @@ class Worker:
             except DatabaseUnavailable:
                 self.log("database unavailable at exit: unrecorded jobs will be given back "
                          f"after QUEUE_RETRY_AFTER ({self.settings.retry_after:g}s)")
+            except REFUSED_WRITE_ERRORS as exc:
+                self.log(f"could not record this worker's stop: {first_line(exc)}")
         if self.refused.held:
             self.log(f"{len(self.refused.held)} outcome(s) the database refused are not "
                      "recorded: their jobs stay reserved until QUEUE_RETRY_AFTER "

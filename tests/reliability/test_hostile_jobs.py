@@ -100,6 +100,9 @@ def test_a_failed_hook_past_its_timeout_is_interrupted_and_the_worker_goes_on(qu
     assert result.returncode == 0, result.stderr
     assert ("next", "end") in ledger(engine)
     assert "HookSpins.failed() ran past its timeout of 2s" in result.stderr
+    with engine.connect() as conn:
+        text = conn.execute(sa.text("SELECT exception FROM failed_jobs")).scalar_one()
+    assert "The job's failed() hook ran past its timeout of 2s" in text
 
 
 def test_a_stuck_failed_hook_restarts_the_worker_in_place(queue, engine):
