@@ -220,6 +220,8 @@ def test_concurrency_past_the_limit_is_a_one_line_error(queue):
     assert time.monotonic() - started < 10
     assert "Traceback" not in result.stderr
     assert "--concurrency" in result.stderr and "1,000" in result.stderr
+    configured = artisan("queue:work", env={"JOB_WORKER_CONCURRENCY": "5000"}, timeout=20)
+    assert configured.returncode == 2 and "JOB_WORKER_CONCURRENCY" in configured.stderr
 
 
 # ---------------------------------------------------------------------------- stdout

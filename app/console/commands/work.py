@@ -77,16 +77,17 @@ def work(
     for option, value in (("concurrency", concurrency), ("tries", tries),
                           ("memory", memory), ("max-jobs", max_jobs)):
         _positive(option, value)
-    if concurrency is not None and concurrency > MAX_CONCURRENCY:
+    concurrency = concurrency or _default_concurrency()
+    if concurrency > MAX_CONCURRENCY:
         raise typer.BadParameter(f"must be at most {MAX_CONCURRENCY:,} (one thread per job: "
                                  "run more worker processes instead)",
-                                 param_hint="--concurrency")
+                                 param_hint="--concurrency (or JOB_WORKER_CONCURRENCY)")
     for option, value in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
                           ("rest", rest)):
         _positive(option, value, allow_zero=True)
     _positive("max-time", max_time)
     options = WorkerOptions(
-        queues=queues, concurrency=concurrency or _default_concurrency(), sleep=sleep,
+        queues=queues, concurrency=concurrency, sleep=sleep,
         tries=tries, timeout=timeout, backoff=backoff, memory=memory, max_jobs=max_jobs,
         max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest, name=name,
         listen=settings.listen,
