@@ -11,11 +11,15 @@ class QueueError(Exception):
     """Root of every error Skiplock raises on purpose."""
 
 
-class DatabaseUnavailable(QueueError):
+class QueueDatabaseError(QueueError):
+    """A database error: the driver's exception is its cause."""
+
+
+class DatabaseUnavailable(QueueDatabaseError):
     """The database cannot be reached (or stopped answering)."""
 
 
-class ClaimRefused(QueueError):
+class ClaimRefused(QueueDatabaseError):
     """The database answered but refused the claim statement (not an outage): e.g. a trigger
     of the user's raised. The worker logs it and tries again later."""
 

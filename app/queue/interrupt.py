@@ -2,7 +2,7 @@
 
 CPython delivers it at the thread's next bytecode, so it interrupts Python code but not a
 call blocked in C (time.sleep, a socket read without timeout). The worker handles that case
-by restarting its process (see Worker._restart_for_stuck_jobs).
+by replacing its process (see app/queue/timeouts.py, Timeouts.restart_process).
 """
 
 from __future__ import annotations

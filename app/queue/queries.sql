@@ -167,3 +167,28 @@ SELECT queue FROM paused_queues ORDER BY queue;
 
 -- name: now
 SELECT now();
+
+-- name: abandon_worker
+-- A worker quitting at once (a second Ctrl-C) gives back, in one statement, every job it holds
+-- and is marked stopped. Jobs it finished (:done) are deleted; jobs it never started
+-- (:unstarted) get their attempt back; those it interrupted keep theirs counted, as after a
+-- crash. Idle workers of those queues are woken.
+WITH stopped AS (
+    UPDATE workers
+    SET stopped_at = now(), heartbeat_at = now(), running = 0, processed = :processed,
+        failed = :failed, exit_reason = 'interrupted'
+    WHERE id = :worker
+), finished AS (
+    DELETE FROM jobs WHERE id = ANY(CAST(:done AS text[])) AND reserved_by = :worker
+), given_back AS (
+    UPDATE jobs
+    SET reserved_at = NULL, reserved_by = NULL,
+        attempts = CASE WHEN id = ANY(CAST(:unstarted AS text[]))
+                        THEN greatest(attempts - 1, 0) ELSE attempts END,
+        last_error = CASE WHEN id = ANY(CAST(:unstarted AS text[])) THEN last_error
+                          ELSE 'its worker was interrupted (Ctrl-C twice); given back' END
+    WHERE reserved_by = :worker AND NOT (id = ANY(CAST(:done AS text[])))
+    RETURNING queue
+)
+SELECT count(*) AS given_back
+FROM given_back CROSS JOIN LATERAL (SELECT pg_notify('skiplock', given_back.queue)) AS woken;

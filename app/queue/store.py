@@ -296,6 +296,14 @@ class JobStore:
     def now(self) -> dt.datetime:
         return self._run("now")[0][0]
 
+    def abandon_worker(self, worker_id: str, done: Sequence[str], unstarted: Sequence[str],
+                       processed: int, failed: int) -> int:
+        """A worker quitting at once: its jobs given back, its row stopped (one statement)."""
+        rows = self._run("abandon_worker", {"worker": worker_id, "done": list(done),
+                                            "unstarted": list(unstarted),
+                                            "processed": processed, "failed": failed})
+        return int(rows[0].given_back)
+
 
 def positional(sql: str) -> tuple[bytes, tuple[str, ...]]:
     """psycopg's `%(name)s` placeholders as libpq's `$n`, and the names in `$n` order."""

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import inspect
-import json
 import os
 import queue as stdlib_queue
-import signal
 import socket
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-from app.queue import payload
+from app.queue import payload, process
+from app.queue.admin import QueueAdmin
 from app.queue.errors import (
     ClaimRefused,
     DatabaseUnavailable,
@@ -33,36 +30,41 @@ from app.queue.errors import (
     PayloadError,
 )
 from app.queue.heartbeat import Heartbeat
+from app.queue.hooks import HOOK_ENDED, FailedHooks
 from app.queue.ids import new_id
-from app.queue.interrupt import raise_in_thread
-from app.queue.job import Job
 from app.queue.listener import Listener
-from app.queue.outage import OutageLog
+from app.queue.outage import (
+    REFUSED_WRITE_ERRORS,
+    OutageLog,
+    RefusedOutcomes,
+    WorkerLink,
+    first_line,
+)
 from app.queue.runner import (
     AttemptResult,
     Defaults,
     Outcome,
-    call_failed_hook,
     decide_after_error,
     run_attempt,
-    timeout_of,
     tries_of,
 )
 from app.queue.settings import QueueSettings
+from app.queue.signals import StopSignals
+from app.queue.slot import Slot
 from app.queue.store import ClaimedJob, JobStore, libpq_conninfo
 from app.queue.threads import JobThreads
+from app.queue.timeouts import Timeouts
 
-STUCK_GRACE = 2.0
-"""Seconds a sync job may take to unwind after its timeout was raised in its thread."""
-TIMEOUT_CHECK_S = 0.01
-"""Timeouts are checked at most this often: the check walks every slot, and ran per job."""
-TIMED_OUT_ENV = "SKIPLOCK_TIMED_OUT_JOBS"
-"""Jobs a restarting worker left reserved because their thread could not be stopped."""
 GATHER_WINDOW = 0.002
 """Seconds the worker may wait for more slots to free before claiming (see
 Worker._gather_completions): one round trip then serves several slots."""
 GATHER_QUIET = 0.0005
 """...but no longer than this after the last job that ended."""
+MAX_CONCURRENCY = 1000
+"""Slots one worker process may run. Each is an OS thread: 1,000 start in ~0.7 s and reserve
+~9 GB of address space (8 MB of stack each, ~72 MB resident), and `--concurrency 100000` spent
+11 s and 611 MB before the OS refused a thread. Past a few hundred threads the GIL, not the
+slots, is the limit: more processes serve better."""
 
 
 class StopReason(enum.StrEnum):
@@ -74,6 +76,8 @@ class StopReason(enum.StrEnum):
     MAX_TIME = "max time"
     MEMORY = "memory limit"
     STUCK_JOB = "stuck job"
+    PAUSED = "queues paused"
+    """--stop-when-empty found nothing to claim, but a paused queue of its holds jobs."""
 
 
 @dataclass(frozen=True)
@@ -108,21 +112,6 @@ class JobEvent:
     detail: str | None = None
 
 
-@dataclass(eq=False, slots=True)
-class Slot:
-    """A claimed job, from claim to recorded outcome."""
-
-    claimed: ClaimedJob
-    job: Job | None = None
-    class_name: str = "?"
-    thread_id: int | None = None
-    deadline: float | None = None
-    timeout: float = 0.0
-    in_user_code: bool = False
-    interrupted: bool = False
-    guard: threading.Lock = field(default_factory=threading.Lock)
-
-
 class Worker:
     def __init__(self, store: JobStore, settings: QueueSettings, options: WorkerOptions,
                  report: Callable[[JobEvent], None] | None = None,
@@ -149,32 +138,36 @@ class Worker:
         self._done: list[tuple[Slot, AttemptResult]] = []
         self._done_lock = threading.Lock()
         self._wake_at = 1
-        self._timeouts_checked = 0.0
         self.processed = 0
         self.failed = 0
         self.stop_reason: StopReason | None = None
         self.outage = OutageLog(self.log)
+        self.link = WorkerLink(store, self.id, self.outage, self.log)
+        self.refused = RefusedOutcomes(self.log)
+        self.timeouts = Timeouts(self.defaults, self.log,
+                                 on_stuck=lambda: self.request_stop(StopReason.STUCK_JOB))
+        self.timeouts.watch(self.slots)
         self.claim_was_full = False
         """The last claim got every job it asked for: the queue may hold more."""
-        self.claim_in_doubt = False
-        """The last claim lost its connection: it may have committed reservations unseen."""
-        self.claim_refused_since: float | None = None
-        self.claim_refused_logged = 0.0
         self.started = time.monotonic()
         # One thread per slot, and two for failed() hooks, which run beside the slots.
         self.pool = JobThreads(options.concurrency + 2, name="skiplock-job")
+        self.hooks = FailedHooks(store, self.pool, self.timeouts, self.events, self.log)
+        self.signals = StopSignals(on_stop=lambda: self.request_stop(StopReason.SIGNAL),
+                                   give_back=self._give_back_all, log=self.log)
         # Prepared statements do not survive PgBouncer's transaction pooling, which is what
         # QUEUE_LISTEN=false is for.
         self.claimer = store.claimer(prepare=settings.listen)
         self.heartbeat: Heartbeat | None = None
         self.listener: Listener | None = None
-        self._signals = 0
+        self._announced_wait = False
 
     # ------------------------------------------------------------------------ lifecycle
 
     def run(self) -> StopReason:
         """Work until a stop condition; return why. Running jobs always finish first."""
-        self._install_signal_handlers()
+        process.guard_forks()
+        self.signals.install()
         self._start()
         try:
             self._loop()
@@ -182,7 +175,7 @@ class Worker:
             self._shutdown()
         assert self.stop_reason is not None
         if self.stop_reason is StopReason.STUCK_JOB:
-            self._restart_process()
+            self.timeouts.restart_process(self.id, self._stuck())
         return self.stop_reason
 
     def _start(self) -> None:
@@ -196,7 +189,8 @@ class Worker:
             on_restart=lambda: self.request_stop(StopReason.RESTART),
             on_lost_row=self._register_again, log=self.log, outage=self.outage)
         self.heartbeat.start()
-        self._record_jobs_left_by_restart()
+        self.timeouts.record_jobs_left_by_restart(self.store, self.resolver, self._record,
+                                                  self._until_database_answers)
         if self.options.listen:
             conninfo = libpq_conninfo(self.store.engine.url)
             self.listener = Listener(conninfo, self.options.queues, self.wake, self.outage)
@@ -212,16 +206,15 @@ class Worker:
                 self._try_flush_acks()
                 if not self._busy():
                     return
+                self._announce_wait()
                 self._collect_events(block_for=self._wait_time())
                 continue
             self._gather_completions()
             claimed = self._claim()
             if self.options.once and (claimed or not self.slots):
                 self.request_stop(StopReason.ONCE)
-            elif (self.options.stop_when_empty and not claimed and not self.slots
-                  and not self._database_down and self.claim_refused_since is None
-                  and not self.outcomes):
-                self.request_stop(StopReason.EMPTY)
+            elif self.options.stop_when_empty and not claimed and self._idle():
+                self.request_stop(self._why_nothing_to_claim())
             if self.claim_was_full and len(self.slots) < self.options.concurrency:
                 continue  # the queue may hold more: claim again before sleeping
             # Otherwise the queue had no more for now: wait for a job to end or a wake-up (a
@@ -246,14 +239,41 @@ class Worker:
             if len(self.slots) == running:
                 return  # none ended in a quiet spell: claim for the free slots now
 
+    def _idle(self) -> bool:
+        """Nothing running, nothing to write, and the database answering: an empty claim
+        then means the queues are empty (or paused)."""
+        return not (self.slots or self.outcomes or self.refused.held or self.link.down
+                    or self.link.claim_refused_since is not None)
+
+    def _why_nothing_to_claim(self) -> StopReason:
+        """Empty, or paused: saying "queue empty" while a paused queue holds jobs would lie."""
+        try:
+            paused = sorted(set(self.store.paused_queues()).intersection(self.options.queues))
+            waiting = {stats.queue: stats.pending
+                       for stats in QueueAdmin(self.store.engine).status(paused)
+                       if stats.queue in paused and stats.pending} if paused else {}
+        except DatabaseUnavailable:
+            return StopReason.EMPTY
+        if not waiting:
+            return StopReason.EMPTY
+        self.log("nothing to claim, but paused with jobs waiting: "
+                 + ", ".join(f"{queue} ({n:,})" for queue, n in waiting.items())
+                 + " (queue:resume QUEUE lets workers claim them)")
+        return StopReason.PAUSED
+
     def _busy(self) -> bool:
         """Is there anything a stopping worker must still wait for?"""
-        running = len(self.slots) - len(self.outcomes) - len(self._stuck_slots())
-        if running > 0:
+        in_flight = len(self.slots) - len(self.outcomes) + len(self.hooks.running)
+        if in_flight > len(self._stuck()):
             return True
         # Outcomes not yet written wait for the database, unless it is down: then they are
         # given back by the retry_after rule, as after a crash.
-        return bool(self.outcomes or self.acks) and not self._database_down
+        return bool(self.outcomes or self.acks) and not self.link.down
+
+    def _stuck(self) -> list[Slot]:
+        """Jobs and hooks blocked outside Python past their timeout: nothing will end them."""
+        return [slot for slot in chain(self.slots.values(), self.hooks.running.values())
+                if Timeouts.is_stuck(slot)]
 
     def request_stop(self, reason: StopReason) -> None:
         """Stop claiming; the loop ends once running jobs have finished."""
@@ -264,24 +284,46 @@ class Worker:
     def wake(self) -> None:
         self.events.put(("wake", None))
 
+    def _announce_wait(self) -> None:
+        """Say at once what a stopping worker waits for: silence until a long job ends looks
+        like a hang, and invites a kill -9."""
+        if self._announced_wait:
+            return
+        self._announced_wait = True
+        line = self.signals.waiting_line(
+            str(self.stop_reason),
+            (slot for slot in chain(self.slots.values(), self.hooks.running.values())
+             if (slot.in_user_code and not slot.stuck) or slot.thread_id is None))
+        if line is not None:
+            self.log(line)
+
     def _shutdown(self) -> None:
         if self.listener is not None:
             self.listener.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
-        stuck = self.stop_reason is StopReason.STUCK_JOB
-        self.pool.shutdown(wait=not stuck)
+        # A thread still in user code is stuck (a stopping worker waited for the others):
+        # joining it would never return.
+        in_user_code = any(slot.in_user_code
+                           for slot in chain(self.slots.values(), self.hooks.running.values()))
+        self.pool.shutdown(wait=not in_user_code)
         self.claimer.close()
-        if not self._database_down:
+        if not self.link.down:
             try:
                 self._flush_acks()
-                if self.claim_in_doubt:
-                    self._give_back_unseen()
+                if self.link.claim_in_doubt:
+                    self.link.give_back_unseen(self._held_ids())
                 reason = self.stop_reason.value if self.stop_reason else "stopped"
                 self.store.stop_worker(self.id, self.processed, self.failed, reason)
             except DatabaseUnavailable:
                 self.log("database unavailable at exit: unrecorded jobs will be given back "
                          f"after QUEUE_RETRY_AFTER ({self.settings.retry_after:g}s)")
+            except REFUSED_WRITE_ERRORS as exc:
+                self.log(f"could not record this worker's stop: {first_line(exc)}")
+        if self.refused.held:
+            self.log(f"{len(self.refused.held)} outcome(s) the database refused are not "
+                     "recorded: their jobs stay reserved until QUEUE_RETRY_AFTER "
+                     f"({self.settings.retry_after:g}s) gives them back")
 
     # ---------------------------------------------------------------------------- claim
 
@@ -298,39 +340,29 @@ class Worker:
                 return []
             if self.options.rest > 0 and self.processed:
                 time.sleep(self.options.rest)
-            if self.claim_in_doubt:
-                self._give_back_unseen()
+            if self.link.claim_in_doubt:
+                self.link.give_back_unseen(self._held_ids())
             # The acknowledgements ride along with the claim: one commit per turn, not two.
             claimed = self.claimer.claim(self.id, self.options.queues, free, self.acks)
         except DatabaseUnavailable as exc:
-            self.claim_in_doubt = True
-            self._lost_database(exc)
+            self.link.claim_lost(exc)
             return []
         except ClaimRefused as exc:
-            self._claim_refused(exc)
+            self.link.claim_refused(exc)
+            self._collect_events(block_for=1.0)
             return []
         self.acks = []
         self.claim_was_full = len(claimed) == free
-        self._database_up()
-        if self.claim_refused_since is not None:
-            self.log(f"claims work again after {time.monotonic() - self.claim_refused_since:.1f}s")
-            self.claim_refused_since = None
-            self.claim_refused_logged = 0.0
+        self.link.claim_answered()
         for job in claimed:
             slot = Slot(job)
             self.slots[job.id] = slot
             self.pool.submit(self._execute, slot)
         return claimed
 
-    def _give_back_unseen(self) -> None:
-        """A claim whose answer was lost may still have committed: its jobs would stay
-        reserved by this live worker, never run and never rescued. Give back every
-        reservation of ours that we do not hold; they never started, so no attempt counts."""
-        given_back = self.store.give_back_unseen(self.id, [*self.slots, *self.acks])
-        self.claim_in_doubt = False
-        if given_back:
-            self.log(f"gave back {len(given_back)} job(s) reserved by a claim whose answer "
-                     "was lost with the connection")
+    def _held_ids(self) -> list[str]:
+        """Every job this worker holds a reservation for, whatever stage it is at."""
+        return [*self.slots, *self.acks, *self.refused.held]
 
     # ------------------------------------------------------------------ in a job thread
 
@@ -362,36 +394,16 @@ class Worker:
                 "it released itself after its last attempt")
             return AttemptResult(Outcome.FAIL, error=exceeded,
                                  error_text=f"MaxAttemptsExceeded: {exceeded}")
-        self._arm_timeout(slot, job)
+        self.timeouts.arm_attempt(slot, job)
         if self.report is not None:
             self.events.put(("start", slot))
         try:
-            return run_attempt(job, self.defaults)
+            result = run_attempt(job, self.defaults)
+            if process.in_forked_child:  # the job forked, and its child returned here
+                process.leave_forked_child(0 if result.outcome is Outcome.DONE else 1)
+            return result
         finally:
-            self._leave_user_code(slot)
-
-    def _arm_timeout(self, slot: Slot, job: Job) -> None:
-        slot.timeout = timeout_of(job, self.defaults)
-        if slot.timeout > 0:
-            # An async handler is cancelled by asyncio at its timeout; the thread-level
-            # interrupt is only the backstop for one that blocks its event loop.
-            margin = 1.0 if is_async(type(job)) else 0.0
-            slot.deadline = time.monotonic() + slot.timeout + margin
-        with slot.guard:
-            slot.thread_id = threading.get_ident()
-            slot.in_user_code = True
-
-    @staticmethod
-    def _leave_user_code(slot: Slot) -> None:
-        # The timeout may have been raised in this thread just as handle() returned; it is
-        # then delivered here, and swallowed: the attempt's result is already decided.
-        while True:
-            try:
-                with slot.guard:
-                    slot.in_user_code = False
-                return
-            except JobTimeout:
-                continue
+            self.timeouts.leave_user_code(slot)
 
     def progress(self, job_id: str, percent: float, message: str | None) -> None:
         """RunControl for Job.progress(): written at once, from the job's thread. Progress
@@ -431,6 +443,8 @@ class Worker:
     def _handle_event(self, kind: str, item: Any) -> None:
         if kind == "start":
             self._report_running(item)
+        elif kind == HOOK_ENDED:
+            self.hooks.ended(item)
 
     def _report_running(self, slot: Slot) -> None:
         if self.report is not None:
@@ -438,74 +452,83 @@ class Worker:
                                  slot.claimed.queue))
 
     def _wait_time(self) -> float:
-        wait = self.options.sleep if not self.slots else 1.0
-        now = time.monotonic()
-        for slot in self.slots.values():
-            if slot.deadline is not None:
-                target = slot.deadline + (STUCK_GRACE if slot.interrupted else 0.0)
-                wait = min(wait, max(target - now, 0.01))
-        if self._database_down:
+        wait = self.options.sleep if not (self.slots or self.hooks.running) else 1.0
+        wait = self.timeouts.wait_bound(wait)
+        if self.link.down or self.refused.held:
             wait = min(wait, 1.0)
         return max(wait, 0.01)
 
+    # ------------------------------------------------------------------------- record
+
     def _record_outcomes(self) -> None:
-        self._enforce_timeouts()
-        if not self.outcomes:
+        self.timeouts.enforce()
+        if not self.outcomes and not (self.refused.held and self.refused.due()):
             return
         try:
             while self.outcomes:
                 slot, result = self.outcomes[0]
-                self._record(slot, result, self.id)
+                self._record_or_hold(slot, result)
                 self.outcomes.popleft()
                 del self.slots[slot.claimed.id]
+            if self.refused.due():
+                self._record_refused()
         except DatabaseUnavailable as exc:
-            self._lost_database(exc)
+            self.link.lost(exc)
             return
-        self._database_up()
+        self.link.answered()
+
+    def _record_or_hold(self, slot: Slot, result: AttemptResult) -> None:
+        try:
+            self._record(slot, result, self.id)
+        except DatabaseUnavailable:
+            raise  # an outage: the outcome waits in line for the database to be back
+        except REFUSED_WRITE_ERRORS as exc:
+            self.refused.hold(slot, result, exc)
+
+    def _record_refused(self) -> None:
+        for slot, result in self.refused.outcomes():
+            try:
+                self._record(slot, result, self.id)
+            except DatabaseUnavailable:
+                raise
+            except REFUSED_WRITE_ERRORS:
+                self.refused.retry_later()
+                return
+            self.refused.written(slot.claimed.id)
 
     def _record(self, slot: Slot, result: AttemptResult, owner: str) -> None:
         """Write the outcome of an attempt of a job reserved by `owner` (this worker, or the
         process this one replaced)."""
-        claimed, job = slot.claimed, slot.job
         if slot.interrupted and isinstance(result.error, JobTimeout):
-            result = self._as_timeout(slot, result)
+            result = self.timeouts.as_timeout(slot, result)
+        still_ours = self._write(slot.claimed, result, owner)
         self.processed += 1
-        if result.outcome is Outcome.DONE:
-            self.acks.append(claimed.id)
-        elif result.outcome is Outcome.RETRY:
-            if not self.store.release(owner, claimed.id, result.delay, result.error_text):
-                return self._report_taken(slot)
-        else:
-            if not self.store.fail(owner, claimed.id, result.error_text or "failed"):
-                return self._report_taken(slot)
+        if not still_ours:
+            return self._report_taken(slot)
+        if result.outcome is Outcome.FAIL:
             self.failed += 1
-            if job is not None and result.error is not None:
-                self.pool.submit(self._run_failed_hook, job, result.error)
+            if slot.job is not None and result.error is not None:
+                self.hooks.start(slot, result.error)
         if self.report is not None:
+            claimed = slot.claimed
             self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name,
                                  claimed.queue, result.duration, _first_line(result)))
         self._check_memory()
 
+    def _write(self, claimed: ClaimedJob, result: AttemptResult, owner: str) -> bool:
+        """False if the row is no longer `owner`'s. A done job is deleted by the next claim."""
+        if result.outcome is Outcome.DONE:
+            self.acks.append(claimed.id)
+            return True
+        if result.outcome is Outcome.RETRY:
+            return self.store.release(owner, claimed.id, result.delay, result.error_text)
+        return self.store.fail(owner, claimed.id, result.error_text or "failed")
+
     def _report_taken(self, slot: Slot) -> None:
         """The row is no longer ours: this worker was presumed dead and the job given back.
         Its new holder decides what happens to it; this outcome is dropped."""
-        self.log(f"{slot.class_name} {slot.claimed.id} was given back while it ran here "
+        self.log(f"{slot.what} was given back while it ran here "
                  "(this worker was presumed dead); its outcome here is dropped")
-
-    def _as_timeout(self, slot: Slot, result: AttemptResult) -> AttemptResult:
-        error = JobTimeout(f"{slot.class_name} ran past its timeout of {slot.timeout:g}s")
-        assert slot.job is not None
-        decided = decide_after_error(slot.job, error, self.defaults, result.duration)
-        return AttemptResult(decided.outcome, decided.delay, error,
-                             f"JobTimeout: {error}\n\n{result.error_text or ''}", result.duration)
-
-    def _run_failed_hook(self, job: Job, error: BaseException) -> None:
-        hook_error = call_failed_hook(job, error)
-        if hook_error is not None:
-            self.log(f"{type(job).__qualname__}.failed() raised: {hook_error.splitlines()[-1]}")
-            with contextlib.suppress(DatabaseUnavailable):
-                self.store.append_failure_note(
-                    job.job_id or "", f"\n\nThe job's failed() hook raised too:\n{hook_error}")
 
     def _flush_acks(self) -> None:
         if self.acks:
@@ -516,60 +539,7 @@ class Worker:
         try:
             self._flush_acks()
         except DatabaseUnavailable as exc:
-            self._lost_database(exc)
-
-    # ------------------------------------------------------------------------ timeouts
-
-    def _enforce_timeouts(self) -> None:
-        now = time.monotonic()
-        if now - self._timeouts_checked < TIMEOUT_CHECK_S:
-            return
-        self._timeouts_checked = now
-        for slot in list(self.slots.values()):
-            if slot.deadline is None or now < slot.deadline:
-                continue
-            if not slot.interrupted:
-                with slot.guard:
-                    if slot.in_user_code and slot.thread_id is not None:
-                        slot.interrupted = raise_in_thread(slot.thread_id, JobTimeout)
-            elif now >= slot.deadline + STUCK_GRACE and slot.in_user_code:
-                self.log(f"{slot.class_name} {slot.claimed.id} is stuck past its timeout "
-                         "(blocked outside Python); restarting this worker once its other "
-                         "jobs finish")
-                self.request_stop(StopReason.STUCK_JOB)
-
-    def _stuck_slots(self) -> list[Slot]:
-        return [s for s in self.slots.values() if s.interrupted and s.in_user_code]
-
-    def _restart_process(self) -> None:
-        """Replace this process with a fresh worker (same pid, same arguments): the only way
-        to stop a thread blocked in C. The new process records the timeouts, so a stuck job
-        is never released while its code could still be running."""
-        stuck = [{"id": s.claimed.id, "worker": self.id, "timeout": s.timeout}
-                 for s in self._stuck_slots()]
-        env = {**os.environ, TIMED_OUT_ENV: json.dumps(stuck)}
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execve(sys.executable, sys.orig_argv, env)
-
-    def _record_jobs_left_by_restart(self) -> None:
-        raw = os.environ.pop(TIMED_OUT_ENV, None)
-        for entry in json.loads(raw) if raw else []:
-            self._until_database_answers(partial(self._record_left_timeout, entry))
-
-    def _record_left_timeout(self, entry: dict[str, Any]) -> None:
-        claimed = self.store.reserved_job(entry["id"], entry["worker"])
-        if claimed is not None:
-            slot = Slot(claimed, interrupted=True, timeout=float(entry["timeout"]))
-            try:
-                slot.job = payload.decode(claimed.payload, self.resolver)
-            except PayloadError:
-                return
-            slot.job.job_id, slot.job.attempts = claimed.id, claimed.attempts
-            slot.class_name = type(slot.job).__qualname__
-            result = self._as_timeout(slot, AttemptResult(Outcome.FAIL, error=JobTimeout()))
-            self._record(slot, result, owner=entry["worker"])
-        self.store.stop_worker(entry["worker"], 0, 0, StopReason.STUCK_JOB.value)
+            self.link.lost(exc)
 
     # -------------------------------------------------------------------------- limits
 
@@ -588,74 +558,30 @@ class Worker:
 
     # -------------------------------------------------------------------------- outages
 
-    @property
-    def _database_down(self) -> bool:
-        """This worker's own connection cannot reach the database (the claim or an outcome
-        write failed and has not succeeded since)."""
-        return self.outage.is_down("worker")
-
-    def _lost_database(self, exc: DatabaseUnavailable) -> None:
-        self.outage.down("worker", exc)
-
-    def _claim_refused(self, exc: ClaimRefused) -> None:
-        """The database refused the claim (the acknowledgements with it, so they are kept).
-        Running jobs go on; claiming is retried every second, logged once a minute."""
-        now = time.monotonic()
-        if self.claim_refused_since is None:
-            self.claim_refused_since = now
-        if now - self.claim_refused_logged >= 60:
-            self.claim_refused_logged = now
-            self.log(f"the database refused the claim: {exc}; retrying every second")
-        self._collect_events(block_for=1.0)
-
-    def _database_up(self) -> None:
-        self.outage.up("worker")
-
     def _until_database_answers(self, call: Callable[[], Any]) -> Any:
-        delay = 0.5
-        while True:
-            try:
-                result = call()
-            except DatabaseUnavailable as exc:
-                if self.stop_reason is not None:
-                    raise
-                self._lost_database(exc)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            self._database_up()
-            return result
+        return self.link.until_answers(call, stopping=lambda: self.stop_reason is not None)
 
     def _register_again(self) -> None:
         self.store.register_worker(self.id, self.options.name, socket.gethostname(),
                                    os.getpid(), self.options.queues, self.options.concurrency)
 
-    # -------------------------------------------------------------------------- signals
+    # ------------------------------------------------------------------------- quit now
 
-    def _install_signal_handlers(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
+    def _give_back_all(self) -> None:
+        """On a second Ctrl-C (the main thread waits in the signal handler meanwhile): every
+        job this worker holds goes back to the queue; the finished ones are deleted."""
+        pending = [*self.outcomes, *self._done]  # a list read, no lock: see _take_done
+        done = [*self.acks, *(slot.claimed.id for slot, result in pending
+                              if result.outcome is Outcome.DONE)]
+        unstarted = [job_id for job_id, slot in self.slots.items() if slot.thread_id is None]
+        try:
+            given_back = self.store.abandon_worker(self.id, done, unstarted, self.processed,
+                                                   self.failed)
+        except REFUSED_WRITE_ERRORS as exc:
+            self.log(f"quit: could not give the jobs back ({first_line(exc)}); "
+                     "QUEUE_RETRY_AFTER will")
             return
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        self._signals += 1
-        if signum == signal.SIGINT and self._signals > 1:
-            # A second Ctrl-C: leave now. Reservations come back via QUEUE_RETRY_AFTER.
-            os._exit(130)
-        self.stop_reason = self.stop_reason or StopReason.SIGNAL
-        self.events.put(("wake", None))
-
-
-_async_handlers: dict[type, bool] = {}
-
-
-def is_async(cls: type[Job]) -> bool:
-    """Is the class's handle() an `async def`? (Asked for every job: cached per class.)"""
-    found = _async_handlers.get(cls)
-    if found is None:
-        found = _async_handlers[cls] = inspect.iscoroutinefunction(cls.handle)
-    return found
+        self.log(f"quit: gave back {given_back} job(s)")
 
 
 def _first_line(result: AttemptResult) -> str | None:
@@ -681,4 +607,4 @@ def rss_megabytes() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-__all__ = ["JobEvent", "StopReason", "Worker", "WorkerOptions"]
+__all__ = ["MAX_CONCURRENCY", "JobEvent", "StopReason", "Worker", "WorkerOptions"]

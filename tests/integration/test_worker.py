@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+import threading
 import time
 
 import sqlalchemy as sa
@@ -21,7 +24,16 @@ from tests.jobs.basic import (
     Sleeps,
     Spins,
 )
-from tests.support import artisan, count, ledger, start_worker, wait_for, work
+from tests.support import (
+    ROOT,
+    artisan,
+    count,
+    ctrl_c_as_in_a_terminal,
+    ledger,
+    start_worker,
+    wait_for,
+    work,
+)
 
 
 def test_runs_a_job_and_deletes_its_row(queue, engine):
@@ -309,18 +321,79 @@ def test_concurrency_runs_jobs_side_by_side(queue, engine):
     assert last_start < first_end  # all four ran at once, not one after another
 
 
-def test_second_sigint_exits_at_once(queue, engine):
+class StderrLines:
+    """A worker's stderr, read as it comes (a thread), so a test can time a line."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stderr is not None
+        self._reader = threading.Thread(target=self.lines.extend, args=(proc.stderr,),
+                                        daemon=True)
+        self._reader.start()
+
+    def with_text(self, text: str) -> list[str]:
+        return [line for line in self.lines if text in line]
+
+
+def start_in_a_terminal(*args: str) -> subprocess.Popen[str]:
+    """A worker that gets Ctrl-C (SIGINT) as a foreground process in a terminal does."""
+    return subprocess.Popen(
+        [sys.executable, "artisan.py", "queue:work", "--sleep", "0.2", "--max-time", "60",
+         *args], cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        preexec_fn=ctrl_c_as_in_a_terminal)
+
+
+def test_ctrl_c_says_at_once_what_the_worker_waits_for(queue, engine):
+    dispatch(Record("slow", 8))
+    dispatch(Record("other", 8))
+    proc = start_in_a_terminal("--concurrency", "2")
+    err = StderrLines(proc)
+    try:
+        assert wait_for(lambda: ("other", "start") in ledger(engine), 20)
+        proc.send_signal(signal.SIGINT)
+        assert wait_for(lambda: err.with_text("waiting for"), 1.0, interval=0.01), err.lines
+        line = err.with_text("waiting for")[0]
+        assert "2 running jobs" in line and "Record x2" in line
+        assert "Ctrl-C again to quit now" in line
+        assert proc.poll() is None  # the first Ctrl-C waits for the jobs
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+
+
+def test_second_ctrl_c_quits_now_and_gives_the_job_back(queue, engine):
     dispatch(Record("slow", 30))
-    proc = start_worker("--sleep", "0.2", "--quiet")
+    proc = start_in_a_terminal()
+    err = StderrLines(proc)
     assert wait_for(lambda: ("slow", "start") in ledger(engine), 20)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
-    assert proc.poll() is None  # the first one waits for the job
+    assert wait_for(lambda: err.with_text("waiting for"), 5, interval=0.01), err.lines
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(5) != 0
+    assert proc.wait(5) == 130
     assert ("slow", "end") not in ledger(engine)
-    # still reserved: the retry_after rule gives it back later
-    assert count(engine, "SELECT count(*) FROM jobs WHERE reserved_at IS NOT NULL") == 1
+    with engine.connect() as conn:
+        job = conn.execute(sa.text("SELECT reserved_at, attempts, last_error FROM jobs")).one()
+        worker = conn.execute(sa.text("SELECT stopped_at, exit_reason FROM workers")).one()
+    # Back at once, not after QUEUE_RETRY_AFTER; the interrupted attempt counts.
+    assert job.reserved_at is None and job.attempts == 1
+    assert "interrupted" in job.last_error
+    assert worker.stopped_at is not None and worker.exit_reason == "interrupted"
+    assert wait_for(lambda: err.with_text("gave back 1 job"), 2), err.lines
+
+
+def test_stop_when_empty_on_a_paused_queue_says_it_is_paused(queue, engine):
+    assert artisan("queue:pause", "default").returncode == 0
+    dispatch(Record("p1"))
+    dispatch(Record("p2"))
+    result = work("--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "stopped: queues paused" in result.stderr
+    assert "paused with jobs waiting: default (2)" in result.stderr
+    assert "queue empty" not in result.stderr
+    assert artisan("queue:resume", "default").returncode == 0
+    result = work("--quiet")
+    assert "stopped: queue empty" in result.stderr
+    assert ("p2", "end") in ledger(engine)
 
 
 def test_rest_pauses_between_jobs(queue, engine):

@@ -13,7 +13,7 @@ from rich.markup import escape
 from app.console.cli import cli
 from app.console.job_logs import log_jobs_to_stderr
 from app.console.output import bad_option
-from app.queue import context
+from app.queue import context, process
 
 if TYPE_CHECKING:
     from app.queue.worker import JobEvent
@@ -22,12 +22,15 @@ STATE_STYLE = {"RUNNING": "yellow", "DONE": "green", "RETRY": "yellow", "FAIL": 
 
 
 class WorkReporter:
-    """One line per job, as Laravel's queue:work prints them: time, class, id, state."""
+    """One line per job, as Laravel's queue:work prints them: time, class, id, state. Written
+    through the worker's own copies of stdout and stderr, which no job can close."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.console = Console(highlight=False, soft_wrap=True)
-        self.errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.out = process.own_stream(1)
+        self.err = process.own_stream(2)
+        self.console = Console(file=self.out, highlight=False, soft_wrap=True)
+        self.errors = Console(file=self.err, highlight=False, soft_wrap=True)
 
     def job(self, event: JobEvent) -> None:
         if self.quiet:
@@ -76,7 +79,7 @@ def work(
         from config import BASE_PATH
 
         sys.exit(watch_and_work(BASE_PATH / "app"))
-    from app.queue.worker import Worker, WorkerOptions
+    from app.queue.worker import MAX_CONCURRENCY, Worker, WorkerOptions
 
     ctx = context.current()
     settings = ctx.settings
@@ -86,12 +89,17 @@ def work(
     for option, value in (("concurrency", concurrency), ("tries", tries),
                           ("memory", memory), ("max-jobs", max_jobs)):
         _positive(option, value)
+    concurrency = concurrency or _default_concurrency()
+    if concurrency > MAX_CONCURRENCY:
+        bad_option("--concurrency (or JOB_WORKER_CONCURRENCY)",
+                   f"must be at most {MAX_CONCURRENCY:,} (one thread per job: run more worker "
+                   "processes instead)")
     for option, value in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
                           ("rest", rest)):
         _positive(option, value, allow_zero=True)
     _positive("max-time", max_time)
     options = WorkerOptions(
-        queues=queues, concurrency=concurrency or _default_concurrency(), sleep=sleep,
+        queues=queues, concurrency=concurrency, sleep=sleep,
         tries=tries, timeout=timeout, backoff=backoff, memory=memory, max_jobs=max_jobs,
         max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest, name=name,
         listen=settings.listen,
@@ -109,7 +117,9 @@ def work(
                                f"{'queue' if len(queues) == 1 else 'queues'}.\n")
     reason = worker.run()
     reporter.log(f"stopped: {reason.value}")  # stderr, also with --quiet: why it exited
-    sys.exit(0)
+    ctx.store.engine.dispose()
+    # Not sys.exit(): Python would wait for any non-daemon thread a job left running.
+    process.exit_now(0, reporter.out, reporter.err)
 
 
 def _default_concurrency() -> int:

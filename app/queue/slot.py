@@ -1,0 +1,33 @@
+"""A claimed job on its way through the worker: from claim to recorded outcome."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from app.queue.job import Job
+from app.queue.store import ClaimedJob
+
+
+@dataclass(eq=False, slots=True)
+class Slot:
+    """One claimed job, or the failed() hook of one (`hook`): the main thread reads what the
+    job thread writes here (which thread runs it, its deadline, whether it is in user code)."""
+
+    claimed: ClaimedJob
+    job: Job | None = None
+    class_name: str = "?"
+    thread_id: int | None = None
+    deadline: float | None = None
+    timeout: float = 0.0
+    in_user_code: bool = False
+    interrupted: bool = False
+    stuck: bool = False
+    """Interrupted, and still in user code after the grace: blocked outside Python."""
+    hook: bool = False
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def what(self) -> str:
+        """How a log line names it: `SendMail 01J…` or `SendMail.failed() 01J…`."""
+        return f"{self.class_name}{'.failed()' if self.hook else ''} {self.claimed.id}"
