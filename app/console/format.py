@@ -7,28 +7,14 @@ import datetime as dt
 import textwrap
 from collections.abc import Container, Sequence
 
+from app.formatting import age, iso  # noqa: F401 - the commands import them from here
+
 STATE_STYLE = {"pending": "green", "delayed": "cyan", "reserved": "yellow", "failed": "red",
                "live": "green", "stopped": "dim", "dead": "red"}
 
 
-def iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat() if value is not None else None
-
-
 def local(value: dt.datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
-
-
-def age(seconds: float | None) -> str:
-    """3s, 4m 10s, 2h 5m, 3d 4h."""
-    if seconds is None:
-        return "-"
-    whole = max(int(seconds), 0)
-    for unit, size, sub_unit, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
-                                           ("m", 60, "s", 1)):
-        if whole >= size:
-            return f"{whole // size}{unit} {whole % size // sub_size}{sub_unit}"
-    return f"{whole}s"
 
 
 def styled(state: str) -> str:

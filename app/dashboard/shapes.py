@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.store import JobRow, MinuteMetrics
+from app.formatting import iso
 from app.queue.admin import FailedJob, JobInfo, QueueStats, WorkerInfo, error_summary
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat() if value is not None else None
 
 
 def queue_json(stats: QueueStats) -> dict[str, Any]:

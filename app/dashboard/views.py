@@ -12,23 +12,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from app.dashboard.security import csrf_token
+from app.formatting import age
 from app.queue.admin import class_name
 
 NAV = (("/", "Overview"), ("/queues", "Queues"), ("/jobs", "Jobs"), ("/failed", "Failed"),
        ("/workers", "Workers"), ("/schedule", "Schedule"))
 """Only pages that exist: batches join the list when batches do."""
-
-
-def age(seconds: float | None) -> str:
-    """3s, 4m 10s, 2h 5m, 3d 4h (as queue:status prints them)."""
-    if seconds is None:
-        return "-"
-    whole = max(int(seconds), 0)
-    for unit, size, sub_unit, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
-                                           ("m", 60, "s", 1)):
-        if whole >= size:
-            return f"{whole // size}{unit} {whole % size // sub_size}{sub_unit}"
-    return f"{whole}s"
 
 
 def when(value: dt.datetime | None) -> str:
