@@ -15,9 +15,12 @@ anything else.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import enum
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import json
 import json.encoder
@@ -27,23 +30,24 @@ import sys
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.queue.errors import PayloadError
-
-if TYPE_CHECKING:
-    from app.queue.job import Job
+from app.queue.job import BEHAVIOUR, RESERVED_NAMES, RUNTIME_STATE, Job, is_behaviour
 
 TAG = "__type__"
-# Attributes of a running job that belong to the worker, not to the job's arguments.
-RUNTIME_ATTRIBUTES = frozenset({"job_id", "attempts"})
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # JSONB refuses NUL (\u0000) and unpaired surrogates: catch them before the INSERT fails.
 UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 # From here up Python writes floats as 1e+16, which JSONB stores as numeric and gives back as
 # an integer; tagging keeps them floats.
 _FLOAT_AS_INTEGER = 1e16
+MAX_NESTING = 100
+"""Lists, dicts and tuples inside one another in an argument. Far beyond real data, and far
+below where json and the decoder's recursion give up (about 1,000 levels; a tuple is two)."""
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -102,12 +106,61 @@ def importable_path(cls: type, what: str) -> str:
 
 
 def job_data(job: Job) -> dict[str, Any]:
+    """The job's arguments (its attributes), encoded. `TypeError` for an attribute or a
+    constructor argument that clashes with what Skiplock or the class itself uses."""
+    arguments = _arguments.get(type(job))
+    if arguments is None:
+        refuse_reserved_parameters(type(job))
+        arguments = _arguments.setdefault(type(job), set())
     data: dict[str, Any] = {}
     for name, value in vars(job).items():
-        if name.startswith("_") or name in RUNTIME_ATTRIBUTES:
-            continue
-        data[name] = encode_value(value, name)
+        if name in arguments or is_new_argument(job, name, arguments):
+            data[name] = encode_value(value, name)
     return data
+
+
+_arguments: dict[type, set[str]] = {}
+"""Job class -> attribute names already found to be plain arguments: the checks below run
+once per class and name, not once per dispatch."""
+
+
+def is_new_argument(job: Job, name: str, arguments: set[str]) -> bool:
+    """Whether attribute `name` is an argument to store (remembered in `arguments` if so).
+    Private attributes and the runtime state Skiplock set are not; a clash is a TypeError."""
+    if name.startswith("_"):
+        return False
+    if name in RUNTIME_STATE:
+        # Skiplock gives a job its runtime state only once it has an id, so on a job without
+        # one `attempts` (say) is the user's own. A user's `job_id` cannot be told apart from
+        # ours this way: the constructor check catches it when it is an argument.
+        if job.job_id is not None:
+            return False
+        raise clash(type(job), name, "stores an attribute")
+    if not is_settable_attribute(type(job), name):
+        raise clash(type(job), name, "stores an attribute")
+    arguments.add(name)
+    return True
+
+
+def refuse_reserved_parameters(cls: type) -> None:
+    """A constructor taking `attempts` or `fail` would lose that argument to Skiplock's own,
+    or replace the method: refused before any such job is stored."""
+    parameters = constructor_parameters(cls) or frozenset()
+    for name in sorted(parameters):
+        if name in RESERVED_NAMES or is_behaviour(inspect.getattr_static(cls, name, None)):
+            raise clash(cls, name, "takes an argument")
+
+
+def clash(cls: type, name: str, what: str) -> TypeError:
+    if name in RUNTIME_STATE:
+        why = "which Skiplock sets at run time"
+    elif name in BEHAVIOUR:
+        why = f"which would replace Job.{name}()"
+    else:
+        why = f"which would replace {cls.__qualname__}'s own {name}"
+    return TypeError(f"{cls.__qualname__} {what} `{name}`, {why}; rename it (a job's arguments "
+                     f"cannot be named {', '.join(sorted(RESERVED_NAMES))}, start with _, or "
+                     "share a name with its methods)")
 
 
 Where = str | tuple[Any, ...]
@@ -123,7 +176,8 @@ def _render(where: Where) -> str:
     return f"{_render(outer)}[{key!r}]"
 
 
-def encode_value(value: Any, where: Where) -> Any:
+def encode_value(value: Any, where: Where, depth: int = 0) -> Any:
+    """`value` as JSON types; `depth`: lists, dicts and tuples around it in the attribute."""
     # The common exact types first; subclasses (an Enum member is also a str or int) below.
     kind = type(value)
     if kind is str:
@@ -131,16 +185,16 @@ def encode_value(value: Any, where: Where) -> Any:
     if kind is int or kind is bool or value is None:
         return value
     if kind is dict:
-        return encode_dict(value, where)
+        return encode_dict(value, where, depth)
     if kind is float:
         return encode_float(value, where)
     if kind is list:
-        return [encode_value(item, (where, i)) for i, item in enumerate(value)]
+        return encode_list(value, where, depth)
     # Enum before str and int: members of StrEnum and IntEnum are both.
     if isinstance(value, enum.Enum):
         cls = type(value)
         return {TAG: "enum", "class": importable_path(cls, "Enum"),
-                "value": encode_value(value.value, f"{_render(where)}.value")}
+                "value": encode_value(value.value, f"{_render(where)}.value", depth)}
     if isinstance(value, str):
         return check_storable_text(value, where)
     if isinstance(value, bool | int):
@@ -148,12 +202,11 @@ def encode_value(value: Any, where: Where) -> Any:
     if isinstance(value, float):
         return encode_float(value, where)
     if isinstance(value, list):
-        return [encode_value(item, (where, i)) for i, item in enumerate(value)]
+        return encode_list(value, where, depth)
     if isinstance(value, tuple):
-        items = [encode_value(item, (where, i)) for i, item in enumerate(value)]
-        return {TAG: "tuple", "value": items}
+        return {TAG: "tuple", "value": encode_list(value, where, depth)}
     if isinstance(value, dict):
-        return encode_dict(value, where)
+        return encode_dict(value, where, depth)
     if isinstance(value, dt.datetime):
         return encode_datetime(value)
     if isinstance(value, dt.date):
@@ -166,6 +219,19 @@ def encode_value(value: Any, where: Where) -> Any:
         f"job attribute {_render(where)!r} has type {type(value).__name__}, which cannot be "
         "stored as JSON (supported: JSON types, datetime, date, Decimal, UUID, Enum, tuple)"
     )
+
+
+def encode_list(value: list[Any] | tuple[Any, ...], where: Where, depth: int) -> list[Any]:
+    if depth >= MAX_NESTING:
+        raise nested_too_deeply(where)
+    return [encode_value(item, (where, i), depth + 1) for i, item in enumerate(value)]
+
+
+def nested_too_deeply(where: Where) -> ValueError:
+    while not isinstance(where, str):  # the attribute, not a path 100 keys long
+        where = where[0]
+    return ValueError(f"job attribute {where!r} is nested more than {MAX_NESTING} levels deep "
+                      "(lists, dicts and tuples), or contains itself")
 
 
 def check_storable_text(value: str, where: Where) -> str:
@@ -201,14 +267,16 @@ def decode_datetime(value: dict[str, Any]) -> dt.datetime:
     return parsed.replace(fold=1) if value.get("fold") else parsed
 
 
-def encode_dict(value: dict[Any, Any], where: Where) -> dict[str, Any]:
+def encode_dict(value: dict[Any, Any], where: Where, depth: int) -> dict[str, Any]:
+    if depth >= MAX_NESTING:
+        raise nested_too_deeply(where)
     out: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
             raise TypeError(f"job attribute {_render(where)!r} has a {type(key).__name__} key "
                             f"{key!r}: only str keys can be stored as JSON")
         check_storable_text(key, where)
-        out[key] = encode_value(item, (where, key))
+        out[key] = encode_value(item, (where, key), depth + 1)
     if TAG in out:
         return {TAG: "dict", "value": out}
     return out
@@ -276,21 +344,53 @@ def resolve_enum(path: Any) -> type[enum.Enum]:
 
 
 class JobClassResolver:
-    """Turns a class path from a row into a `Job` subclass, importing only allowed modules."""
+    """Turns a class path from a row into a `Job` subclass, importing only job modules.
+
+    What a row cannot do: name a module outside the job packages, or a private or dunder
+    segment (`app.jobs.__init__.X` would run the package's `__init__` again as a new module);
+    have a module imported whose source defines no class of that name (`app.jobs.helpers.X`
+    with no `class X` in it: refused before its top-level code runs); reach a class through
+    a module that is not its own (a class imported into `app.jobs` from elsewhere, or a name
+    rebound to another class). What it can do: have a module of the job packages that defines
+    a class of that name imported, which runs that module's top-level code, as importing any
+    of the user's job modules does; and the packages' own `__init__` run, once.
+    """
 
     def __init__(self, packages: tuple[str, ...]) -> None:
         self.packages = packages
         self._cache: dict[str, type[Job]] = {}
+        self._dispatchable: set[type] = set()
 
     def is_allowed_module(self, module_name: str) -> bool:
-        return any(module_name == p or module_name.startswith(p + ".") for p in self.packages)
+        return self.package_of(module_name) is not None
+
+    def package_of(self, module_name: str) -> str | None:
+        """The job package `module_name` is in (the innermost, if packages nest), or None."""
+        inside = [p for p in self.packages if module_name == p or module_name.startswith(p + ".")]
+        return max(inside, key=len) if inside else None
 
     def resolve(self, path: Any) -> type[Job]:
         cached = self._cache.get(path) if isinstance(path, str) else None
         if cached is not None:
             return cached
-        from app.queue.job import Job
+        module_name, class_name = self.split_path(path)
+        # Also for a module already imported: dispatch, which always finds it imported, must
+        # refuse what a worker that has not imported it yet would refuse.
+        self.refuse_unless_defined_in_source(module_name, class_name)
+        module = import_job_module(module_name)
+        # getattr_static: a module's __getattr__ (lazy imports) must not run for a row.
+        cls = inspect.getattr_static(module, class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, Job)):
+            raise PayloadError(f"refused job class {path!r}: not a subclass of app.queue.Job")
+        if (cls.__module__, cls.__qualname__) != (module_name, class_name):
+            raise PayloadError(f"refused job class {path!r}: that name holds "
+                               f"{cls.__module__}.{cls.__qualname__}; a job is named by the "
+                               "module that defines it")
+        self._cache[path] = cls
+        return cls
 
+    def split_path(self, path: Any) -> tuple[str, str]:
+        """(module, class) of a well-formed path inside the job packages, checked as text."""
         if not isinstance(path, str) or not _DOTTED.match(path):
             raise PayloadError(f"malformed job class path {path!r}")
         module_name, _, class_name = path.rpartition(".")
@@ -299,15 +399,96 @@ class JobClassResolver:
                 f"refused job class {path!r}: module {module_name!r} is outside the job packages "
                 f"({', '.join(self.packages)}; see QUEUE_JOB_PACKAGES)"
             )
+        if any(part.startswith("_") for part in path.split(".")):
+            raise PayloadError(f"refused job class {path!r}: a private or dunder name in the "
+                               "path (job modules and classes are public names)")
+        return module_name, class_name
+
+    def refuse_unless_defined_in_source(self, module_name: str, class_name: str) -> None:
+        """Find the module file as `import` would, without running it, and read it: a module
+        whose source holds no `class <class_name>` is never imported for a row. A module whose
+        source cannot be read (a deployment of .pyc files only) is imported, as before."""
+        spec = self.find_spec_without_running(module_name)
+        if spec is None:
+            raise PayloadError(f"cannot import job module {module_name!r}: no such module in "
+                               "the job packages")
+        get_source = getattr(spec.loader, "get_source", None)  # an InspectLoader's
         try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
+            source = get_source(module_name) if get_source is not None else None
+        except (ImportError, OSError) as exc:
             raise PayloadError(f"cannot import job module {module_name!r}: {exc}") from None
-        cls = getattr(module, class_name, None)
-        if not (isinstance(cls, type) and issubclass(cls, Job) and cls is not Job):
-            raise PayloadError(f"refused job class {path!r}: not a subclass of app.queue.Job")
-        self._cache[path] = cls
-        return cls
+        if source is not None and not defines_class(source, class_name):
+            raise PayloadError(f"refused job class '{module_name}.{class_name}': module "
+                               f"{module_name!r} defines no class {class_name!r}")
+
+    def find_spec_without_running(self, module_name: str) -> ModuleSpec | None:
+        """The module's spec, walking down from the job package it is under. Only the parents
+        of that package are imported (as `import` would); nothing inside it is run."""
+        package = self.package_of(module_name)
+        if package is None:
+            return None
+        try:
+            spec = importlib.util.find_spec(package)
+            for part in module_name[len(package):].split(".")[1:]:
+                if spec is None or spec.submodule_search_locations is None:
+                    return None  # the level above is a module, not a package
+                name = f"{spec.name}.{part}"
+                loaded = sys.modules.get(name)
+                spec = loaded.__spec__ if loaded is not None else \
+                    importlib.machinery.PathFinder.find_spec(
+                        name, list(spec.submodule_search_locations))
+        except (ImportError, ValueError) as exc:
+            raise PayloadError(f"cannot import job module {module_name!r}: {exc}") from None
+        return spec
+
+    def refuse_undispatchable(self, cls: type) -> None:
+        """`TypeError` unless a worker would find `cls` by its path: the same checks as a
+        worker's, made once per class at dispatch, so that no job is stored that no worker
+        will run."""
+        if cls in self._dispatchable:
+            return
+        path = importable_path(cls, "job")
+        try:
+            found = self.resolve(path)
+        except PayloadError as exc:
+            raise TypeError(f"cannot dispatch {cls.__qualname__}: a worker would refuse it: "
+                            f"{exc}") from None
+        if found is not cls:
+            raise TypeError(f"cannot dispatch {cls.__qualname__}: a worker would find another "
+                            f"class at {path!r}")
+        self._dispatchable.add(cls)
+
+
+def import_job_module(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PayloadError(f"cannot import job module {module_name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the module's own top-level code failed
+        raise PayloadError(f"importing job module {module_name!r} raised "
+                           f"{type(exc).__name__}: {exc}") from None
+
+
+def defines_class(source: str, class_name: str) -> bool:
+    """Whether the module's own statements (also under `if`/`try` at its top level, not in
+    functions or classes) define `class <class_name>`."""
+    try:
+        pending: list[ast.AST] = list(ast.parse(source).body)
+    except (SyntaxError, ValueError):
+        return False
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.ClassDef):
+            if node.name == class_name:
+                return True
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            pending.extend(child for child in ast.iter_child_nodes(node)
+                           if not isinstance(child, ast.expr))
+    return False
+
+
+NESTED_TOO_DEEPLY = (f"payload is nested too deeply to decode (dispatch writes at most "
+                     f"{MAX_NESTING} levels)")
 
 
 def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Job:
@@ -317,7 +498,9 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
     else:
         try:
             document = json.loads(text)
-        except (ValueError, TypeError, RecursionError) as exc:
+        except RecursionError:
+            raise PayloadError(NESTED_TOO_DEEPLY) from None
+        except (ValueError, TypeError) as exc:
             raise PayloadError(f"payload is not valid JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("data", {}), dict):
         raise PayloadError("payload must be an object with 'job' and 'data'")
@@ -329,7 +512,7 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
         try:
             data = decode_value(data)
         except RecursionError:
-            raise PayloadError("payload data is nested too deeply") from None
+            raise PayloadError(NESTED_TOO_DEEPLY) from None
     return instantiate(cls, data)
 
 
@@ -364,11 +547,9 @@ def refuse_unsettable_attributes(cls: type, data: dict[str, Any]) -> None:
 
 def is_settable_attribute(cls: type, name: str) -> bool:
     """A plain data attribute, as dispatch stores them: not a method, property or worker field."""
-    if name.startswith("_") or name in RUNTIME_ATTRIBUTES:
+    if name.startswith("_") or name in RUNTIME_STATE:
         return False
-    on_class = inspect.getattr_static(cls, name, None)
-    # Descriptors (functions, properties, classmethods) are behaviour, never arguments.
-    return not (callable(on_class) or hasattr(type(on_class), "__get__"))
+    return not is_behaviour(inspect.getattr_static(cls, name, None))
 
 
 _signatures: dict[type, frozenset[str] | None] = {}
