@@ -33,9 +33,11 @@ def check_queue_name(name: object) -> str:
         return name
     if not isinstance(name, str):
         raise ValueError(f"queue name must be a string, not {type(name).__name__}")
-    if not name or len(name) > MAX_QUEUE_NAME:
-        raise ValueError(f"queue name must be 1 to {MAX_QUEUE_NAME} characters, not "
-                         f"{len(name)}{f' ({name[:20]!r}…)' if name else ''}")
+    if not name:
+        raise ValueError("queue name must not be empty")
+    if len(name) > MAX_QUEUE_NAME:
+        raise ValueError(f"queue name {name[:20]!r}… is {len(name)} characters long; at most "
+                         f"{MAX_QUEUE_NAME}")
     if _UNSTORABLE.search(name):
         raise ValueError(f"queue name {name!r} contains a control character or a lone "
                          "surrogate, which cannot be stored or typed")

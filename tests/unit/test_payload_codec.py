@@ -93,7 +93,7 @@ def test_hostile_and_broken_rows_are_refused(text, message):
 def test_a_name_bound_to_a_class_from_elsewhere_is_refused():
     """`Swapped` is defined in tests.jobs.reexport, so the module is imported (its own code,
     which importing any job module runs); the name then holds a class of app.bench."""
-    with pytest.raises(PayloadError, match="that name holds app.bench.bench_noop.BenchNoop"):
+    with pytest.raises(PayloadError, match=r"that name holds app\.bench\.bench_noop\.BenchNoop"):
         decode(document("tests.jobs.reexport.Swapped"), RESOLVER)
 
 

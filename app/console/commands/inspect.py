@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.console.cli import cli
+from app.console.options import optional_queue_name
 from app.console.output import console, echo, err_console, print_json
 from app.queue import context
 from app.queue.admin import (
@@ -136,7 +137,7 @@ def failed(
     if sum(option is not None for option in (page, offset, after)) > 1:
         bad_option("--page/--offset/--after", "use one of them at a time")
     skip = offset if offset is not None else ((page or 1) - 1) * limit
-    jobs = admin().failed_jobs(queue, limit, skip, after)
+    jobs = admin().failed_jobs(optional_queue_name("--queue", queue), limit, skip, after)
     if jobs is None:
         fail(f"no failed job with id {after} (--after)")
     next_after = jobs[-1].id if len(jobs) == limit else None
@@ -248,7 +249,7 @@ def clear(
     force: Annotated[bool, typer.Option("--force", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Delete the waiting (pending and delayed) jobs of a queue; reserved jobs are left."""
-    name = queue or context.current().settings.default_queue
+    name = optional_queue_name("--queue", queue) or context.current().settings.default_queue
     if not force:
         if not sys.stdin.isatty():
             fail(f"refusing to clear queue [{name}] without confirmation: stdin is not a "

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.console.cli import cli
+from app.console.options import queue_name, queue_names
 from app.console.output import echo
 from app.queue import context
 from app.queue.worker import JobEvent, Worker, WorkerOptions
@@ -69,9 +70,7 @@ def work(
     """Process jobs from the queues (claims with SKIP LOCKED, wakes on NOTIFY)."""
     ctx = context.current()
     settings = ctx.settings
-    queues = tuple(q.strip() for q in (queue or settings.default_queue).split(",") if q.strip())
-    if not queues:
-        raise typer.BadParameter("name at least one queue", param_hint="--queue")
+    queues = queue_names("--queue", queue, settings.default_queue)
     for option, value in (("concurrency", concurrency), ("tries", tries),
                           ("memory", memory), ("max-jobs", max_jobs)):
         _positive(option, value)
@@ -116,6 +115,7 @@ def restart() -> None:
 @cli.command("queue:pause")
 def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
     """Stop workers claiming from a queue (running jobs finish)."""
+    queue = queue_name("QUEUE", queue)
     context.current().store.pause(queue)
     echo(f"Queue [{queue}] paused: workers stop claiming from it.")
 
@@ -123,6 +123,7 @@ def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
 @cli.command("queue:resume")
 def resume(queue: Annotated[str, typer.Argument(help="Queue to resume")]) -> None:
     """Let workers claim from a paused queue again."""
+    queue = queue_name("QUEUE", queue)
     store = context.current().store
     if store.resume(queue):
         store.notify([queue])
