@@ -8,9 +8,9 @@ path. Values that JSONB cannot hold as they are fail or are tagged at dispatch t
 NUL or lone surrogates are a `ValueError`, and floats that JSONB would turn into integers (from
 1e16 up, and -0.0) are tagged. Subclasses of str, int, float, list, dict and tuple (other than
 Enum members) come back as the plain type, and dicts come back with their keys in JSONB's order
-(shorter keys first), not insertion order. Decoding imports only modules under the configured job
-packages and instantiates only `Job` subclasses: a row cannot make a worker import or run
-anything else.
+(shorter keys first), not insertion order. Arguments nest at most MAX_NESTING levels. Decoding
+imports only job modules that define the class a row names, and instantiates only `Job`
+subclasses (JobClassResolver says exactly what a row can and cannot make a worker run).
 """
 
 from __future__ import annotations
