@@ -15,7 +15,7 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from app.queue.errors import QueueError
-from app.queue.payload import JobClassResolver
+from app.queue.resolver import JobClassResolver
 from app.queue.runner import Defaults
 from app.queue.settings import QueueSettings
 from app.queue.store import JobStore

@@ -38,6 +38,7 @@ from app.queue.interrupt import raise_in_thread
 from app.queue.job import Job
 from app.queue.listener import Listener
 from app.queue.outage import OutageLog
+from app.queue.resolver import JobClassResolver
 from app.queue.runner import (
     AttemptResult,
     Defaults,
@@ -134,7 +135,7 @@ class Worker:
         self.report = report
         self.log = log
         self.id = new_id()
-        self.resolver = payload.JobClassResolver(settings.job_packages)
+        self.resolver = JobClassResolver(settings.job_packages)
         self.defaults = Defaults(
             tries=options.tries or settings.max_tries,
             timeout=options.timeout if options.timeout is not None else settings.timeout,
