@@ -156,8 +156,8 @@ def clash(cls: type, name: str, what: str) -> TypeError:
     else:
         why = f"which would replace {cls.__qualname__}'s own {name}"
     return TypeError(f"{cls.__qualname__} {what} `{name}`, {why}; rename it (a job's arguments "
-                     f"cannot be named {', '.join(sorted(RESERVED_NAMES))}, start with _, or "
-                     "share a name with its methods)")
+                     f"cannot be named {', '.join(sorted(RESERVED_NAMES))}, nor after the "
+                     "job's own methods)")
 
 
 Where = str | tuple[Any, ...]
