@@ -98,6 +98,13 @@ def test_a_name_bound_to_a_class_from_elsewhere_is_refused():
         decode(document("tests.jobs.reexport.Swapped"), RESOLVER)
 
 
+def test_a_job_module_that_fails_at_import_is_a_payload_error():
+    with pytest.raises(PayloadError, match=r"importing job module 'tests\.jobs\.broken_import' "
+                                           r"raised RuntimeError: this module is broken"):
+        decode(document("tests.jobs.broken_import.Unreachable"), RESOLVER)
+    assert "tests.jobs.broken_import" not in sys.modules
+
+
 @pytest.mark.parametrize("depth", [900, 5_000, 20_000])
 def test_a_row_nested_deep_is_a_payload_error_not_a_recursion_error(depth):
     tagged = "[" * depth + '{"__type__": "date", "value": "2026-01-01"}' + "]" * depth
