@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.queue.names import check_queue_name
 from config import boolean, env, name_list, non_negative_float, positive_int
 
 
@@ -29,7 +30,7 @@ class QueueConfig:
 def load() -> QueueConfig:
     return QueueConfig(
         connection=env("QUEUE_CONNECTION", "database", connection_name),
-        default_queue=env("QUEUE_DEFAULT", "default", str),
+        default_queue=env("QUEUE_DEFAULT", "default", check_queue_name),
         retry_after=env("QUEUE_RETRY_AFTER", 90.0, non_negative_float),
         max_tries=env("JOB_MAX_RETRY_ATTEMPTS", 3, positive_int),
         retry_delay=env("JOB_RETRY_DELAY", None, non_negative_float),

@@ -18,13 +18,15 @@ Everything happens on a scratch queue of the configured database, which is left 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from app.bench import figures
 from app.bench.checks import BenchError, require
 from app.bench.scratch import Scratch
+from app.bench.workers import BENCH_JOB_MODULE
 from app.queue import context
+from app.queue.context import QueueContext
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,22 @@ def run_bench(options: BenchOptions,
     ctx = context.current()
     require(ctx.settings.connection == "database",
             "queue:bench measures the database queue, but QUEUE_CONNECTION is 'sync'")
+    context.use(with_bench_jobs(ctx))
+    try:
+        return measure(options, progress)
+    finally:
+        context.use(ctx)
+
+
+def with_bench_jobs(ctx: QueueContext) -> QueueContext:
+    """The context, with the bench's job module among the job packages: dispatch refuses a
+    class no worker would import, and only the bench's own workers import from app.bench."""
+    packages = (*ctx.settings.job_packages, BENCH_JOB_MODULE)
+    return QueueContext(replace(ctx.settings, job_packages=packages), ctx.engine_factory)
+
+
+def measure(options: BenchOptions, progress: Callable[[str], None]) -> dict[str, Any]:
+    ctx = context.current()
     o = options
     with Scratch(ctx, max_time=worker_lifetime(o)) as s:
         out: dict[str, Any] = {"database": describe_database(s), "settings": asdict(o)}

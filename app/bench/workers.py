@@ -72,7 +72,7 @@ class WorkerGroup:
 
     def start(self) -> None:
         env = {**os.environ, LEDGER_ENV: str(self.ledger_dir),
-               "QUEUE_JOB_PACKAGES": ",".join((*self.job_packages, BENCH_JOB_MODULE))}
+               "QUEUE_JOB_PACKAGES": ",".join(self.job_packages)}
         self.started_at = self.store.now()
         for n in range(self.count):
             log = open(self.ledger_dir / f"worker-{n}.log", "wb")  # noqa: SIM115 - child owns it

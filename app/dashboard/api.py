@@ -17,7 +17,7 @@ from app.dashboard.store import JOB_STATES, JobFilter
 from app.queue import context
 from app.queue.dispatcher import delay_of, dispatch
 from app.queue.errors import DatabaseUnavailable, PayloadError
-from app.queue.payload import JobClassResolver
+from app.queue.resolver import JobClassResolver
 
 MAX_PAGE = 500
 HISTORY_MINUTES = {"hour": 60, "day": 1440}

@@ -19,7 +19,7 @@ from app.queue.settings import QueueSettings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from app.queue.payload import JobClassResolver
+    from app.queue.resolver import JobClassResolver
     from app.queue.runner import Defaults
     from app.queue.store import JobStore
 
@@ -39,7 +39,7 @@ class QueueContext:
 
     @cached_property
     def resolver(self) -> JobClassResolver:
-        from app.queue.payload import JobClassResolver
+        from app.queue.resolver import JobClassResolver
 
         return JobClassResolver(self.settings.job_packages)
 

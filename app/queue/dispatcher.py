@@ -15,11 +15,10 @@ from app.queue import context, payload, testing
 from app.queue.errors import MaxAttemptsExceeded
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job
+from app.queue.names import check_queue_name
 from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
 from app.queue.settings import MAX_DELAY, MAX_PRIORITY
 from app.queue.store import NewJob
-
-MAX_QUEUE_NAME = 255
 
 
 def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
@@ -30,7 +29,7 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
     transaction: it exists, and workers are woken, only if that transaction commits.
     """
     ctx = context.current()
-    row = new_row(job, queue, priority, ctx.settings.default_queue)
+    row = new_row(job, queue, priority, ctx)
     seconds, run_at = delay_of(delay)
     if (fake := testing.active()) is not None:
         job.job_id = row.id
@@ -56,20 +55,18 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
     """
     ctx = context.current()
     jobs = list(jobs)
-    default_queue = ctx.settings.default_queue
     if not jobs:
         return []
     callers = _connection_of(connection)
     ids = new_ids(len(jobs))
     if (fake := testing.active()) is not None:
-        rows = [new_row(job, None, None, default_queue, id_)
-                for job, id_ in zip(jobs, ids, strict=True)]  # all checked before any is kept
+        # Every job is checked before any is kept, as a COPY keeps none of a failed batch.
+        rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
         for job, row in zip(jobs, rows, strict=True):
             job.job_id = fake.push(testing.Pushed(row.id, job, row.queue, None, row.priority))
         return ids
     if ctx.settings.connection == "sync" or callers is not None:
-        rows = [new_row(job, None, None, default_queue, id_)
-                for job, id_ in zip(jobs, ids, strict=True)]
+        rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
         if ctx.settings.connection == "sync":
             for job, row in zip(jobs, rows, strict=True):
                 job.job_id = row.id
@@ -79,7 +76,7 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
     else:
         # Rows are made as the COPY takes them and not kept: 10,000 kept tuples cost more in
         # garbage collector passes than in making them.
-        ctx.store.insert_jobs(new_row(job, None, None, default_queue, id_)
+        ctx.store.insert_jobs(new_row(job, None, None, ctx, id_)
                               for job, id_ in zip(jobs, ids, strict=True))
     for job, id_ in zip(jobs, ids, strict=True):
         job.job_id = id_
@@ -95,8 +92,11 @@ def dispatch_sync(job: Job) -> Any:
     """
     ctx = context.current()
     defaults = ctx.defaults
-    # The same TypeError as dispatch for arguments a worker could not get. The class itself may
-    # live anywhere (a script's __main__ too): it is never imported by path here.
+    # The same TypeError as dispatch for arguments a worker could not get, or that clash with
+    # Skiplock's own names. The class itself may live anywhere (a script's __main__ too): it
+    # is never imported by path here, so QUEUE_JOB_PACKAGES, which says what a worker may
+    # import, does not apply (dispatch() with QUEUE_CONNECTION=sync does check it, so that
+    # code which works inline works queued).
     payload.job_data(job)
     job.job_id = job.job_id or new_id()
     job.attempts = 0
@@ -122,42 +122,26 @@ def dispatch_sync(job: Job) -> Any:
 # ---------------------------------------------------------------------------- helpers
 
 
-def new_row(job: Job, queue: str | None, priority: int | None, default_queue: str,
+def new_row(job: Job, queue: str | None, priority: int | None, ctx: context.QueueContext,
             id_: str | None = None) -> NewJob:
-    queue_name, prio = _check_job(job, queue, priority, default_queue)
+    queue_name, prio = _check_job(job, queue, priority, ctx)
     return NewJob(id_ or new_id(), queue_name, payload.encode(job), prio)
 
 
 def _check_job(job: Job, queue: str | None, priority: int | None,
-               default_queue: str) -> tuple[str, int]:
+               ctx: context.QueueContext) -> tuple[str, int]:
     if not isinstance(job, Job):
         raise TypeError(f"dispatch() takes a Job instance, not {type(job).__name__}")
-    name = queue if queue is not None else (job.queue or default_queue)
-    if not isinstance(name, str) or name not in _valid_queue_names:
-        _check_queue_name(name)
+    ctx.resolver.refuse_undispatchable(type(job))
+    if queue is None:
+        queue = job.queue if job.queue is not None else ctx.settings.default_queue
+    name = check_queue_name(queue)
     prio = priority if priority is not None else job.priority
     if isinstance(prio, bool) or not isinstance(prio, int):
         raise TypeError(f"priority must be an int, not {type(prio).__name__}")
     if not -MAX_PRIORITY - 1 <= prio <= MAX_PRIORITY:
         raise ValueError(f"priority {prio} is out of range (±2**31)")
     return name, prio
-
-
-_valid_queue_names: set[str] = set()
-"""Names already checked: a bulk dispatch checks its queue once, not once per job."""
-
-
-def _check_queue_name(name: object) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_QUEUE_NAME:
-        raise ValueError(f"queue name must be a non-empty string of at most {MAX_QUEUE_NAME} "
-                         f"characters, not {name!r}")
-    if any(ord(ch) < 32 for ch in name):
-        raise ValueError(f"queue name {name!r} contains control characters")
-    if payload.UNSTORABLE_CHARACTER.search(name):
-        raise ValueError(f"queue name {name!r} contains a lone surrogate, "
-                         "which PostgreSQL cannot store")
-    if len(_valid_queue_names) < 10_000:
-        _valid_queue_names.add(name)
 
 
 def delay_of(delay: Delay | None) -> tuple[float, dt.datetime | None]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
+import typing
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -83,3 +85,28 @@ class Job:
 
 
 Delay = float | int | dt.timedelta | dt.datetime
+
+
+def is_behaviour(value: object) -> bool:
+    """A method, property or other descriptor: code, never an argument's value."""
+    return callable(value) or hasattr(type(value), "__get__")
+
+
+def public_names_of_job() -> tuple[frozenset[str], frozenset[str]]:
+    """(runtime state, behaviour) among `Job`'s public names, read from the class itself so
+    that a feature adding a method or a field Skiplock sets is covered without a list to keep.
+    Runtime state: fields annotated on `Job` that are not `ClassVar`s. The `ClassVar`s
+    (`queue`, `tries` …) are the user's options: an instance may set its own."""
+    hints = typing.get_type_hints(Job)
+    public = [name for name in dir(Job) if not name.startswith("_")]
+    state = frozenset(name for name in public
+                      if name in hints and typing.get_origin(hints[name]) is not ClassVar)
+    behaviour = frozenset(name for name in public
+                          if is_behaviour(inspect.getattr_static(Job, name)))
+    return state, behaviour
+
+
+RUNTIME_STATE, BEHAVIOUR = public_names_of_job()
+"""Names a job's arguments cannot take: Skiplock sets the first on every job it runs (job_id,
+attempts); the second are Job's methods (release, fail, progress …)."""
+RESERVED_NAMES = RUNTIME_STATE | BEHAVIOUR

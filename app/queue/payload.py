@@ -8,16 +8,15 @@ path. Values that JSONB cannot hold as they are fail or are tagged at dispatch t
 NUL or lone surrogates are a `ValueError`, and floats that JSONB would turn into integers (from
 1e16 up, and -0.0) are tagged. Subclasses of str, int, float, list, dict and tuple (other than
 Enum members) come back as the plain type, and dicts come back with their keys in JSONB's order
-(shorter keys first), not insertion order. Decoding imports only modules under the configured job
-packages and instantiates only `Job` subclasses: a row cannot make a worker import or run
-anything else.
+(shorter keys first), not insertion order. Arguments nest at most MAX_NESTING levels. Decoding
+imports only job modules that define the class a row names, and instantiates only `Job`
+subclasses (app/queue/resolver.py says exactly what a row can and cannot make a worker run).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import importlib
 import inspect
 import json
 import json.encoder
@@ -31,19 +30,21 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.queue.errors import PayloadError
+from app.queue.job import BEHAVIOUR, RESERVED_NAMES, RUNTIME_STATE, Job, is_behaviour
 
 if TYPE_CHECKING:
-    from app.queue.job import Job
+    from app.queue.resolver import JobClassResolver
 
 TAG = "__type__"
-# Attributes of a running job that belong to the worker, not to the job's arguments.
-RUNTIME_ATTRIBUTES = frozenset({"job_id", "attempts"})
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # JSONB refuses NUL (\u0000) and unpaired surrogates: catch them before the INSERT fails.
 UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 # From here up Python writes floats as 1e+16, which JSONB stores as numeric and gives back as
 # an integer; tagging keeps them floats.
 _FLOAT_AS_INTEGER = 1e16
+MAX_NESTING = 100
+"""Lists, dicts and tuples inside one another in an argument. Far beyond real data, and far
+below where json and the decoder's recursion give up (about 1,000 levels; a tuple is two)."""
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -102,12 +103,61 @@ def importable_path(cls: type, what: str) -> str:
 
 
 def job_data(job: Job) -> dict[str, Any]:
+    """The job's arguments (its attributes), encoded. `TypeError` for an attribute or a
+    constructor argument that clashes with what Skiplock or the class itself uses."""
+    arguments = _arguments.get(type(job))
+    if arguments is None:
+        refuse_reserved_parameters(type(job))
+        arguments = _arguments.setdefault(type(job), set())
     data: dict[str, Any] = {}
     for name, value in vars(job).items():
-        if name.startswith("_") or name in RUNTIME_ATTRIBUTES:
-            continue
-        data[name] = encode_value(value, name)
+        if name in arguments or is_new_argument(job, name, arguments):
+            data[name] = encode_value(value, name)
     return data
+
+
+_arguments: dict[type, set[str]] = {}
+"""Job class -> attribute names already found to be plain arguments: the checks below run
+once per class and name, not once per dispatch."""
+
+
+def is_new_argument(job: Job, name: str, arguments: set[str]) -> bool:
+    """Whether attribute `name` is an argument to store (remembered in `arguments` if so).
+    Private attributes and the runtime state Skiplock set are not; a clash is a TypeError."""
+    if name.startswith("_"):
+        return False
+    if name in RUNTIME_STATE:
+        # Skiplock gives a job its runtime state only once it has an id, so on a job without
+        # one `attempts` (say) is the user's own. A user's `job_id` cannot be told apart from
+        # ours this way: the constructor check catches it when it is an argument.
+        if job.job_id is not None:
+            return False
+        raise clash(type(job), name, "stores an attribute")
+    if not is_settable_attribute(type(job), name):
+        raise clash(type(job), name, "stores an attribute")
+    arguments.add(name)
+    return True
+
+
+def refuse_reserved_parameters(cls: type) -> None:
+    """A constructor taking `attempts` or `fail` would lose that argument to Skiplock's own,
+    or replace the method: refused before any such job is stored."""
+    parameters = constructor_parameters(cls) or frozenset()
+    for name in sorted(parameters):
+        if name in RESERVED_NAMES or is_behaviour(inspect.getattr_static(cls, name, None)):
+            raise clash(cls, name, "takes an argument")
+
+
+def clash(cls: type, name: str, what: str) -> TypeError:
+    if name in RUNTIME_STATE:
+        why = "which Skiplock sets at run time"
+    elif name in BEHAVIOUR:
+        why = f"which would replace Job.{name}()"
+    else:
+        why = f"which would replace {cls.__qualname__}'s own {name}"
+    return TypeError(f"{cls.__qualname__} {what} `{name}`, {why}; rename it (a job's arguments "
+                     f"cannot be named {', '.join(sorted(RESERVED_NAMES))}, nor after the "
+                     "job's own methods)")
 
 
 Where = str | tuple[Any, ...]
@@ -123,7 +173,8 @@ def _render(where: Where) -> str:
     return f"{_render(outer)}[{key!r}]"
 
 
-def encode_value(value: Any, where: Where) -> Any:
+def encode_value(value: Any, where: Where, depth: int = 0) -> Any:
+    """`value` as JSON types; `depth`: lists, dicts and tuples around it in the attribute."""
     # The common exact types first; subclasses (an Enum member is also a str or int) below.
     kind = type(value)
     if kind is str:
@@ -131,16 +182,16 @@ def encode_value(value: Any, where: Where) -> Any:
     if kind is int or kind is bool or value is None:
         return value
     if kind is dict:
-        return encode_dict(value, where)
+        return encode_dict(value, where, depth)
     if kind is float:
         return encode_float(value, where)
     if kind is list:
-        return [encode_value(item, (where, i)) for i, item in enumerate(value)]
+        return encode_list(value, where, depth)
     # Enum before str and int: members of StrEnum and IntEnum are both.
     if isinstance(value, enum.Enum):
         cls = type(value)
         return {TAG: "enum", "class": importable_path(cls, "Enum"),
-                "value": encode_value(value.value, f"{_render(where)}.value")}
+                "value": encode_value(value.value, f"{_render(where)}.value", depth)}
     if isinstance(value, str):
         return check_storable_text(value, where)
     if isinstance(value, bool | int):
@@ -148,12 +199,11 @@ def encode_value(value: Any, where: Where) -> Any:
     if isinstance(value, float):
         return encode_float(value, where)
     if isinstance(value, list):
-        return [encode_value(item, (where, i)) for i, item in enumerate(value)]
+        return encode_list(value, where, depth)
     if isinstance(value, tuple):
-        items = [encode_value(item, (where, i)) for i, item in enumerate(value)]
-        return {TAG: "tuple", "value": items}
+        return {TAG: "tuple", "value": encode_list(value, where, depth)}
     if isinstance(value, dict):
-        return encode_dict(value, where)
+        return encode_dict(value, where, depth)
     if isinstance(value, dt.datetime):
         return encode_datetime(value)
     if isinstance(value, dt.date):
@@ -166,6 +216,19 @@ def encode_value(value: Any, where: Where) -> Any:
         f"job attribute {_render(where)!r} has type {type(value).__name__}, which cannot be "
         "stored as JSON (supported: JSON types, datetime, date, Decimal, UUID, Enum, tuple)"
     )
+
+
+def encode_list(value: list[Any] | tuple[Any, ...], where: Where, depth: int) -> list[Any]:
+    if depth >= MAX_NESTING:
+        raise nested_too_deeply(where)
+    return [encode_value(item, (where, i), depth + 1) for i, item in enumerate(value)]
+
+
+def nested_too_deeply(where: Where) -> ValueError:
+    while not isinstance(where, str):  # the attribute, not a path 100 keys long
+        where = where[0]
+    return ValueError(f"job attribute {where!r} is nested more than {MAX_NESTING} levels deep "
+                      "(lists, dicts and tuples), or contains itself")
 
 
 def check_storable_text(value: str, where: Where) -> str:
@@ -201,14 +264,16 @@ def decode_datetime(value: dict[str, Any]) -> dt.datetime:
     return parsed.replace(fold=1) if value.get("fold") else parsed
 
 
-def encode_dict(value: dict[Any, Any], where: Where) -> dict[str, Any]:
+def encode_dict(value: dict[Any, Any], where: Where, depth: int) -> dict[str, Any]:
+    if depth >= MAX_NESTING:
+        raise nested_too_deeply(where)
     out: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str):
             raise TypeError(f"job attribute {_render(where)!r} has a {type(key).__name__} key "
                             f"{key!r}: only str keys can be stored as JSON")
         check_storable_text(key, where)
-        out[key] = encode_value(item, (where, key))
+        out[key] = encode_value(item, (where, key), depth + 1)
     if TAG in out:
         return {TAG: "dict", "value": out}
     return out
@@ -258,7 +323,7 @@ def resolve_enum(path: Any) -> type[enum.Enum]:
 
     The class may be nested (`module.Outer.Inner`): the longest imported module prefix wins.
     """
-    if not isinstance(path, str) or not _DOTTED.match(path):
+    if not isinstance(path, str) or not DOTTED.match(path):
         raise PayloadError(f"malformed enum class path {path!r}")
     parts = path.split(".")
     for split in range(len(parts) - 1, 0, -1):
@@ -275,39 +340,8 @@ def resolve_enum(path: Any) -> type[enum.Enum]:
     raise PayloadError(f"{path!r} is not an Enum of an imported module")
 
 
-class JobClassResolver:
-    """Turns a class path from a row into a `Job` subclass, importing only allowed modules."""
-
-    def __init__(self, packages: tuple[str, ...]) -> None:
-        self.packages = packages
-        self._cache: dict[str, type[Job]] = {}
-
-    def is_allowed_module(self, module_name: str) -> bool:
-        return any(module_name == p or module_name.startswith(p + ".") for p in self.packages)
-
-    def resolve(self, path: Any) -> type[Job]:
-        cached = self._cache.get(path) if isinstance(path, str) else None
-        if cached is not None:
-            return cached
-        from app.queue.job import Job
-
-        if not isinstance(path, str) or not _DOTTED.match(path):
-            raise PayloadError(f"malformed job class path {path!r}")
-        module_name, _, class_name = path.rpartition(".")
-        if not self.is_allowed_module(module_name):
-            raise PayloadError(
-                f"refused job class {path!r}: module {module_name!r} is outside the job packages "
-                f"({', '.join(self.packages)}; see QUEUE_JOB_PACKAGES)"
-            )
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise PayloadError(f"cannot import job module {module_name!r}: {exc}") from None
-        cls = getattr(module, class_name, None)
-        if not (isinstance(cls, type) and issubclass(cls, Job) and cls is not Job):
-            raise PayloadError(f"refused job class {path!r}: not a subclass of app.queue.Job")
-        self._cache[path] = cls
-        return cls
+NESTED_TOO_DEEPLY = (f"payload is nested too deeply to decode (dispatch writes at most "
+                     f"{MAX_NESTING} levels)")
 
 
 def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Job:
@@ -317,7 +351,9 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
     else:
         try:
             document = json.loads(text)
-        except (ValueError, TypeError, RecursionError) as exc:
+        except RecursionError:
+            raise PayloadError(NESTED_TOO_DEEPLY) from None
+        except (ValueError, TypeError) as exc:
             raise PayloadError(f"payload is not valid JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("data", {}), dict):
         raise PayloadError("payload must be an object with 'job' and 'data'")
@@ -329,7 +365,7 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
         try:
             data = decode_value(data)
         except RecursionError:
-            raise PayloadError("payload data is nested too deeply") from None
+            raise PayloadError(NESTED_TOO_DEEPLY) from None
     return instantiate(cls, data)
 
 
@@ -364,11 +400,9 @@ def refuse_unsettable_attributes(cls: type, data: dict[str, Any]) -> None:
 
 def is_settable_attribute(cls: type, name: str) -> bool:
     """A plain data attribute, as dispatch stores them: not a method, property or worker field."""
-    if name.startswith("_") or name in RUNTIME_ATTRIBUTES:
+    if name.startswith("_") or name in RUNTIME_STATE:
         return False
-    on_class = inspect.getattr_static(cls, name, None)
-    # Descriptors (functions, properties, classmethods) are behaviour, never arguments.
-    return not (callable(on_class) or hasattr(type(on_class), "__get__"))
+    return not is_behaviour(inspect.getattr_static(cls, name, None))
 
 
 _signatures: dict[type, frozenset[str] | None] = {}

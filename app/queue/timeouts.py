@@ -25,6 +25,7 @@ from app.queue import payload, process
 from app.queue.errors import JobTimeout, PayloadError
 from app.queue.interrupt import raise_in_thread
 from app.queue.job import Job
+from app.queue.resolver import JobClassResolver
 from app.queue.runner import AttemptResult, Defaults, Outcome, decide_after_error, timeout_of
 from app.queue.slot import Slot
 from app.queue.store import JobStore
@@ -152,7 +153,7 @@ class Timeouts:
         os.execve(sys.executable, sys.orig_argv, env)
 
     def record_jobs_left_by_restart(
-            self, store: JobStore, resolver: payload.JobClassResolver,
+            self, store: JobStore, resolver: JobClassResolver,
             record: Callable[[Slot, AttemptResult, str], None],
             until_answers: Callable[[Callable[[], Any]], Any]) -> None:
         """In the fresh process: write the timeouts of the jobs the old one left reserved."""
@@ -161,7 +162,7 @@ class Timeouts:
             until_answers(partial(self._record_left, entry, store, resolver, record))
 
     def _record_left(self, entry: dict[str, Any], store: JobStore,
-                     resolver: payload.JobClassResolver,
+                     resolver: JobClassResolver,
                      record: Callable[[Slot, AttemptResult, str], None]) -> None:
         claimed = store.reserved_job(entry["id"], entry["worker"])
         if claimed is not None:

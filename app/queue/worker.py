@@ -40,6 +40,7 @@ from app.queue.outage import (
     WorkerLink,
     first_line,
 )
+from app.queue.resolver import JobClassResolver
 from app.queue.runner import (
     AttemptResult,
     Defaults,
@@ -123,7 +124,7 @@ class Worker:
         self.report = report
         self.log = log
         self.id = new_id()
-        self.resolver = payload.JobClassResolver(settings.job_packages)
+        self.resolver = JobClassResolver(settings.job_packages)
         self.defaults = Defaults(
             tries=options.tries or settings.max_tries,
             timeout=options.timeout if options.timeout is not None else settings.timeout,

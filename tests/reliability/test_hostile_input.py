@@ -58,7 +58,7 @@ def poison_rows(marker: Path) -> dict[str, tuple[str, str]]:
         "bad-tagged-value": (document(RECORD, {"tag": {"__type__": "datetime", "value": 5}}),
                              "malformed datetime"),
         "deep-nesting": (f'{{"job": "{RECORD}", "data": {{"tag": {nested(5000)}}}}}',
-                         "recursion"),
+                         "nested too deeply"),
         # Class paths that are not jobs, or not ours to import.
         "os-system": (document("os.system", {"command": touch}), "outside the job packages"),
         "subprocess-run": (document("subprocess.run", {"args": ["touch", str(marker)]}),
@@ -68,8 +68,8 @@ def poison_rows(marker: Path) -> dict[str, tuple[str, str]]:
         "job-outside-packages": (document("app.bench.bench_noop.BenchNoop", {"i": 1}),
                                  "outside the job packages"),
         "function-in-package": (document("tests.jobs.basic.record", {"job": 1, "event": "x"}),
-                                "not a subclass"),
-        "base-job-class": (document("tests.jobs.basic.Job"), "not a subclass"),
+                                "defines no class 'record'"),
+        "base-job-class": (document("tests.jobs.basic.Job"), "defines no class 'Job'"),
         "module-through-package": (document("tests.jobs.basic.os.system", {"command": touch}),
                                    "cannot import"),
         # Right class, wrong arguments.
@@ -174,6 +174,41 @@ def test_poison_rows_and_hostile_jobs_fail_cleanly_and_the_worker_serves_on(
     print(f"\nhostile rows: {len(poison)} poison rows + {len(hostile)} hostile jobs failed "
           f"cleanly in {poison_seconds:.1f}s; os._exit job failed as MaxAttemptsExceeded "
           "after the retry_after rule; the marker file was never created")
+
+
+def test_a_row_cannot_have_a_worker_import_or_run_what_is_not_its_job_module(
+        queue, engine, tmp_path):
+    """Issue 13.9: class paths are checked before anything is imported. A module of the job
+    packages whose source defines no such class is never imported (tests.jobs.sidefx writes
+    the marker when it is); `__init__` and other private segments are refused; a class that
+    is in a job module only by import, or under a name rebound to another class, is not
+    reached through that module."""
+    marker = tmp_path / "imported"
+    rows = {
+        "sidefx": (document("tests.jobs.sidefx.Anything"), "defines no class 'Anything'"),
+        "package-init": (document("tests.jobs.__init__.Record", {"tag": "init"}),
+                         "private or dunder"),
+        "private-module": (document("tests.jobs._sidefx.Anything"), "private or dunder"),
+        "imported-outsider": (document("tests.jobs.reexport.BenchNoop", {"args": {"i": 1}}),
+                              "defines no class 'BenchNoop'"),
+        "imported-insider": (document("tests.jobs.reexport.Renamed", {"tag": "renamed"}),
+                             "defines no class 'Renamed'"),
+        "rebound-name": (document("tests.jobs.reexport.Swapped", {"args": {"i": 1}}),
+                         "that name holds app.bench.bench_noop.BenchNoop"),
+    }
+    insert_rows(engine, {job_id: text for job_id, (text, _) in rows.items()})
+    dispatch(Record("after"), priority=1)
+    result = artisan("queue:work", "--stop-when-empty", "--sleep", "0.2", "--max-time", "60",
+                     env={"SKIPLOCK_SIDEFX_MARKER": str(marker)}, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists(), marker.read_text()
+    errors = failed(engine)
+    for job_id, (_, message) in rows.items():
+        assert errors[job_id].startswith("PayloadError: refused job class"), errors[job_id]
+        assert message in errors[job_id].splitlines()[0], errors[job_id]
+    assert ended(engine, "after")
+    assert not ended(engine, "init") and not ended(engine, "renamed")
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
 
 
 def ledger_events(engine: sa.Engine) -> list[tuple[str, str]]:

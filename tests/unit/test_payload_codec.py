@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.queue import PayloadError
-from app.queue.payload import JobClassResolver, decode, encode
+from app.queue.payload import decode, encode
+from app.queue.resolver import JobClassResolver
 from tests.jobs.sample_jobs import Carry, Colour, Level, Palette, Size, Watched
 
 RESOLVER = JobClassResolver(("app.jobs", "tests.jobs"))
@@ -69,7 +70,16 @@ def document(job: str, data: dict | None = None) -> str:
     (document("tests.jobs.sample_jobs.Watched", {"label": "x"}), "replace a method"),
     (document("tests.jobs.sample_jobs.Watched", {"dispatch": "x"}), "replace a method"),
     ('{"job": "tests.jobs.sample_jobs.Carry", "data": {"value": ' + "[" * 5000 + "]" * 5000
-     + "}}", "nested too deeply|not valid JSON"),
+     + "}}", "nested too deeply"),
+    # Modules of the job packages that are not the class's own (issue 13.9): refused before
+    # their top-level code runs, or the package's __init__ runs again as a new module.
+    (document("tests.jobs.sidefx.Anything"), "defines no class 'Anything'"),
+    (document("tests.jobs.__init__.Carry"), "private or dunder"),
+    (document("tests.jobs.sample_jobs.__class__"), "private or dunder"),
+    (document("tests.jobs._hidden.Job"), "private or dunder"),
+    (document("tests.jobs.reexport.BenchNoop"), "defines no class 'BenchNoop'"),
+    (document("tests.jobs.reexport.Renamed"), "defines no class 'Renamed'"),
+    (document("tests.jobs.basic.os.system"), "cannot import"),
 ])
 def test_hostile_and_broken_rows_are_refused(text, message):
     Watched.constructed.clear()
@@ -79,6 +89,28 @@ def test_hostile_and_broken_rows_are_refused(text, message):
     assert set(sys.modules) == modules_before  # nothing imported, not even by a failed import
     assert Watched.constructed == []  # the refused job's own code did not run either
     assert not os.path.exists("/tmp/skiplock-pwned")
+
+
+def test_a_name_bound_to_a_class_from_elsewhere_is_refused():
+    """`Swapped` is defined in tests.jobs.reexport, so the module is imported (its own code,
+    which importing any job module runs); the name then holds a class of app.bench."""
+    with pytest.raises(PayloadError, match=r"that name holds app\.bench\.bench_noop\.BenchNoop"):
+        decode(document("tests.jobs.reexport.Swapped"), RESOLVER)
+
+
+def test_a_job_module_that_fails_at_import_is_a_payload_error():
+    with pytest.raises(PayloadError, match=r"importing job module 'tests\.jobs\.broken_import' "
+                                           r"raised RuntimeError: this module is broken"):
+        decode(document("tests.jobs.broken_import.Unreachable"), RESOLVER)
+    assert "tests.jobs.broken_import" not in sys.modules
+
+
+@pytest.mark.parametrize("depth", [900, 5_000, 20_000])
+def test_a_row_nested_deep_is_a_payload_error_not_a_recursion_error(depth):
+    tagged = "[" * depth + '{"__type__": "date", "value": "2026-01-01"}' + "]" * depth
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        decode(document("tests.jobs.sample_jobs.Carry", {"value": 1})[:-2]
+               + f', "deep": {tagged}}}}}', RESOLVER)
 
 
 def test_nothing_outside_the_packages_is_imported():

@@ -14,7 +14,13 @@ import typer
 
 from app.console.cli import cli
 from app.console.format import aligned, indented, iso, local, plural
-from app.console.options import JsonOption, QueueOption, check_at_least, queue_admin
+from app.console.options import (
+    JsonOption,
+    QueueOption,
+    check_at_least,
+    optional_queue_name,
+    queue_admin,
+)
 from app.console.output import USAGE, bad_option, console, echo, fail, print_json
 
 if TYPE_CHECKING:
@@ -103,7 +109,7 @@ def failed(
     if sum(option is not None for option in (page, offset, after)) > 1:
         bad_option("--page/--offset/--after", "use one of them at a time")
     skip = offset if offset is not None else ((page or 1) - 1) * limit
-    jobs = queue_admin().failed_jobs(queue, limit, skip, after)
+    jobs = queue_admin().failed_jobs(optional_queue_name("--queue", queue), limit, skip, after)
     if jobs is None:
         fail(f"no failed job with id {after} (--after)")
     next_after = jobs[-1].id if len(jobs) == limit else None

@@ -15,7 +15,14 @@ import typer
 
 from app.console.cli import cli
 from app.console.format import age, iso, plural
-from app.console.options import JsonOption, check_at_least, queue_admin
+from app.console.options import (
+    JsonOption,
+    check_at_least,
+    optional_queue_name,
+    queue_admin,
+    queue_name,
+    queue_names,
+)
 from app.console.output import bad_option, console, echo, fail, print_json
 from app.queue import context
 
@@ -88,13 +95,6 @@ def watch_status(admin: QueueAdmin, queues: list[str], interval: float) -> None:
 # -------------------------------------------------------------------------- monitor
 
 
-def queue_names(text: str) -> list[str]:
-    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    if not names:
-        bad_option("QUEUES", "name at least one queue, e.g. default,emails")
-    return names
-
-
 def monitor_json(q: QueueSize, alerts: list[str]) -> dict[str, Any]:
     return {"queue": q.queue, "size": q.size, "pending": q.pending, "delayed": q.delayed,
             "reserved": q.reserved, "oldest_pending_at": iso(q.oldest_pending_at),
@@ -131,7 +131,8 @@ def monitor(
     """Each queue's size and oldest wait; exit 1 when one is over --max or --max-wait (cron)."""
     check_at_least("--max", max_size, 0)
     check_at_least("--max-wait", max_wait, 0)
-    names = queue_names(queues or context.current().settings.default_queue)
+    names = list(dict.fromkeys(queue_names("QUEUES", queues,
+                                           context.current().settings.default_queue)))
     rows = [(q, q.alerts(max_size, max_wait)) for q in queue_admin().monitor(names)]
     if as_json:
         print_json({"queues": [monitor_json(q, alerts) for q, alerts in rows],
@@ -151,7 +152,7 @@ def clear(
     force: Annotated[bool, typer.Option("--force", help="Do not ask for confirmation")] = False,
 ) -> None:
     """Delete the waiting (pending and delayed) jobs of a queue; reserved jobs are left."""
-    name = queue or context.current().settings.default_queue
+    name = optional_queue_name("--queue", queue) or context.current().settings.default_queue
     if not force:
         confirm_clear(name)
     deleted = queue_admin().clear(name)
@@ -173,6 +174,7 @@ def confirm_clear(name: str) -> None:
 @cli.command("queue:pause")
 def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
     """Stop workers claiming from a queue (running jobs finish)."""
+    queue = queue_name("QUEUE", queue)
     if context.current().store.pause(queue):
         echo(f"Queue [{queue}] paused: workers stop claiming from it.")
     else:
@@ -182,6 +184,7 @@ def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
 @cli.command("queue:resume")
 def resume(queue: Annotated[str, typer.Argument(help="Queue to resume")]) -> None:
     """Let workers claim from a paused queue again."""
+    queue = queue_name("QUEUE", queue)
     store = context.current().store
     if store.resume(queue):
         store.notify([queue])

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from app.console.cli import cli
 from app.console.job_logs import log_jobs_to_stderr
+from app.console.options import queue_names
 from app.console.output import bad_option
 from app.queue import context, process
 
@@ -83,9 +84,7 @@ def work(
 
     ctx = context.current()
     settings = ctx.settings
-    queues = tuple(q.strip() for q in (queue or settings.default_queue).split(",") if q.strip())
-    if not queues:
-        raise typer.BadParameter("name at least one queue", param_hint="--queue")
+    queues = queue_names("--queue", queue, settings.default_queue)
     for option, value in (("concurrency", concurrency), ("tries", tries),
                           ("memory", memory), ("max-jobs", max_jobs)):
         _positive(option, value)
