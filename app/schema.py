@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from app.queue.db.errors import translated_errors
 from app.queue.errors import QueueError
 from config import BASE_PATH
 
@@ -25,17 +26,17 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with translated_errors(engine.url), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:
-    with engine.connect() as conn:
+    with translated_errors(engine.url), engine.connect() as conn:
         command.upgrade(alembic_config(conn), target)
 
 
 def downgrade(engine: Engine, target: str = "-1") -> None:
-    with engine.connect() as conn:
+    with translated_errors(engine.url), engine.connect() as conn:
         command.downgrade(alembic_config(conn), target)
 
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 import sys
 import traceback
 
-import sqlalchemy as sa
-
 from app.console import commands  # noqa: F401 - registers every command on `cli`
 from app.console.cli import cli
 from app.queue.errors import QueueError
-from app.queue.store import describe_connect_error
 from config import ConfigError
 
 
 def error_line(exc: BaseException) -> str:
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-        from app.database import current_url
-
-        return describe_connect_error(current_url(), exc)
     return str(exc) or type(exc).__name__
 
 
@@ -29,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
         args.remove("--verbose")
     try:
         cli(args=args, prog_name="artisan")
-    except (QueueError, ConfigError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+    except (QueueError, ConfigError) as exc:
         if verbose:
             traceback.print_exc()
         print(f"error: {error_line(exc)}", file=sys.stderr)

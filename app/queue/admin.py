@@ -11,15 +11,13 @@ import datetime as dt
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.store import load_queries, translated_errors
-
-QUERIES = load_queries(Path(__file__).with_name("admin.sql"))
+from app.queue.db.errors import translated_errors
+from app.queue.db.sql import ADMIN_QUERIES as QUERIES
 
 RETRY_BATCH = 1000
 """Failed jobs moved back per statement (and per transaction) by queue:retry."""

@@ -14,11 +14,11 @@ from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
+from app.queue.db.store import JobStore
 from app.queue.errors import QueueError
 from app.queue.payload import JobClassResolver
 from app.queue.runner import Defaults
 from app.queue.settings import QueueSettings
-from app.queue.store import JobStore
 
 
 @dataclass
@@ -28,7 +28,8 @@ class QueueContext:
 
     @cached_property
     def store(self) -> JobStore:
-        return JobStore(self.engine_factory())
+        return JobStore(self.engine_factory(), prepare=self.settings.listen,
+                        lock_timeout=self.settings.dispatch_lock_timeout)
 
     @cached_property
     def resolver(self) -> JobClassResolver:

@@ -25,6 +25,9 @@ from functools import partial
 from typing import Any
 
 from app.queue import payload
+from app.queue.db.libpq import libpq_conninfo
+from app.queue.db.records import ClaimedJob
+from app.queue.db.store import JobStore
 from app.queue.errors import (
     ClaimRefused,
     DatabaseUnavailable,
@@ -49,7 +52,6 @@ from app.queue.runner import (
     tries_of,
 )
 from app.queue.settings import QueueSettings
-from app.queue.store import ClaimedJob, JobStore, libpq_conninfo
 from app.queue.threads import JobThreads
 
 STUCK_GRACE = 2.0

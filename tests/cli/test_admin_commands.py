@@ -20,7 +20,7 @@ from app.queue import dispatch
 from app.queue.ids import new_id
 from tests.jobs.basic import Record
 from tests.jobs.flaky import NeedsFile
-from tests.support import ROOT, artisan, count, ctrl_c_as_in_a_terminal
+from tests.support import ROOT, artisan, claim, count, ctrl_c_as_in_a_terminal
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -386,7 +386,7 @@ def test_job_shows_where_a_job_is(queue, engine):
     delayed = dispatch(Record("d"), delay=600)
     orphan = dispatch(Record("o"))
     queue.store.register_worker("w-1", "mailer", "box-7", 4242, ["default"], 2)
-    [claimed] = queue.store.claim("w-1", ["default"], 1)
+    [claimed] = claim(queue.store, "w-1", ["default"], 1)
     assert claimed.id == held
     queue.store.set_progress("w-1", held, 40, "halfway")
     reserve(engine, orphan, worker="gone")  # its worker row no longer exists
@@ -488,7 +488,7 @@ def test_retried_job_keeps_its_priority(queue, engine):
     from tests.jobs.basic import Record
 
     job_id = dispatch(Record("p"), priority=7)
-    [claimed] = queue.store.claim("w", ["default"], 1)
+    [claimed] = claim(queue.store, "w", ["default"], 1)
     assert queue.store.fail("w", claimed.id, "boom")
     assert artisan("queue:retry", job_id).returncode == 0
     assert count(engine, "SELECT priority FROM jobs WHERE id = :id", id=job_id) == 7

@@ -1,5 +1,6 @@
--- Every statement the queue runs. Loaded once by app/queue/store.py into a dict by name;
--- only JobStore executes them. Values are always bound (:name), never formatted in.
+-- Every statement dispatch and the worker run. Loaded once by app/queue/db/sql.py into a dict
+-- by name; only JobStore and its libpq fast path (libpq.py) execute them. Values are always
+-- bound (:name), never formatted in.
 -- Times come from the database's now(), so workers on several machines share one clock.
 
 -- name: insert_job
@@ -165,3 +166,8 @@ SELECT queue FROM paused_queues ORDER BY queue;
 
 -- name: now
 SELECT now();
+
+-- name: set_lock_timeout
+-- Bound a dispatch's wait for a lock on jobs (QUEUE_DISPATCH_LOCK_TIMEOUT, in ms): for the
+-- session of a connection of our own, or (:local) for the current transaction only.
+SELECT set_config('lock_timeout', :timeout, CAST(:local AS boolean));
