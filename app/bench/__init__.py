@@ -43,9 +43,12 @@ class BenchOptions:
 def run_bench(options: BenchOptions,
               progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """Measure every figure; return them as a JSON-ready dict. Raises BenchError."""
+    from app.schema import require_current
+
     ctx = context.current()
     require(ctx.settings.connection == "database",
             "queue:bench measures the database queue, but QUEUE_CONNECTION is 'sync'")
+    require_current(ctx.store.engine)
     o = options
     with Scratch(ctx, max_time=worker_lifetime(o)) as s:
         out: dict[str, Any] = {"database": describe_database(s), "settings": asdict(o)}
