@@ -67,7 +67,9 @@ def database_error(exc: BaseException, url: sa.URL | None = None,
     if isinstance(driver, pg.UndefinedColumn):
         return SchemaMissing(f"the queue tables are older than this code ({reason}): {MIGRATE}")
     if isinstance(driver, pg.ReadOnlySqlTransaction):
-        return QueueDatabaseError(f"the database is read-only ({reason}): "
+        # Not the server's words: for dispatch's insert they are "cannot execute SELECT".
+        return QueueDatabaseError("the database is read-only (a standby, or "
+                                  "default_transaction_read_only is on): "
                                   "cannot write the queue tables")
     if isinstance(driver, pg.LockNotAvailable):
         return DatabaseTimeout(lock_timeout_message(lock_timeout))
