@@ -17,11 +17,14 @@ from app.queue.dispatcher import dispatch, dispatch_many, dispatch_sync
 from app.queue.errors import (
     Abort,
     DatabaseUnavailable,
+    JobCancelled,
     JobTimeout,
     MaxAttemptsExceeded,
     PayloadError,
+    QueueDatabaseError,
     QueueError,
     RetryAfter,
+    SchemaMissing,
 )
 from app.queue.job import Job
 
@@ -29,11 +32,14 @@ __all__ = [
     "Abort",
     "DatabaseUnavailable",
     "Job",
+    "JobCancelled",
     "JobTimeout",
     "MaxAttemptsExceeded",
     "PayloadError",
+    "QueueDatabaseError",
     "QueueError",
     "RetryAfter",
+    "SchemaMissing",
     "dispatch",
     "dispatch_many",
     "dispatch_sync",

@@ -75,6 +75,8 @@ def database_error(exc: BaseException, url: sa.URL | None = None,
         return DatabaseTimeout(lock_timeout_message(lock_timeout))
     if isinstance(driver, pg.QueryCanceled):
         return DatabaseTimeout(cancelled_message(reason))
+    if not isinstance(driver, psycopg.Error):  # SQLAlchemy's own (the pool's timeout, say)
+        return QueueDatabaseError(f"a queue statement failed: {reason}")
     return QueueDatabaseError(f"the database refused a queue statement: {reason}")
 
 
