@@ -316,10 +316,10 @@ def test_release_needs_a_finite_delay(delay):
 
 
 def dispatch_backends(engine: sa.Engine) -> list[int]:
-    """Backends that ran dispatch's own prepared insert (the pool's never prepare it)."""
+    """Backends of dispatch's own connection that ran its insert."""
     with engine.connect() as conn:
         return list(conn.execute(sa.text(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'skiplock' "
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'skiplock-dispatch' "
             "AND datname = current_database() AND query LIKE 'WITH inserted AS%' "
             "AND pid <> pg_backend_pid()")).scalars())
 

@@ -52,12 +52,13 @@ def libpq_conninfo(url: sa.URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def connect_own(conninfo: str, setup: Setup = ()) -> psycopg.Connection[Any]:
+def connect_own(conninfo: str, setup: Setup = (),
+                application_name: str = "skiplock") -> psycopg.Connection[Any]:
     """An autocommit connection of our own that never prepares a statement by itself
     (psycopg would after five runs of one: behind PgBouncer in transaction mode, the next
     server connection does not have it)."""
     conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=5,
-                           application_name="skiplock", prepare_threshold=None)
+                           application_name=application_name, prepare_threshold=None)
     try:
         for sql, params in setup:
             conn.execute(sql, params)
@@ -67,11 +68,11 @@ def connect_own(conninfo: str, setup: Setup = ()) -> psycopg.Connection[Any]:
     return conn
 
 
-def connect_prepared(conninfo: str, name: bytes, sql: bytes,
-                     setup: Setup = ()) -> psycopg.Connection[Any]:
+def connect_prepared(conninfo: str, name: bytes, sql: bytes, setup: Setup = (),
+                     application_name: str = "skiplock") -> psycopg.Connection[Any]:
     """connect_own() with `sql` prepared as `name`. If the server refuses to prepare it (no
     `jobs` table, say), the driver's exception for that is raised and the connection closed."""
-    conn = connect_own(conninfo, setup)
+    conn = connect_own(conninfo, setup, application_name)
     try:
         prepared = conn.pgconn.prepare(name, sql)
         if prepared.status != pq.ExecStatus.COMMAND_OK:
@@ -114,15 +115,15 @@ def lock_timeout_ms(seconds: float) -> str:
 
 
 def insert_in_transaction(conn: psycopg.Connection[Any], params: Mapping[str, Any],
-                          lock_timeout: float, prepare: bool) -> None:
+                          lock_timeout: float) -> None:
     """The insert in a transaction of its own, its lock wait bounded for that transaction
-    only (`SET LOCAL`: no session state, as behind PgBouncer; 0: no bound). Pipelined: BEGIN,
-    the setting, the insert and COMMIT go in one round trip."""
+    only (`SET LOCAL`: no session state, for PgBouncer). Pipelined: BEGIN, the setting, the
+    insert and COMMIT go in one round trip, but psycopg's pipeline costs ~450 us of CPU more
+    than a plain execute: only behind PgBouncer is it worth no session setting."""
     with conn.pipeline(), conn.transaction():
-        if lock_timeout:
-            conn.execute(SET_LOCK_TIMEOUT_SQL,
-                         {"timeout": lock_timeout_ms(lock_timeout), "local": True})
-        conn.execute(INSERT_JOB_SQL, params, prepare=prepare)
+        conn.execute(SET_LOCK_TIMEOUT_SQL,
+                     {"timeout": lock_timeout_ms(lock_timeout), "local": True})
+        conn.execute(INSERT_JOB_SQL, params, prepare=False)
 
 
 class DispatchConnection:
@@ -131,60 +132,99 @@ class DispatchConnection:
     Against the same insert through psycopg's execute on a pooled connection, this saves
     ~45 us of pool check-out/in and autocommit switching and ~60 us of psycopg's per-call
     work: a dispatch costs ~100 us of CPU instead of ~230, on a ~450 us round trip here.
+    QUEUE_DISPATCH_LOCK_TIMEOUT is a session setting, made once as it opens.
 
     With `prepare=False` (QUEUE_LISTEN=false, for PgBouncer in transaction mode) nothing is
     prepared and no session setting is made: the insert is sent unprepared (exec_params), and
     a lock timeout is set for its own transaction.
 
-    Used by one thread at a time: `insert` answers False at once, sending nothing, while
-    another thread holds it (that dispatch takes a pooled connection instead), so threads
-    never wait for each other here. Reopened after an error that broke it and after
+    Used by one thread at a time: while another thread holds it, a dispatch takes a
+    connection from a pool of dispatch's own instead, so threads never wait for each other
+    here. That pool is the engine's recreated (the same connect arguments; connections open
+    only when threads dispatch at once), its connections autocommit with the lock timeout set
+    as they open: none of that per insert, and none of it on the engine's own connections,
+    which serve migrations and the worker. Reopened after an error that broke it and after
     RECYCLE_S, like the pool's connections; a forked child opens its own. A statement the
     server refuses wrote nothing (autocommit): its error is built from the server's answer,
     and the insert is never sent twice."""
 
     RECYCLE_S = 1800.0
     STATEMENT = b"skiplock_insert_job"
+    APPLICATION_NAME = "skiplock-dispatch"
+    """As pg_stat_activity shows it (the pool's connections are `skiplock`)."""
 
-    def __init__(self, url: sa.URL, prepare: bool = True, lock_timeout: float = 0.0) -> None:
-        self.conninfo = libpq_conninfo(url)
+    def __init__(self, engine: Engine, prepare: bool = True, lock_timeout: float = 0.0) -> None:
+        self.conninfo = libpq_conninfo(engine.url)
         self.prepare = prepare
         self.lock_timeout = lock_timeout
         self.sql, self.names = positional(INSERT_JOB_SQL)
+        self.pool = engine.pool.recreate()
+        sa.event.listen(self.pool, "connect", self._pool_connection_opened)
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._pid = 0
         self._opened = 0.0
 
-    def insert(self, params: dict[str, Any]) -> bool:
+    def insert(self, params: dict[str, Any]) -> None:
         if not self._lock.acquire(blocking=False):
-            return False
+            self._insert_pooled(params)
+            return
         try:
-            conn = self._connection()
-            if not self.prepare and self.lock_timeout:
-                self._insert_in_transaction(conn, params)
-                return True
-            # None is SQL NULL (psycopg's own calls pass it so; its stub says bytes only).
-            values: list[Any] = [None if (value := params[name]) is None
-                      else (value.isoformat() if isinstance(value, dt.datetime)
-                            else str(value)).encode() for name in self.names]
-            pgconn = conn.pgconn
-            result = (pgconn.exec_prepared(self.STATEMENT, values) if self.prepare
-                      else pgconn.exec_params(self.sql, values))
-            if result.status != pq.ExecStatus.TUPLES_OK:
-                self._forget_if_broken(conn)
-                raise refusal(pgconn, result)
-            return True
+            self._insert_own(params)
         finally:
             self._lock.release()
 
-    def _insert_in_transaction(self, conn: psycopg.Connection[Any],
-                               params: dict[str, Any]) -> None:
-        try:
-            insert_in_transaction(conn, params, self.lock_timeout, prepare=False)
-        except psycopg.Error:
+    def _insert_own(self, params: dict[str, Any]) -> None:
+        conn = self._connection()
+        if self._needs_transaction:
+            try:
+                insert_in_transaction(conn, params, self.lock_timeout)
+            except psycopg.Error:
+                self._forget_if_broken(conn)
+                raise
+            return
+        # None is SQL NULL (psycopg's own calls pass it so; its stub says bytes only).
+        values: list[Any] = [None if (value := params[name]) is None
+                  else (value.isoformat() if isinstance(value, dt.datetime)
+                        else str(value)).encode() for name in self.names]
+        pgconn = conn.pgconn
+        result = (pgconn.exec_prepared(self.STATEMENT, values) if self.prepare
+                  else pgconn.exec_params(self.sql, values))
+        if result.status != pq.ExecStatus.TUPLES_OK:
             self._forget_if_broken(conn)
+            raise refusal(pgconn, result)
+
+    def _insert_pooled(self, params: dict[str, Any]) -> None:
+        pooled = self.pool.connect()
+        driver = pooled.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            if self._needs_transaction:
+                insert_in_transaction(driver, params, self.lock_timeout)
+            else:
+                driver.execute(INSERT_JOB_SQL, params, prepare=self.prepare)
+        except BaseException:
+            if driver.broken:
+                pooled.invalidate()  # whether it committed is unknown: never pooled again
             raise
+        finally:
+            pooled.close()
+
+    @property
+    def _needs_transaction(self) -> bool:
+        """A lock timeout without a session to set it in (PgBouncer)."""
+        return not self.prepare and self.lock_timeout > 0
+
+    def _session_setup(self) -> Setup:
+        if not self.prepare or not self.lock_timeout:
+            return []
+        return [(SET_LOCK_TIMEOUT_SQL, {"timeout": lock_timeout_ms(self.lock_timeout),
+                                        "local": False})]
+
+    def _pool_connection_opened(self, dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.autocommit = True
+        for sql, params in self._session_setup():
+            dbapi_connection.execute(sql, params)
 
     def _forget_if_broken(self, conn: psycopg.Connection[Any]) -> None:
         # Broken: whether the insert committed is unknown, so it is never sent again.
@@ -207,18 +247,16 @@ class DispatchConnection:
 
     def _open(self) -> psycopg.Connection[Any]:
         if not self.prepare:
-            return connect_own(self.conninfo)
-        # The lock wait is bounded for the session: free on every insert after this one.
-        setup: Setup = ([(SET_LOCK_TIMEOUT_SQL, {"timeout": lock_timeout_ms(self.lock_timeout),
-                                                 "local": False})]
-                        if self.lock_timeout else [])
-        return connect_prepared(self.conninfo, self.STATEMENT, self.sql, setup)
+            return connect_own(self.conninfo, application_name=self.APPLICATION_NAME)
+        return connect_prepared(self.conninfo, self.STATEMENT, self.sql, self._session_setup(),
+                                self.APPLICATION_NAME)
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 close_quietly(self._conn)
             self._conn = None
+        self.pool.dispose()
 
 
 _dispatchers: weakref.WeakKeyDictionary[
@@ -238,7 +276,7 @@ def dispatch_connection(engine: Engine, prepare: bool = True,
             weakref.finalize(engine, _close_all, found)
         key = (prepare, lock_timeout)
         if key not in found:
-            found[key] = DispatchConnection(engine.url, prepare, lock_timeout)
+            found[key] = DispatchConnection(engine, prepare, lock_timeout)
         return found[key]
 
 

@@ -9,12 +9,11 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.queue.db.errors import translated_errors
-from app.queue.db.libpq import Claimer, dispatch_connection, insert_in_transaction, lock_timeout_ms
+from app.queue.db.libpq import Claimer, dispatch_connection, lock_timeout_ms
 from app.queue.db.records import ClaimedJob, NewJob
 from app.queue.db.sql import QUERIES
 from app.queue.settings import MAX_DELAY
@@ -62,23 +61,9 @@ class JobStore:
             self._run("insert_job", params, connection)  # the caller's: no lock timeout of ours
             return
         # A dispatch of our own is one statement on the process's dispatch connection; or,
-        # while another thread uses that, on a pooled one.
+        # while another thread uses that, on a connection of dispatch's own pool.
         with translated_errors(self.engine.url, self.lock_timeout):
-            if not self.dispatcher.insert(params):
-                self._insert_pooled(params)
-
-    def _insert_pooled(self, params: dict[str, Any]) -> None:
-        raw = self.engine.raw_connection()
-        driver = raw.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        try:
-            insert_in_transaction(driver, params, self.lock_timeout, self.prepare)
-        except BaseException:
-            if driver.broken:
-                raw.invalidate()  # whether it committed is unknown: never pooled again
-            raise
-        finally:
-            raw.close()
+            self.dispatcher.insert(params)
 
     def insert_jobs(self, jobs: Iterable[NewJob], connection: Connection | None = None) -> None:
         """COPY the rows in (one statement, however many), then one NOTIFY per queue. `jobs`
