@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -195,20 +195,37 @@ class DispatchConnection:
             raise refusal(pgconn, result)
 
     def _insert_pooled(self, params: dict[str, Any]) -> None:
-        pooled = self.pool.connect()
-        driver = pooled.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        try:
+        with self.pooled() as driver:
             if self._needs_transaction:
                 insert_in_transaction(driver, params, self.lock_timeout)
             else:
                 driver.execute(INSERT_JOB_SQL, params, prepare=self.prepare)
+
+    @contextlib.contextmanager
+    def pooled(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of dispatch's own pool: autocommit, its lock wait bounded (a session
+        setting, or behind PgBouncer none: see `transaction`)."""
+        pooled = self.pool.connect()
+        driver = pooled.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            yield driver
         except BaseException:
             if driver.broken:
                 pooled.invalidate()  # whether it committed is unknown: never pooled again
             raise
         finally:
             pooled.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction on a connection of dispatch's own pool (dispatch_many's), its lock
+        wait bounded: by the session's setting, or behind PgBouncer by SET LOCAL."""
+        with self.pooled() as driver, driver.transaction():
+            if self._needs_transaction:
+                driver.execute(SET_LOCK_TIMEOUT_SQL,
+                               {"timeout": lock_timeout_ms(self.lock_timeout), "local": True})
+            yield driver
 
     @property
     def _needs_transaction(self) -> bool:
