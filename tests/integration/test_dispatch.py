@@ -442,6 +442,29 @@ def test_a_forked_child_dispatches_on_its_own_connection(queue, engine):
     assert sorted(count_values(engine)) == [1, 2, 3]
 
 
+def pooled_backend(store: JobStore) -> int:
+    with store.dispatcher.pooled() as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_a_forked_child_takes_no_pooled_connection_of_its_parent(queue, engine):
+    dispatch_many([Carry(1)])  # dispatch_many's transaction is on a connection of dispatch's pool
+    parents = pooled_backend(queue.store)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            dispatch_many([Carry(2)])
+            os._exit(0 if pooled_backend(queue.store) != parents else 2)
+        except BaseException:  # noqa: BLE001 - any failure is the exit status
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    dispatch_many([Carry(3)])  # the parent's pooled connection survived the child
+    assert sorted(count_values(engine)) == [1, 2, 3]
+
+
 def count_values(engine: sa.Engine) -> list[int]:
     with engine.connect() as conn:
         return [int(v) for v in conn.execute(sa.text(

@@ -22,6 +22,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import pq
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from app.queue.db.errors import translated_errors
 from app.queue.db.records import ClaimedJob
@@ -141,10 +142,11 @@ class DispatchConnection:
     Used by one thread at a time: while another thread holds it, a dispatch takes a
     connection from a pool of dispatch's own instead, so threads never wait for each other
     here. That pool is the engine's recreated (the same connect arguments; connections open
-    only when threads dispatch at once), its connections autocommit with the lock timeout set
-    as they open: none of that per insert, and none of it on the engine's own connections,
-    which serve migrations and the worker. Reopened after an error that broke it and after
-    RECYCLE_S, like the pool's connections; a forked child opens its own. A statement the
+    as needed: while threads dispatch at once, and for dispatch_many's transaction), its
+    connections autocommit with the lock timeout set as they open: none of that per insert,
+    and none of it on the engine's own connections, which serve migrations and the worker.
+    Reopened after an error that broke it and after RECYCLE_S, like the pool's connections;
+    a forked child opens its own connection and pool. A statement the
     server refuses wrote nothing (autocommit): its error is built from the server's answer,
     and the insert is never sent twice."""
 
@@ -160,6 +162,7 @@ class DispatchConnection:
         self.sql, self.names = positional(INSERT_JOB_SQL)
         self.pool = engine.pool.recreate()
         sa.event.listen(self.pool, "connect", self._pool_connection_opened)
+        self._pool_pid = os.getpid()
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._pid = 0
@@ -205,7 +208,7 @@ class DispatchConnection:
     def pooled(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection of dispatch's own pool: autocommit, its lock wait bounded (a session
         setting, or behind PgBouncer none: see `transaction`)."""
-        pooled = self.pool.connect()
+        pooled = self._pool().connect()
         driver = pooled.driver_connection
         assert isinstance(driver, psycopg.Connection)
         try:
@@ -226,6 +229,13 @@ class DispatchConnection:
                 driver.execute(SET_LOCK_TIMEOUT_SQL,
                                {"timeout": lock_timeout_ms(self.lock_timeout), "local": True})
             yield driver
+
+    def _pool(self) -> Pool:
+        if self._pool_pid != os.getpid():
+            # A forked child: the parent's connections are the parent's (their sockets are
+            # shared). A new pool, same settings and listeners; the parent's is left alone.
+            self.pool, self._pool_pid = self.pool.recreate(), os.getpid()
+        return self.pool
 
     @property
     def _needs_transaction(self) -> bool:
@@ -273,7 +283,8 @@ class DispatchConnection:
             if self._conn is not None and self._pid == os.getpid():
                 close_quietly(self._conn)
             self._conn = None
-        self.pool.dispose()
+        if self._pool_pid == os.getpid():
+            self.pool.dispose()
 
 
 _dispatchers: weakref.WeakKeyDictionary[
