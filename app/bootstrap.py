@@ -18,6 +18,7 @@ def queue_settings() -> QueueSettings:
         timeout=cfg.timeout,
         job_packages=cfg.job_packages,
         listen=cfg.listen,
+        dispatch_lock_timeout=cfg.dispatch_lock_timeout,
     )
 
 

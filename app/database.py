@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import config.database
+import config.queue
 from app.queue.errors import DatabaseUnavailable
 
 _engine: Engine | None = None
@@ -31,25 +32,32 @@ def engine(pool_size: int = 5) -> Engine:
     with _engine_lock:
         if _engine is None:
             settings = config.database.load()
+            prepare = config.queue.load().listen
             if settings.url is None:
                 _url = start_embedded(settings.embedded_path)
-                _engine = make_engine(_url, pool_size)
+                _engine = make_engine(_url, pool_size, prepare)
                 from app.schema import ensure_migrated
 
                 ensure_migrated(_engine)
             else:
                 _url = settings.url
-                _engine = make_engine(settings.url, pool_size)
+                _engine = make_engine(settings.url, pool_size, prepare)
         return _engine
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, prepare: bool = True) -> Engine:
+    """`prepare=False` (QUEUE_LISTEN=false, behind PgBouncer in transaction mode): psycopg
+    must not prepare a statement it has run five times, as it does by default: the next
+    transaction may be on a server connection that never saw it."""
+    connect_args: dict[str, object] = {"connect_timeout": 5, "application_name": "skiplock"}
+    if not prepare:
+        connect_args["prepare_threshold"] = None
     return sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "skiplock"},
+        connect_args=connect_args,
     )
 
 

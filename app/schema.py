@@ -8,7 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.errors import QueueError
+from app.queue.db.errors import MIGRATE, translated_errors
+from app.queue.errors import SchemaMissing
 from config import BASE_PATH
 
 
@@ -25,27 +26,28 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with translated_errors(engine.url), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:
-    with engine.connect() as conn:
+    with translated_errors(engine.url), engine.connect() as conn:
         command.upgrade(alembic_config(conn), target)
 
 
 def downgrade(engine: Engine, target: str = "-1") -> None:
-    with engine.connect() as conn:
+    with translated_errors(engine.url), engine.connect() as conn:
         command.downgrade(alembic_config(conn), target)
 
 
 def require_current(engine: Engine) -> None:
     """Refuse to work on tables older (or newer) than this code: say how to fix it."""
     current, head = current_revision(engine), head_revision()
+    if current is None:
+        raise SchemaMissing(f"the queue tables do not exist in this database: {MIGRATE}")
     if current != head:
-        raise QueueError(
-            f"the queue tables are at revision {current or 'none'}, this code needs {head}: "
-            "run `python artisan.py migrate`")
+        raise SchemaMissing(
+            f"the queue tables are at revision {current}, this code needs {head}: {MIGRATE}")
 
 
 def ensure_migrated(engine: Engine) -> None:

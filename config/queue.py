@@ -25,6 +25,7 @@ class QueueConfig:
     concurrency: int
     job_packages: tuple[str, ...]
     listen: bool
+    dispatch_lock_timeout: float
 
 
 def load() -> QueueConfig:
@@ -38,4 +39,5 @@ def load() -> QueueConfig:
         concurrency=env("JOB_WORKER_CONCURRENCY", 1, positive_int),
         job_packages=env("QUEUE_JOB_PACKAGES", ("app.jobs",), name_list),
         listen=env("QUEUE_LISTEN", True, boolean),
+        dispatch_lock_timeout=env("QUEUE_DISPATCH_LOCK_TIMEOUT", 5.0, non_negative_float),
     )

@@ -8,9 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from app.queue.db.records import ClaimedJob
+    from app.queue.db.store import JobStore
 
 ROOT = Path(__file__).resolve().parent.parent
 JOB_PACKAGES = "app.jobs,tests.jobs"
@@ -65,3 +71,13 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def claim(store: JobStore, worker_id: str, queues: list[str], limit: int,
+          acks: Sequence[str] = ()) -> list[ClaimedJob]:
+    """One claim through the Claimer, as a worker claims (production's only claim path)."""
+    claimer = store.claimer()
+    try:
+        return claimer.claim(worker_id, queues, limit, acks)
+    finally:
+        claimer.close()

@@ -63,7 +63,10 @@ def with_bench_jobs(ctx: QueueContext) -> QueueContext:
 
 
 def measure(options: BenchOptions, progress: Callable[[str], None]) -> dict[str, Any]:
+    from app.schema import require_current
+
     ctx = context.current()
+    require_current(ctx.store.engine)
     o = options
     with Scratch(ctx, max_time=worker_lifetime(o)) as s:
         out: dict[str, Any] = {"database": describe_database(s), "settings": asdict(o)}

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.errors import InsufficientPrivilege
 from sqlalchemy.engine import Engine
 
-from app.queue.store import load_queries, translated_errors
+from app.queue.db.errors import translated_errors
+from app.queue.db.sql import load_queries
+from app.queue.errors import QueueDatabaseError
 
 QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 
@@ -74,7 +77,9 @@ class BenchStore:
         self._run("vacuum_jobs")
         try:
             self._run("checkpoint")
-        except sa.exc.ProgrammingError:
+        except QueueDatabaseError as exc:
+            if not isinstance(exc.__cause__, InsufficientPrivilege):
+                raise
             return False
         return True
 

@@ -21,24 +21,7 @@ from app.queue.errors import QueueError
 from config import ConfigError
 
 
-def driver_errors() -> tuple[type[BaseException], ...]:
-    """SQLAlchemy's connection errors, once a command has loaded SQLAlchemy (--help does not).
-    An except clause evaluates this only when an exception reaches it."""
-    sa = sys.modules.get("sqlalchemy")
-    return (sa.exc.OperationalError, sa.exc.InterfaceError) if sa is not None else ()
-
-
-def reported_errors() -> tuple[type[BaseException], ...]:
-    """What the kernel turns into one line: Skiplock's errors, a bad setting, a lost database."""
-    return (QueueError, ConfigError, *driver_errors())
-
-
 def error_line(exc: BaseException) -> str:
-    if isinstance(exc, driver_errors()):
-        from app.database import current_url
-        from app.queue.store import describe_connect_error
-
-        return describe_connect_error(current_url(), exc)
     return str(exc) or type(exc).__name__
 
 
@@ -64,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         fail(exc.format_message(), exc.exit_code)
     except Abort:
         fail("aborted")
-    except reported_errors() as exc:
+    except (QueueError, ConfigError) as exc:
         if verbose:
             traceback.print_exc()
         fail(error_line(exc))

@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from app.queue.store import load_queries, translated_errors
+from app.queue.db.errors import translated_errors
+from app.queue.db.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 

@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING
 from app.queue.errors import (
     Abort,
     DatabaseUnavailable,
+    JobCancelled,
     JobTimeout,
     MaxAttemptsExceeded,
     PayloadError,
+    QueueDatabaseError,
     QueueError,
     RetryAfter,
+    SchemaMissing,
 )
 from app.queue.job import Job
 
@@ -33,11 +36,14 @@ __all__ = [
     "Abort",
     "DatabaseUnavailable",
     "Job",
+    "JobCancelled",
     "JobTimeout",
     "MaxAttemptsExceeded",
     "PayloadError",
+    "QueueDatabaseError",
     "QueueError",
     "RetryAfter",
+    "SchemaMissing",
     "dispatch",
     "dispatch_many",
     "dispatch_sync",

@@ -11,17 +11,16 @@ import datetime as dt
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.store import QUERIES as STORE_QUERIES
-from app.queue.store import load_queries, translated_errors
+from app.queue.db.errors import translated_errors
+from app.queue.db.sql import ADMIN_QUERIES
+from app.queue.db.sql import QUERIES as STORE_QUERIES
 
-QUERIES = {**load_queries(Path(__file__).with_name("admin.sql")),
-           **{name: STORE_QUERIES[name] for name in ("notify_queues", "now")}}
+QUERIES = {**ADMIN_QUERIES, **{name: STORE_QUERIES[name] for name in ("notify_queues", "now")}}
 """admin.sql's statements, and the two of queries.sql the operator's commands share with the
 worker (waking a queue's workers, the database clock): each is written once."""
 

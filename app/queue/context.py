@@ -19,9 +19,9 @@ from app.queue.settings import QueueSettings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from app.queue.db.store import JobStore
     from app.queue.resolver import JobClassResolver
     from app.queue.runner import Defaults
-    from app.queue.store import JobStore
 
 
 @dataclass
@@ -33,9 +33,10 @@ class QueueContext:
     # settings (`artisan --help`, make:job) does not load SQLAlchemy, psycopg or asyncio.
     @cached_property
     def store(self) -> JobStore:
-        from app.queue.store import JobStore
+        from app.queue.db.store import JobStore
 
-        return JobStore(self.engine_factory())
+        return JobStore(self.engine_factory(), prepare=self.settings.listen,
+                        lock_timeout=self.settings.dispatch_lock_timeout)
 
     @cached_property
     def resolver(self) -> JobClassResolver:

@@ -12,13 +12,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.queue import context, payload, testing
+from app.queue.db.records import NewJob
 from app.queue.errors import MaxAttemptsExceeded
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job
 from app.queue.names import check_queue_name
 from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
 from app.queue.settings import MAX_DELAY, MAX_PRIORITY
-from app.queue.store import NewJob
 
 
 def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,

@@ -12,11 +12,21 @@ class QueueError(Exception):
 
 
 class QueueDatabaseError(QueueError):
-    """A database error: the driver's exception is its cause."""
+    """A statement of the queue's failed in the database or its driver. The message is one
+    line (never SQL or parameters); the driver's exception is its `__cause__`."""
 
 
 class DatabaseUnavailable(QueueDatabaseError):
     """The database cannot be reached (or stopped answering)."""
+
+
+class DatabaseTimeout(DatabaseUnavailable):
+    """A statement was cancelled by a time limit (statement_timeout, a lock wait): the
+    database answers, but not in time. Like an outage it may pass, so the worker retries."""
+
+
+class SchemaMissing(QueueDatabaseError):
+    """The queue tables are not there (or older than this code): `python artisan.py migrate`."""
 
 
 class ClaimRefused(QueueDatabaseError):
@@ -48,8 +58,13 @@ class RetryAfter(Exception):
         self.seconds = seconds
 
 
-class JobTimeout(TimeoutError):
-    """An attempt ran past its job's `timeout`."""
+class JobTimeout(QueueError, TimeoutError):
+    """An attempt ran past its job's `timeout` (a TimeoutError too, as code that catches
+    timeouts expects)."""
+
+
+class JobCancelled(QueueError):
+    """A job was cancelled before or while it ran."""
 
 
 class MaxAttemptsExceeded(QueueError):

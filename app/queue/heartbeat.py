@@ -7,9 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from app.queue.db.store import JobStore
 from app.queue.errors import DatabaseUnavailable
 from app.queue.outage import OutageLog
-from app.queue.store import JobStore
 
 
 def heartbeat_interval(retry_after: float) -> float:

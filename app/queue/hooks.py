@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from app.queue import process
+from app.queue.db.store import JobStore
 from app.queue.errors import DatabaseUnavailable
 from app.queue.runner import call_failed_hook
 from app.queue.slot import Slot
-from app.queue.store import JobStore
 from app.queue.threads import JobThreads
 from app.queue.timeouts import Timeouts
 

@@ -1,4 +1,11 @@
-"""Job ids: ULIDs, strictly increasing within a process so that a batch keeps its order."""
+"""Job ids: ULIDs, strictly increasing within a process so that a batch keeps its order.
+
+Made here rather than by python-ulid (a dependency, which the tests use to check ours): its
+`str(ULID())` took 6.6 us an id against 2.6 us for new_id(), and 10,000 ids 69 ms against
+20 ms for new_ids(10_000), which is most of a dispatch_many of 10,000 jobs (~100 ms).
+Medians of 9 timeit runs, 2026-11-28, on the project's shared 2-vCPU machine; python-ulid's
+ids are not monotonic within a millisecond either, which the claim's order relies on.
+"""
 
 from __future__ import annotations
 

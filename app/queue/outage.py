@@ -12,12 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-import sqlalchemy as sa
-
+from app.queue.db.store import JobStore
 from app.queue.errors import ClaimRefused, DatabaseUnavailable, QueueDatabaseError
 from app.queue.runner import AttemptResult
 from app.queue.slot import Slot
-from app.queue.store import JobStore
 
 T = TypeVar("T")
 
@@ -133,11 +131,9 @@ class WorkerLink:
             return result
 
 
-REFUSED_WRITE_ERRORS: tuple[type[BaseException], ...] = (QueueDatabaseError, sa.exc.DBAPIError)
-"""A write the database answered with an error (not an outage). The store wraps every driver
-error in QueueDatabaseError once the db helper's change is merged; until then a statement the
-server refuses (a missing table) escapes as SQLAlchemy's DBAPIError. Catch DatabaseUnavailable
-(a QueueDatabaseError) before these."""
+REFUSED_WRITE_ERRORS: tuple[type[BaseException], ...] = (QueueDatabaseError,)
+"""A write the database answered with an error (not an outage): the store wraps every driver
+error in a QueueDatabaseError. Catch DatabaseUnavailable (one of them) before these."""
 
 
 class RefusedOutcomes:

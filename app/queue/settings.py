@@ -28,3 +28,7 @@ class QueueSettings:
     timeout: float = 300.0
     job_packages: tuple[str, ...] = ("app.jobs",)
     listen: bool = True
+    """False behind PgBouncer in transaction mode: no LISTEN, nothing prepared, no session
+    settings."""
+    dispatch_lock_timeout: float = 5.0
+    """Seconds a dispatch of our own may wait for a lock on jobs; 0: as long as it takes."""

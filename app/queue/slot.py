@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from app.queue.db.records import ClaimedJob
 from app.queue.job import Job
-from app.queue.store import ClaimedJob
 
 
 @dataclass(eq=False, slots=True)

@@ -22,6 +22,9 @@ from typing import Any
 
 from app.queue import payload, process
 from app.queue.admin import QueueAdmin
+from app.queue.db.libpq import libpq_conninfo
+from app.queue.db.records import ClaimedJob
+from app.queue.db.store import JobStore
 from app.queue.errors import (
     ClaimRefused,
     DatabaseUnavailable,
@@ -52,7 +55,6 @@ from app.queue.runner import (
 from app.queue.settings import QueueSettings
 from app.queue.signals import StopSignals
 from app.queue.slot import Slot
-from app.queue.store import ClaimedJob, JobStore, libpq_conninfo
 from app.queue.threads import JobThreads
 from app.queue.timeouts import Timeouts
 

@@ -13,7 +13,7 @@ from app.queue import dispatch
 from tests.cli.support import assert_error, insert_failed, run_json
 from tests.jobs.basic import Record
 from tests.jobs.flaky import NeedsFile
-from tests.support import artisan, count
+from tests.support import artisan, claim, count
 
 # ------------------------------------------------------------------------ queue:failed
 
@@ -217,7 +217,7 @@ def test_flush_and_prune_reject_negative_hours(queue, engine, command):
 
 def test_retried_job_keeps_its_priority(queue, engine):
     job_id = dispatch(Record("p"), priority=7)
-    [claimed] = queue.store.claim("w", ["default"], 1)
+    [claimed] = claim(queue.store, "w", ["default"], 1)
     assert queue.store.fail("w", claimed.id, "boom")
     assert artisan("queue:retry", job_id).returncode == 0
     assert count(engine, "SELECT priority FROM jobs WHERE id = :id", id=job_id) == 7

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from app.queue import dispatch
 from tests.cli.support import TRACEBACK, assert_error, insert_failed, reserve, run_json
 from tests.jobs.basic import Record
-from tests.support import artisan
+from tests.support import artisan, claim
 
 # --------------------------------------------------------------------------- queue:job
 
@@ -17,7 +17,7 @@ def test_job_shows_where_a_job_is(queue, engine):
     delayed = dispatch(Record("d"), delay=600)
     orphan = dispatch(Record("o"))
     queue.store.register_worker("w-1", "mailer", "box-7", 4242, ["default"], 2)
-    [claimed] = queue.store.claim("w-1", ["default"], 1)
+    [claimed] = claim(queue.store, "w-1", ["default"], 1)
     assert claimed.id == held
     queue.store.set_progress("w-1", held, 40, "halfway")
     reserve(engine, orphan, worker="gone")  # its worker row no longer exists

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import os
+import re
 import time
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -21,7 +24,9 @@ from app.queue import (
     dispatch_many,
     dispatch_sync,
 )
-from app.queue.store import JobStore, NewJob
+from app.queue.db.records import NewJob
+from app.queue.db.store import JobStore
+from app.queue.errors import QueueDatabaseError, SchemaMissing
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
 from tests.support import count
 
@@ -311,12 +316,12 @@ def test_release_needs_a_finite_delay(delay):
 
 
 def dispatch_backends(engine: sa.Engine) -> list[int]:
-    """Backends that ran dispatch's own prepared insert (the pool's never prepare it)."""
+    """Backends of dispatch's own connection that ran its insert."""
     with engine.connect() as conn:
         return list(conn.execute(sa.text(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'skiplock' "
-            "AND query LIKE 'WITH inserted AS%' AND pid <> pg_backend_pid() "
-            "AND datname = current_database()")).scalars())
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'skiplock-dispatch' "
+            "AND datname = current_database() AND query LIKE 'WITH inserted AS%' "
+            "AND pid <> pg_backend_pid()")).scalars())
 
 
 def test_dispatch_from_many_threads_at_once_loses_nothing(queue, engine):
@@ -331,25 +336,78 @@ def test_dispatch_from_many_threads_at_once_loses_nothing(queue, engine):
     assert count(engine, "SELECT count(DISTINCT payload->'data'->'value') FROM jobs") == 1200
 
 
-def test_an_insert_the_server_refuses_raises_its_error_and_writes_nothing(queue, engine):
+@pytest.fixture
+def refusing_trigger(engine):
+    """A trigger that refuses jobs of the queue 'refused', counting its calls in a sequence:
+    nextval is not undone by the rollback of the refused insert, so the count says how many
+    times an insert reached the server."""
     with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SEQUENCE refuse_calls"))
         conn.execute(sa.text(
             "CREATE FUNCTION refuse_queue() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF NEW.queue = 'refused' THEN RAISE EXCEPTION 'queue refused by policy'; END IF; "
-            "RETURN NEW; END $$"))
+            "IF NEW.queue = 'refused' THEN PERFORM nextval('refuse_calls'); "
+            "RAISE EXCEPTION 'queue refused by policy'; END IF; RETURN NEW; END $$"))
         conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON jobs "
                              "FOR EACH ROW EXECUTE FUNCTION refuse_queue()"))
+    yield lambda: count(engine, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+                                "FROM refuse_calls")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER refuse ON jobs"))
+        conn.execute(sa.text("DROP FUNCTION refuse_queue()"))
+        conn.execute(sa.text("DROP SEQUENCE refuse_calls"))
+
+
+@contextlib.contextmanager
+def dispatch_connection_busy(store: JobStore) -> Iterator[None]:
+    """As while another thread dispatches: this thread's dispatch takes a pooled connection."""
+    assert store.dispatcher._lock.acquire(blocking=False)
     try:
+        yield
+    finally:
+        store.dispatcher._lock.release()
+
+
+@pytest.mark.parametrize("path", ["own connection", "pooled connection"])
+def test_an_insert_the_server_refuses_is_sent_once_and_raises_its_reason(
+        queue, engine, refusing_trigger, path):
+    busy = dispatch_connection_busy(queue.store) if path == "pooled connection" \
+        else contextlib.nullcontext()
+    with busy:
         dispatch(Carry(1))
-        with pytest.raises(psycopg.errors.RaiseException, match="queue refused by policy"):
+        with pytest.raises(QueueDatabaseError, match="queue refused by policy") as refused:
             dispatch(Carry(2), queue="refused")
         dispatch(Carry(3))  # the connection is still good
-        assert count(engine, "SELECT count(*) FROM jobs") == 2
-        assert count(engine, "SELECT count(*) FROM jobs WHERE queue = 'refused'") == 0
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TRIGGER refuse ON jobs"))
-            conn.execute(sa.text("DROP FUNCTION refuse_queue()"))
+    assert isinstance(refused.value.__cause__, psycopg.errors.RaiseException)
+    assert refusing_trigger() == 1  # sent once: its error built from the server's answer
+    assert count(engine, "SELECT count(*) FROM jobs") == 2
+    assert count(engine, "SELECT count(*) FROM jobs WHERE queue = 'refused'") == 0
+
+
+@pytest.mark.parametrize("kind", ["Connection", "Session"])
+def test_a_refused_dispatch_in_the_callers_transaction_is_a_queue_database_error(
+        queue, engine, refusing_trigger, kind):
+    with engine.connect() as conn:
+        target = Session(bind=conn) if kind == "Session" else conn
+        with pytest.raises(QueueDatabaseError, match="queue refused by policy") as refused:
+            dispatch(Carry(2), queue="refused", connection=target)
+    assert isinstance(refused.value.__cause__, psycopg.errors.RaiseException)
+    assert "INSERT" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("callers", [False, True])
+def test_a_refused_dispatch_many_is_a_queue_database_error(queue, engine, refusing_trigger,
+                                                          callers):
+    jobs = [Carry(1), Carry(2)]
+    for job in jobs:
+        job.queue = "refused"
+    with pytest.raises(QueueDatabaseError, match="queue refused by policy") as refused:
+        if callers:
+            with engine.connect() as conn:
+                dispatch_many(jobs, connection=conn)
+        else:
+            dispatch_many(jobs)
+    assert isinstance(refused.value.__cause__, psycopg.errors.RaiseException)
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
 
 
 def test_a_lost_dispatch_connection_is_an_outage_then_replaced(queue, engine):
@@ -384,24 +442,50 @@ def test_a_forked_child_dispatches_on_its_own_connection(queue, engine):
     assert sorted(count_values(engine)) == [1, 2, 3]
 
 
+def pooled_backend(store: JobStore) -> int:
+    with store.dispatcher.pooled() as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_a_forked_child_takes_no_pooled_connection_of_its_parent(queue, engine):
+    dispatch_many([Carry(1)])  # dispatch_many's transaction is on a connection of dispatch's pool
+    parents = pooled_backend(queue.store)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        try:
+            dispatch_many([Carry(2)])
+            os._exit(0 if pooled_backend(queue.store) != parents else 2)
+        except BaseException:  # noqa: BLE001 - any failure is the exit status
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    dispatch_many([Carry(3)])  # the parent's pooled connection survived the child
+    assert sorted(count_values(engine)) == [1, 2, 3]
+
+
 def count_values(engine: sa.Engine) -> list[int]:
     with engine.connect() as conn:
         return [int(v) for v in conn.execute(sa.text(
             "SELECT payload->'data'->>'value' FROM jobs")).scalars()]
 
 
-def test_dispatch_to_a_database_without_the_tables_names_what_is_missing(queue, engine,
-                                                                         database_url):
+def test_dispatch_to_a_database_without_the_tables_says_to_migrate(queue, engine, database_url):
     # The dispatch connection prepares its insert when it opens: a schema without the queue
-    # tables must give the server's reason, the driver's usual error, and leave no connection.
+    # tables must say so in one line, with the server's error as its cause, and leave no
+    # connection behind.
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS no_tables"))
     url = sa.make_url(database_url).update_query_dict({"options": "-csearch_path=no_tables"})
     bare = sa.create_engine(url)
     try:
         store = JobStore(bare)
-        with pytest.raises(psycopg.errors.UndefinedTable, match='relation "jobs"'):
+        with pytest.raises(SchemaMissing, match=re.escape(
+                "the queue tables do not exist in this database: run `python artisan.py "
+                "migrate`")) as missing:
             store.insert_job(NewJob("01JOB", "default", '{"job": "x", "data": {}}', 0), 0.0, None)
+        assert isinstance(missing.value.__cause__, psycopg.errors.UndefinedTable)
         assert store.dispatcher._conn is None
     finally:
         bare.dispose()

@@ -1,4 +1,4 @@
-"""JobStore statements on a real PostgreSQL: claims, ownership, rescue."""
+"""JobStore statements, and claims through the Claimer as a worker makes them."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
+from app.queue.db.libpq import Claimer
 from app.queue.errors import ClaimRefused
-from app.queue.store import Claimer
 from tests.jobs.basic import Record
-from tests.support import count
+from tests.support import claim, count
 
 
 def test_claim_sets_reservation_and_counts_the_attempt(queue, engine):
     job_id = dispatch(Record("a"))
-    [claimed] = queue.store.claim("w1", ["default"], 5)
+    [claimed] = claim(queue.store, "w1", ["default"], 5)
     assert claimed.id == job_id and claimed.attempts == 1
-    assert queue.store.claim("w2", ["default"], 5) == []  # reserved rows are not claimable
+    assert claim(queue.store, "w2", ["default"], 5) == []  # reserved rows are not claimable
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT reserved_by, reserved_at FROM jobs")).one()
     assert row.reserved_by == "w1" and row.reserved_at is not None
@@ -24,7 +24,7 @@ def test_claim_sets_reservation_and_counts_the_attempt(queue, engine):
 
 def test_only_the_holder_can_ack_release_or_fail(queue, engine):
     job_id = dispatch(Record("a"))
-    queue.store.claim("w1", ["default"], 1)
+    claim(queue.store, "w1", ["default"], 1)
     queue.store.delete("intruder", [job_id])
     assert not queue.store.release("intruder", job_id, 0, "x")
     assert not queue.store.fail("intruder", job_id, "x")
@@ -39,8 +39,8 @@ def test_rescue_gives_back_jobs_of_silent_workers_only(queue, engine):
     store.register_worker("dead", "d", "h", 1, ["default"], 1)
     store.register_worker("alive", "a", "h", 2, ["default"], 1)
     dead_job, live_job = dispatch(Record("d")), dispatch(Record("l"))
-    store.claim("dead", ["default"], 1)
-    store.claim("alive", ["default"], 1)
+    claim(store, "dead", ["default"], 1)
+    claim(store, "alive", ["default"], 1)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE workers SET heartbeat_at = now() - interval '1 hour' "
                              "WHERE id = 'dead'"))
@@ -51,7 +51,7 @@ def test_rescue_gives_back_jobs_of_silent_workers_only(queue, engine):
                                        "WHERE id = 'dead'")).scalar_one()
     assert rows == {dead_job: None, live_job: "alive"} and stopped
     # given back with its attempt counted; the next claim is attempt 2
-    [again] = store.claim("alive", ["default"], 1)
+    [again] = claim(store, "alive", ["default"], 1)
     assert again.id == dead_job and again.attempts == 2
 
 
@@ -65,7 +65,7 @@ def test_a_presumed_dead_worker_that_beats_again_is_alive(queue, engine):
     assert beat is not None and beat.was_presumed_dead
     assert not store.heartbeat("w", 0, 0, 0).was_presumed_dead
     dispatch(Record("x"))
-    store.claim("w", ["default"], 1)
+    claim(store, "w", ["default"], 1)
     assert store.rescue_jobs_of_dead_workers(60) == []  # its new reservations stay its own
 
 

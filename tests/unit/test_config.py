@@ -22,8 +22,9 @@ from tests.support import ROOT
 KEYS = (
     "DATABASE_URL", "QUEUE_CONNECTION", "QUEUE_DEFAULT", "QUEUE_RETRY_AFTER",
     "JOB_MAX_RETRY_ATTEMPTS", "JOB_RETRY_DELAY", "JOB_DEFAULT_TIMEOUT", "JOB_WORKER_CONCURRENCY",
-    "QUEUE_JOB_PACKAGES", "QUEUE_LISTEN", "SCHEDULE_MODULE", "SCHEDULE_TIMEZONE", "APP_KEY",
-    "APP_PREVIOUS_KEYS", "DASHBOARD_TOKEN", "QUEUE_HEALTH_MAX_WAIT", "QUEUE_METRICS_DAYS",
+    "QUEUE_JOB_PACKAGES", "QUEUE_LISTEN", "QUEUE_DISPATCH_LOCK_TIMEOUT", "SCHEDULE_MODULE",
+    "SCHEDULE_TIMEZONE", "APP_KEY", "APP_PREVIOUS_KEYS", "DASHBOARD_TOKEN",
+    "QUEUE_HEALTH_MAX_WAIT", "QUEUE_METRICS_DAYS",
 )
 
 
@@ -48,7 +49,8 @@ def test_every_queue_key_has_its_documented_default() -> None:
     cfg = config.queue.load()
     assert cfg == config.queue.QueueConfig(
         connection="database", default_queue="default", retry_after=90.0, max_tries=3,
-        retry_delay=None, timeout=300.0, concurrency=1, job_packages=("app.jobs",), listen=True)
+        retry_delay=None, timeout=300.0, concurrency=1, job_packages=("app.jobs",), listen=True,
+        dispatch_lock_timeout=5.0)
 
 
 def test_database_url_unset_means_the_embedded_server_under_storage() -> None:
@@ -68,13 +70,13 @@ def test_every_queue_key_is_read_and_parsed(monkeypatch: pytest.MonkeyPatch) -> 
         "QUEUE_CONNECTION": "sync", "QUEUE_DEFAULT": "emails", "QUEUE_RETRY_AFTER": "12.5",
         "JOB_MAX_RETRY_ATTEMPTS": "7", "JOB_RETRY_DELAY": "0", "JOB_DEFAULT_TIMEOUT": "30",
         "JOB_WORKER_CONCURRENCY": "4", "QUEUE_JOB_PACKAGES": " app.jobs, tests.jobs ,",
-        "QUEUE_LISTEN": "false",
+        "QUEUE_LISTEN": "false", "QUEUE_DISPATCH_LOCK_TIMEOUT": "0.5",
     }.items():
         monkeypatch.setenv(key, value)
     assert config.queue.load() == config.queue.QueueConfig(
         connection="sync", default_queue="emails", retry_after=12.5, max_tries=7,
         retry_delay=0.0, timeout=30.0, concurrency=4, job_packages=("app.jobs", "tests.jobs"),
-        listen=False)
+        listen=False, dispatch_lock_timeout=0.5)
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "TRUE", "yes", "on"])
@@ -120,6 +122,7 @@ def test_database_url_forms_all_use_psycopg3(monkeypatch: pytest.MonkeyPatch, ra
     ("JOB_WORKER_CONCURRENCY", "0"),
     ("QUEUE_JOB_PACKAGES", " , "),
     ("QUEUE_LISTEN", "maybe"),
+    ("QUEUE_DISPATCH_LOCK_TIMEOUT", "-1"),
 ])
 def test_a_bad_value_is_a_one_line_error_naming_the_key(
         monkeypatch: pytest.MonkeyPatch, key: str, raw: str) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.store import load_queries, translated_errors
+from app.queue.db.errors import translated_errors
+from app.queue.db.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).with_name("schedule.sql"))
 

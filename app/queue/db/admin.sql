@@ -1,5 +1,5 @@
 -- The statements the operating commands run (queue:failed, queue:retry, queue:status, ...).
--- Loaded once by app/queue/admin.py into a dict by name; only QueueAdmin executes them.
+-- Loaded once by app/queue/db/sql.py into a dict by name; only QueueAdmin executes them.
 -- Values are always bound (:name), never formatted in; times come from the database's now().
 
 -- name: failed_jobs

@@ -1,5 +1,6 @@
--- Every statement the queue runs. Loaded once by app/queue/store.py into a dict by name;
--- only JobStore executes them. Values are always bound (:name), never formatted in.
+-- Every statement dispatch and the worker run. Loaded once by app/queue/db/sql.py into a dict
+-- by name; only JobStore and its libpq fast path (libpq.py) execute them. Values are always
+-- bound (:name), never formatted in.
 -- Times come from the database's now(), so workers on several machines share one clock.
 
 -- name: insert_job
@@ -192,3 +193,7 @@ WITH stopped AS (
 )
 SELECT count(*) AS given_back
 FROM given_back CROSS JOIN LATERAL (SELECT pg_notify('skiplock', given_back.queue)) AS woken;
+-- name: set_lock_timeout
+-- Bound a dispatch's wait for a lock on jobs (QUEUE_DISPATCH_LOCK_TIMEOUT, in ms): for the
+-- session of a connection of our own, or (:local) for the current transaction only.
+SELECT set_config('lock_timeout', :timeout, CAST(:local AS boolean));

@@ -1,0 +1,24 @@
+"""The rows that cross the store's boundary: a job to insert, a job claimed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: str
+    queue: str
+    payload: str
+    attempts: int
+
+
+class NewJob(NamedTuple):
+    """A row to insert (a tuple: built once per job by dispatch_many, 4x cheaper than a
+    frozen dataclass)."""
+
+    id: str
+    queue: str
+    payload: str
+    priority: int
