@@ -18,8 +18,10 @@ from app.queue.errors import QueueDatabaseError, SchemaMissing
 from tests.jobs.basic import Record
 from tests.support import artisan
 
-MIGRATE_LINE = ("error: the queue tables do not exist in this database: "
-                "run `python artisan.py migrate`")
+MIGRATE_LINE = (r'error: the queue tables do not exist in this database( \(relation "\w+" '
+                r"does not exist\))?: run `python artisan.py migrate`")
+"""The table the server named, when a statement found it missing (a check of the schema's
+revision, as queue:work makes first, names none)."""
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def bare_url(engine: sa.Engine) -> Iterator[str]:
 def test_every_command_says_to_migrate_in_one_line(bare_url: str, command: str) -> None:
     result = artisan(*command.split(), env={"DATABASE_URL": bare_url})
     assert result.returncode != 0
-    assert result.stderr.strip() == MIGRATE_LINE, result.stderr
+    assert re.fullmatch(MIGRATE_LINE, result.stderr.strip()), result.stderr
     assert result.stdout == ""
 
 
@@ -54,7 +56,7 @@ def test_dispatch_before_migrate_is_a_queue_database_error(bare_url: str) -> Non
     context.use(QueueContext(settings=queue_settings(), engine_factory=lambda: bare))
     try:
         for send in (lambda: dispatch(Record("a")), lambda: dispatch_many([Record("b")])):
-            with pytest.raises(SchemaMissing, match=re.escape(MIGRATE_LINE[7:])) as missing:
+            with pytest.raises(SchemaMissing, match=MIGRATE_LINE[7:]) as missing:
                 send()
             assert isinstance(missing.value, QueueDatabaseError)
             assert isinstance(missing.value.__cause__, psycopg.errors.UndefinedTable)

@@ -482,8 +482,8 @@ def test_dispatch_to_a_database_without_the_tables_says_to_migrate(queue, engine
     try:
         store = JobStore(bare)
         with pytest.raises(SchemaMissing, match=re.escape(
-                "the queue tables do not exist in this database: run `python artisan.py "
-                "migrate`")) as missing:
+                'the queue tables do not exist in this database (relation "jobs" does not '
+                "exist): run `python artisan.py migrate`")) as missing:
             store.insert_job(NewJob("01JOB", "default", '{"job": "x", "data": {}}', 0), 0.0, None)
         assert isinstance(missing.value.__cause__, psycopg.errors.UndefinedTable)
         assert store.dispatcher._conn is None

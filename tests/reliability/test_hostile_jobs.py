@@ -204,7 +204,8 @@ def test_an_outcome_the_database_refuses_is_kept_and_written_once_it_can_be(queu
         assert stop(proc, timeout=10) == 0
     err = proc.stderr.read() if proc.stderr else ""
     assert "Traceback" not in err
-    refused = [line for line in err.splitlines() if "failed_jobs" in line]
+    refused = [line for line in err.splitlines() if "cannot record the outcome" in line]
+    assert '"failed_jobs" does not exist' in refused[0]  # says which table is missing
     assert len(refused) == 1, err  # logged once, not once per retry
     assert [tag for tag, event in ledger(engine) if event == "start"] == ["bad", "good",
                                                                          "later"]

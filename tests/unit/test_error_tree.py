@@ -32,7 +32,8 @@ def test_every_error_skiplock_raises_is_a_queue_error():
 
 @pytest.mark.parametrize(("orig", "kind", "message"), [
     (pg.UndefinedTable('relation "jobs" does not exist'), errors.SchemaMissing,
-     "the queue tables do not exist in this database: run `python artisan.py migrate`"),
+     'the queue tables do not exist in this database (relation "jobs" does not exist): '
+     "run `python artisan.py migrate`"),
     (pg.UndefinedColumn('column "progress" does not exist'), errors.SchemaMissing,
      'the queue tables are older than this code (column "progress" does not exist): '
      "run `python artisan.py migrate`"),

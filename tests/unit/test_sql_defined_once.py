@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 import app.queue.admin as admin
+from app.queue.db import sql
 
-SQL_FILES = sorted(Path(admin.__file__).parent.glob("*.sql"))
+SQL_FILES = sorted(sql.HERE.glob("*.sql"))
 
 
 def block_names(path: Path) -> list[str]:
@@ -22,7 +23,7 @@ def test_no_statement_is_defined_in_two_sql_files():
 
 
 def test_failed_jobs_are_moved_back_by_one_statement():
-    text = Path(admin.__file__).with_name("admin.sql").read_text()
+    text = (sql.HERE / "admin.sql").read_text()
     assert text.count("INSERT INTO jobs") == 1
 
 

@@ -63,7 +63,10 @@ def database_error(exc: BaseException, url: sa.URL | None = None,
         return DatabaseUnavailable(describe_connect_error(url, exc))
     reason = server_message(driver)
     if isinstance(driver, pg.UndefinedTable) and names_a_queue_table(reason):
-        return SchemaMissing(f"the queue tables do not exist in this database: {MIGRATE}")
+        # The server names the table: say which, so a table renamed away is not taken for
+        # a database that was never migrated.
+        return SchemaMissing(f"the queue tables do not exist in this database ({reason}): "
+                             f"{MIGRATE}")
     if isinstance(driver, pg.UndefinedColumn):
         return SchemaMissing(f"the queue tables are older than this code ({reason}): {MIGRATE}")
     if isinstance(driver, pg.ReadOnlySqlTransaction):
