@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import config.dashboard
 import config.queue
 from app.queue.context import QueueContext
 from app.queue.settings import QueueSettings
@@ -19,6 +20,7 @@ def queue_settings() -> QueueSettings:
         job_packages=cfg.job_packages,
         listen=cfg.listen,
         dispatch_lock_timeout=cfg.dispatch_lock_timeout,
+        metrics_days=config.dashboard.load().metrics_days,
     )
 
 

@@ -174,6 +174,7 @@ def forget_all() -> None:
 
 def _subclasses(cls: type) -> list[type]:
     found = []
+    sub: type
     for sub in cls.__subclasses__():
         found.extend([sub, *_subclasses(sub)])
     return found

@@ -23,8 +23,11 @@ class Heartbeat(threading.Thread):
     def __init__(self, store: JobStore, worker_id: str, started_at: dt.datetime,
                  retry_after: float, stats: Callable[[], tuple[int, int, int]],
                  on_restart: Callable[[], None], on_lost_row: Callable[[], None],
-                 log: Callable[[str], None], outage: OutageLog) -> None:
+                 log: Callable[[str], None], outage: OutageLog,
+                 on_beat: Callable[[], None] = lambda: None) -> None:
         super().__init__(name="skiplock-heartbeat", daemon=True)
+        self.on_beat = on_beat
+        """Called after each beat, from this thread (the worker flushes its metrics)."""
         self.store = store
         self.worker_id = worker_id
         self.started_at = started_at
@@ -62,6 +65,7 @@ class Heartbeat(threading.Thread):
     def beat(self) -> None:
         running, processed, failed = self.stats()
         row = self.store.heartbeat(self.worker_id, running, processed, failed)
+        self.on_beat()
         if row is None:
             self.on_lost_row()
             return

@@ -32,3 +32,5 @@ class QueueSettings:
     settings."""
     dispatch_lock_timeout: float = 5.0
     """Seconds a dispatch of our own may wait for a lock on jobs; 0: as long as it takes."""
+    metrics_days: int = 7
+    """Days of per-minute history (queue_metrics) the workers keep."""

@@ -31,11 +31,13 @@ from app.queue.errors import (
     JobTimeout,
     MaxAttemptsExceeded,
     PayloadError,
+    QueueDatabaseError,
 )
 from app.queue.heartbeat import Heartbeat
 from app.queue.hooks import HOOK_ENDED, FailedHooks
 from app.queue.ids import new_id
 from app.queue.listener import Listener
+from app.queue.metrics import MetricsRecorder, MetricsStore
 from app.queue.outage import (
     REFUSED_WRITE_ERRORS,
     OutageLog,
@@ -161,6 +163,10 @@ class Worker:
         # Prepared statements do not survive PgBouncer's transaction pooling, which is what
         # QUEUE_LISTEN=false is for.
         self.claimer = store.claimer(prepare=settings.listen)
+        # Counted per job in memory, written by the heartbeat thread: never a write per job.
+        self.metrics = MetricsRecorder(settings.metrics_days)
+        self.metrics_store = MetricsStore(store.engine)
+        self._metrics_refused = False
         self.heartbeat: Heartbeat | None = None
         self.listener: Listener | None = None
         self._announced_wait = False
@@ -190,7 +196,8 @@ class Worker:
             self.store, self.id, started_at, self.settings.retry_after,
             stats=lambda: (len(self.slots), self.processed, self.failed),
             on_restart=lambda: self.request_stop(StopReason.RESTART),
-            on_lost_row=self._register_again, log=self.log, outage=self.outage)
+            on_lost_row=self._register_again, log=self.log, outage=self.outage,
+            on_beat=self._flush_metrics)
         self.heartbeat.start()
         self.timeouts.record_jobs_left_by_restart(self.store, self.resolver, self._record,
                                                   self._until_database_answers)
@@ -318,6 +325,7 @@ class Worker:
                     self.link.give_back_unseen(self._held_ids())
                 reason = self.stop_reason.value if self.stop_reason else "stopped"
                 self.store.stop_worker(self.id, self.processed, self.failed, reason)
+                self._flush_metrics()
             except DatabaseUnavailable:
                 self.log("database unavailable at exit: unrecorded jobs will be given back "
                          f"after QUEUE_RETRY_AFTER ({self.settings.retry_after:g}s)")
@@ -512,11 +520,26 @@ class Worker:
             self.failed += 1
             if slot.job is not None and result.error is not None:
                 self.hooks.start(slot, result.error)
+        claimed = slot.claimed
+        self.metrics.add(claimed.queue, slot.class_name, result.duration, claimed.waited,
+                         result.outcome is Outcome.FAIL)
         if self.report is not None:
-            claimed = slot.claimed
             self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name,
                                  claimed.queue, result.duration, _first_line(result)))
         self._check_memory()
+
+    def _flush_metrics(self) -> None:
+        """From the heartbeat thread, after each beat: one write for everything counted since
+        the last. An outage is the heartbeat's to handle (the counts wait for the next beat);
+        any other refusal (no queue_metrics table) is logged once and never stops heartbeats."""
+        try:
+            self.metrics.flush(self.metrics_store)
+        except DatabaseUnavailable:
+            raise
+        except QueueDatabaseError as exc:
+            if not self._metrics_refused:
+                self._metrics_refused = True
+                self.log(f"cannot write the per-minute metrics: {first_line(exc)}")
 
     def _write(self, claimed: ClaimedJob, result: AttemptResult, owner: str) -> bool:
         """False if the row is no longer `owner`'s. A done job is deleted by the next claim."""

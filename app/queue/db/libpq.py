@@ -381,7 +381,8 @@ class Claimer:
         return [ClaimedJob(bytes(value(row, 0) or b"").decode(),
                            bytes(value(row, 1) or b"").decode(),
                            bytes(value(row, 2) or b"").decode(),
-                           int(value(row, 3) or 0)) for row in rows]
+                           int(value(row, 3) or 0),
+                           float(value(row, 5) or 0)) for row in rows]
 
     def _refused(self, pgconn: pq.abc.PGconn, result: pq.abc.PGresult) -> None:
         error = refusal(pgconn, result)

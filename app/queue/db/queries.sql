@@ -48,7 +48,9 @@ SET reserved_at = now(), reserved_by = :worker,
     attempts = LEAST(jobs.attempts, 9223372036854775806) + 1
 FROM picked
 WHERE jobs.id = picked.id
-RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position;
+-- waited: seconds since the job became available (for the per-minute metrics).
+RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position,
+    EXTRACT(epoch FROM now() - jobs.available_at)::float8 AS waited;
 
 -- name: reserved_job
 -- One job as reserved by :worker (a restarted worker finishing what its predecessor held).

@@ -12,6 +12,8 @@ class ClaimedJob:
     queue: str
     payload: str
     attempts: int
+    waited: float = 0.0
+    """Seconds it waited between becoming available and this claim."""
 
 
 class NewJob(NamedTuple):
