@@ -66,7 +66,8 @@ _job_prefixes: dict[type, str] = {}
 
 def _json_writer() -> Callable[[Any], str]:
     """json.dumps with its defaults, made once. json.dumps builds a new C encoder on every
-    call: that was 60 % of encoding a small job (4.0 -> 1.5 us). Only trees that
+    call: that was 60 % of encoding a small job (4.0 -> 1.5 us; the whole payload.encode of a
+    small job 4.5 -> 3.1 us, measured again 2026-11-28). Only trees that
     encode_value built reach it: acyclic, and made of JSON types only."""
     def refuse(value: Any) -> Any:
         raise TypeError(f"{type(value).__name__} is not JSON")

@@ -232,3 +232,20 @@ def test_unreachable_database_is_one_line(database_url, args):
     assert result.returncode == 1
     assert_error(result, "cannot connect to database at 127.0.0.1:1")
     assert result.stdout == ""
+
+
+def test_monitor_fires_queue_busy_for_each_queue_over_a_threshold(queue):
+    from app.console.kernel import main
+    from app.queue import events
+
+    busy: list[events.QueueBusy] = []
+    events.listen(events.QueueBusy, busy.append)
+    try:
+        for _ in range(3):
+            dispatch(Record("p"), queue="busy")
+        with pytest.raises(SystemExit) as exited:
+            main(["queue:monitor", "busy,calm", "--max", "2", "--json"])
+        assert exited.value.code == 1
+    finally:
+        events.forget_all()
+    assert [(event.queue, event.size) for event in busy] == [("busy", 3)]

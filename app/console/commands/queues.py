@@ -95,6 +95,16 @@ def watch_status(admin: QueueAdmin, queues: list[str], interval: float) -> None:
 # -------------------------------------------------------------------------- monitor
 
 
+def fire_queue_busy(rows: Sequence[tuple[QueueSize, list[str]]]) -> None:
+    """QueueBusy for each queue over a threshold, to the listeners app/providers.py registers
+    (Laravel's queue:monitor fires it for its notifications)."""
+    from app.queue import events
+
+    for q, alerts in rows:
+        if alerts:
+            events.fire(events.QueueBusy(q.queue, q.size, q.oldest_pending_age))
+
+
 def monitor_json(q: QueueSize, alerts: list[str]) -> dict[str, Any]:
     return {"queue": q.queue, "size": q.size, "pending": q.pending, "delayed": q.delayed,
             "reserved": q.reserved, "oldest_pending_at": iso(q.oldest_pending_at),
@@ -134,6 +144,7 @@ def monitor(
     names = list(dict.fromkeys(queue_names("QUEUES", queues,
                                            context.current().settings.default_queue)))
     rows = [(q, q.alerts(max_size, max_wait)) for q in queue_admin().monitor(names)]
+    fire_queue_busy(rows)
     if as_json:
         print_json({"queues": [monitor_json(q, alerts) for q, alerts in rows],
                     "alert": any(alerts for _, alerts in rows)})
