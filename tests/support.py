@@ -3,12 +3,13 @@ and real worker processes as a user would."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,3 +82,13 @@ def claim(store: JobStore, worker_id: str, queues: list[str], limit: int,
         return claimer.claim(worker_id, queues, limit, acks)
     finally:
         claimer.close()
+
+
+@contextlib.contextmanager
+def dispatch_connection_busy(store: JobStore) -> Iterator[None]:
+    """As while another thread dispatches: this thread's dispatch takes a pooled connection."""
+    assert store.dispatcher._lock.acquire(blocking=False)
+    try:
+        yield
+    finally:
+        store.dispatcher._lock.release()

@@ -8,7 +8,6 @@ import datetime as dt
 import os
 import re
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -28,7 +27,7 @@ from app.queue.db.records import NewJob
 from app.queue.db.store import JobStore
 from app.queue.errors import QueueDatabaseError, SchemaMissing
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
-from tests.support import count
+from tests.support import count, dispatch_connection_busy
 
 
 def row(engine: sa.Engine, job_id: str) -> sa.Row:
@@ -355,16 +354,6 @@ def refusing_trigger(engine):
         conn.execute(sa.text("DROP TRIGGER refuse ON jobs"))
         conn.execute(sa.text("DROP FUNCTION refuse_queue()"))
         conn.execute(sa.text("DROP SEQUENCE refuse_calls"))
-
-
-@contextlib.contextmanager
-def dispatch_connection_busy(store: JobStore) -> Iterator[None]:
-    """As while another thread dispatches: this thread's dispatch takes a pooled connection."""
-    assert store.dispatcher._lock.acquire(blocking=False)
-    try:
-        yield
-    finally:
-        store.dispatcher._lock.release()
 
 
 @pytest.mark.parametrize("path", ["own connection", "pooled connection"])

@@ -18,10 +18,9 @@ import sqlalchemy as sa
 from app.bootstrap import queue_settings
 from app.queue import context, dispatch, dispatch_many
 from app.queue.context import QueueContext
-from app.queue.db.store import JobStore
 from app.queue.errors import DatabaseUnavailable, QueueDatabaseError
 from tests.jobs.basic import Record
-from tests.support import artisan, count
+from tests.support import artisan, count, dispatch_connection_busy
 
 READ_ONLY = ("the database is read-only (a standby, or default_transaction_read_only is on): "
              "cannot write the queue tables")
@@ -39,16 +38,6 @@ def queue_on(url: sa.URL | str, **settings: object) -> Iterator[QueueContext]:
     finally:
         context.use(None)
         bound.dispose()
-
-
-@contextlib.contextmanager
-def dispatch_connection_busy(store: JobStore) -> Iterator[None]:
-    """As while another thread dispatches: this thread's dispatch takes a pooled connection."""
-    assert store.dispatcher._lock.acquire(blocking=False)
-    try:
-        yield
-    finally:
-        store.dispatcher._lock.release()
 
 
 # ------------------------------------------------------------------------------ read-only
