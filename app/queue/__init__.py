@@ -30,10 +30,13 @@ from app.queue.errors import (
 from app.queue.job import Job
 
 if TYPE_CHECKING:
+    from app.queue.bus.batch import Batch, batch, cancel_batch, find_batch
+    from app.queue.bus.chain import chain
     from app.queue.dispatcher import dispatch, dispatch_many, dispatch_sync
 
 __all__ = [
     "Abort",
+    "Batch",
     "DatabaseUnavailable",
     "Job",
     "JobCancelled",
@@ -44,18 +47,28 @@ __all__ = [
     "QueueError",
     "RetryAfter",
     "SchemaMissing",
+    "batch",
+    "cancel_batch",
+    "chain",
     "dispatch",
     "dispatch_many",
     "dispatch_sync",
+    "find_batch",
 ]
+
+_LAZY = {"dispatch": "app.queue.dispatcher", "dispatch_many": "app.queue.dispatcher",
+         "dispatch_sync": "app.queue.dispatcher", "chain": "app.queue.bus.chain",
+         "batch": "app.queue.bus.batch", "Batch": "app.queue.bus.batch",
+         "find_batch": "app.queue.bus.batch", "cancel_batch": "app.queue.bus.batch"}
 
 
 def __getattr__(name: str) -> object:
-    # The dispatcher brings SQLAlchemy and psycopg (0.3 s of imports): it is loaded when first
-    # asked for, so that `artisan --help` and the commands that never dispatch skip it.
-    if name in ("dispatch", "dispatch_many", "dispatch_sync"):
-        from app.queue import dispatcher
+    # The dispatcher (and chains and batches, built on it) brings SQLAlchemy and psycopg
+    # (0.3 s of imports): it is loaded when first asked for, so that `artisan --help` and the
+    # commands that never dispatch skip it.
+    if name in _LAZY:
+        import importlib
 
-        globals()[name] = value = getattr(dispatcher, name)
+        globals()[name] = value = getattr(importlib.import_module(_LAZY[name]), name)
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

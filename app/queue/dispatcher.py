@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.queue import context, payload, testing
 from app.queue.db.records import NewJob
-from app.queue.errors import MaxAttemptsExceeded
+from app.queue.errors import MaxAttemptsExceeded, QueueError
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job
 from app.queue.names import check_queue_name
@@ -39,7 +39,7 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
         job.job_id = row.id
         dispatch_sync(job)
         return row.id
-    ctx.store.insert_job(row, seconds, run_at, connection=_connection_of(connection))
+    ctx.store.insert_job(row, seconds, run_at, connection=connection_of(connection))
     job.job_id = row.id
     return row.id
 
@@ -57,7 +57,7 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
     jobs = list(jobs)
     if not jobs:
         return []
-    callers = _connection_of(connection)
+    callers = connection_of(connection)
     ids = new_ids(len(jobs))
     if (fake := testing.active()) is not None:
         # Every job is checked before any is kept, as a COPY keeps none of a failed batch.
@@ -167,7 +167,14 @@ def delay_of(delay: Delay | None) -> tuple[float, dt.datetime | None]:
     return seconds, None
 
 
-def _connection_of(connection: Connection | Session | None) -> Connection | None:
+def refuse_sync_connection(what: str) -> None:
+    """Chains and batches live in the database's rows; QUEUE_CONNECTION=sync has none."""
+    if context.current().settings.connection == "sync":
+        raise QueueError(f"{what} needs the database queue (QUEUE_CONNECTION=database): with "
+                         "QUEUE_CONNECTION=sync there are no rows to carry it")
+
+
+def connection_of(connection: Connection | Session | None) -> Connection | None:
     if isinstance(connection, Session):
         return connection.connection()
     return connection

@@ -34,6 +34,12 @@ class Job:
 
     job_id: str | None = None
     attempts: int = 0
+    # Set by the worker on members of a batch or chain, and on their callback jobs; a catch
+    # job also gets the failed job's id and its error's one-line summary (SPEC §9).
+    batch_id: str | None = None
+    chain_id: str | None = None
+    failed_job_id: str | None = None
+    error: str | None = None
 
     # What handle() asked for; read by the runner after handle() returns.
     _released_delay: float | None = None
@@ -66,6 +72,14 @@ class Job:
             raise ValueError(f"progress percent must be between 0 and 100, not {percent!r}")
         if self._control is not None and self.job_id is not None:
             self._control.progress(self.job_id, float(percent), message)
+
+    def batch(self) -> Any:
+        """The `Batch` this job belongs to, read now (so `.cancelled` is current), or None."""
+        if self.batch_id is None:
+            return None
+        from app.queue.bus.batch import find_batch
+
+        return find_batch(self.batch_id)
 
     # ----------------------------------------------------------------------- dispatching
 

@@ -367,7 +367,24 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
             data = decode_value(data)
         except RecursionError:
             raise PayloadError(NESTED_TOO_DEEPLY) from None
-    return instantiate(cls, data)
+    job = instantiate(cls, data)
+    if "context" in document:
+        apply_context(job, document["context"])
+    return job
+
+
+CONTEXT_KEYS = frozenset({"batch_id", "chain_id", "failed_job_id", "error"})
+"""What the envelope's optional `context` may set on a job: the runtime state of a batch's or
+chain's callback (bus/rows.py writes it at dispatch; fail_job adds a catch job's failure)."""
+
+
+def apply_context(job: Job, context: Any) -> None:
+    if not isinstance(context, dict) or not CONTEXT_KEYS.issuperset(context) \
+            or not all(isinstance(value, str | None) for value in context.values()):
+        raise PayloadError(f"malformed payload context {context!r}: an object of "
+                           f"{', '.join(sorted(CONTEXT_KEYS))} (strings)")
+    for name, value in context.items():
+        setattr(job, name, value)
 
 
 def instantiate(cls: type[Job], data: dict[str, Any]) -> Job:

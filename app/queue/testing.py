@@ -21,9 +21,13 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.queue.job import Job
+from app.queue.job import RUNTIME_STATE, Job
+
+if TYPE_CHECKING:
+    from app.queue.bus.batch import Batch, PendingBatch
+    from app.queue.bus.chain import PendingChain
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +44,32 @@ class Pushed:
 class FakeQueue:
     def __init__(self) -> None:
         self.jobs: list[Pushed] = []
+        self.chains: list[PendingChain] = []
+        self.batches: list[PendingBatch] = []
         self._lock = threading.Lock()
 
     def push(self, pushed: Pushed) -> str:
         with self._lock:
             self.jobs.append(pushed)
         return pushed.id
+
+    def push_chain(self, chain: PendingChain) -> str:
+        """A chain as dispatched: its first job counts as pushed, as on a real queue (the
+        others are only pushed once it succeeded)."""
+        first, _ = chain.rows()  # checked as chain.dispatch() checks it
+        with self._lock:
+            self.chains.append(chain)
+        chain.jobs[0].job_id = first.id
+        return self.push(Pushed(first.id, chain.jobs[0], first.queue, None, first.priority))
+
+    def push_batch(self, batch: PendingBatch, batch_id: str) -> Batch:
+        from app.queue.bus.batch import Batch, member_rows
+
+        total = len(member_rows(batch_id, batch.jobs, batch.queue))  # checked as dispatched
+        with self._lock:
+            self.batches.append(batch)
+        return Batch(batch_id, batch.batch_name, total, total, 0, (), None, None, None,
+                     batch.allows_failures)
 
     # ---------------------------------------------------------------------------- reading
 
@@ -82,10 +106,40 @@ class FakeQueue:
                                  f"pushed {len(found)} time(s): {self._describe(found)}")
 
     def assert_nothing_pushed(self) -> None:
-        if self.jobs:
+        if self.jobs or self.batches:
             raise AssertionError(f"expected nothing to be pushed; {self._summary()}")
 
+    def assert_chained(self, expected: Sequence[type[Job] | Job]) -> None:
+        """A chain of these jobs, in this order, was dispatched: each item a job class (any
+        job of it) or a job (one of its class with the same arguments)."""
+        if not any(len(chain.jobs) == len(expected)
+                   and all(_matches(job, want) for job, want in zip(chain.jobs, expected))
+                   for chain in self.chains):
+            wanted = " -> ".join(_name(want) for want in expected)
+            raise AssertionError(f"expected the chain {wanted} to be dispatched; "
+                                 f"{self._chains_summary()}")
+
+    def assert_batched(self, predicate: Callable[[PendingBatch], Any] | None = None) -> None:
+        """A batch (that `predicate` accepts: it gets the PendingBatch, with `.jobs`,
+        `.batch_name`, `.callbacks`, `.queue`, `.allows_failures`) was dispatched."""
+        if not any(predicate is None or predicate(batch) for batch in self.batches):
+            what = "a batch matching the predicate" if predicate else "a batch"
+            raise AssertionError(f"expected {what} to be dispatched; {self._batches_summary()}")
+
     # ------------------------------------------------------------------------- messages
+
+    def _chains_summary(self) -> str:
+        if not self.chains:
+            return f"no chain was dispatched ({self._summary()})"
+        return "chains dispatched instead: " + "; ".join(
+            " -> ".join(type(job).__qualname__ for job in chain.jobs) for chain in self.chains)
+
+    def _batches_summary(self) -> str:
+        if not self.batches:
+            return f"no batch was dispatched ({self._summary()})"
+        return "batches dispatched instead: " + "; ".join(
+            f"{batch.batch_name or '(no name)'!r} of {len(batch.jobs)} job(s)"
+            for batch in self.batches)
 
     def _summary(self) -> str:
         if not self.jobs:
@@ -96,12 +150,25 @@ class FakeQueue:
         queues = {id(p.job): p.queue for p in self.jobs}
         shown = []
         for job in jobs[:10]:
-            args = ", ".join(f"{k}={v!r}" for k, v in vars(job).items()
-                             if not k.startswith("_") and k not in ("job_id", "attempts"))
+            args = ", ".join(f"{k}={v!r}" for k, v in _arguments(job).items())
             where = f" on {queues.get(id(job))!r}" if with_queue else ""
             shown.append(f"{type(job).__qualname__}({args}){where}")
         more = f" and {len(jobs) - 10} more" if len(jobs) > 10 else ""
         return "; ".join(shown) + more
+
+
+def _matches(job: Job, want: type[Job] | Job) -> bool:
+    if isinstance(want, type):
+        return isinstance(job, want)
+    return type(job) is type(want) and _arguments(job) == _arguments(want)
+
+
+def _arguments(job: Job) -> dict[str, Any]:
+    return {k: v for k, v in vars(job).items() if not k.startswith("_") and k not in RUNTIME_STATE}
+
+
+def _name(want: type[Job] | Job) -> str:
+    return want.__qualname__ if isinstance(want, type) else type(want).__qualname__
 
 
 _active: FakeQueue | None = None

@@ -21,6 +21,7 @@ from itertools import chain
 from typing import Any
 
 from app.queue import payload, process
+from app.queue.bus.batch import announce_finished
 from app.queue.admin import QueueAdmin
 from app.queue.db.libpq import libpq_conninfo
 from app.queue.db.records import ClaimedJob
@@ -363,6 +364,8 @@ class Worker:
             self._collect_events(block_for=1.0)
             return []
         self.acks = []
+        if self.claimer.finished_batches:
+            announce_finished(self.claimer.finished_batches)
         self.claim_was_full = len(claimed) == free
         self.link.claim_answered()
         for job in claimed:
@@ -396,6 +399,8 @@ class Worker:
         except PayloadError as error:
             return AttemptResult(Outcome.FAIL, error=error, error_text=f"PayloadError: {error}")
         job.job_id, job.attempts, job._control = claimed.id, claimed.attempts, self
+        if claimed.batch_id is not None or claimed.chain_id is not None:
+            job.batch_id, job.chain_id = claimed.batch_id, claimed.chain_id
         slot.job, slot.class_name = job, type(job).__qualname__
         tries = tries_of(job, self.defaults)
         if claimed.attempts > tries:
@@ -548,7 +553,12 @@ class Worker:
             return True
         if result.outcome is Outcome.RETRY:
             return self.store.release(owner, claimed.id, result.delay, result.error_text)
-        return self.store.fail(owner, claimed.id, result.error_text or "failed")
+        still_ours, finished_batch = self.store.fail(owner, claimed.id,
+                                                     result.error_text or "failed",
+                                                     _first_line(result))
+        if finished_batch is not None:
+            announce_finished([finished_batch])
+        return still_ours
 
     def _report_taken(self, slot: Slot) -> None:
         """The row is no longer ours: this worker was presumed dead and the job given back.

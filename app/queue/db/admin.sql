@@ -46,11 +46,12 @@ WITH picked AS MATERIALIZED (
     DELETE FROM failed_jobs f USING picked
     WHERE f.id = picked.id
       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
-    RETURNING f.id, f.queue, f.payload, f.priority
+    RETURNING f.id, f.queue, f.payload, f.priority, f.batch_id, f.chain
 ), inserted AS (
+    -- A member of a batch or chain stays one: its success counts there, its chain goes on.
     INSERT INTO jobs (id, queue, payload, priority, attempts, available_at, reserved_at,
-                      reserved_by)
-    SELECT id, queue, payload, priority, 0, now(), NULL, NULL FROM moved
+                      reserved_by, batch_id, chain)
+    SELECT id, queue, payload, priority, 0, now(), NULL, NULL, batch_id, chain FROM moved
     RETURNING id, queue
 )
 SELECT p.id, i.queue FROM picked p LEFT JOIN inserted i ON i.id = p.id;

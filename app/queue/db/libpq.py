@@ -333,6 +333,10 @@ def text_array(values: Iterable[str]) -> bytes:
         for v in values) + "}").encode()
 
 
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else bytes(value).decode()
+
+
 class Claimer:
     """The worker's hot path and its only claim: `claim_jobs` on a connection of its own,
     sent through libpq itself as a prepared statement. The pool and SQLAlchemy's per-call work
@@ -352,6 +356,8 @@ class Claimer:
         assert names == ("acks", "worker", "queues", "limit"), names
         self.conn: psycopg.Connection[Any] | None = None
         self._queues: tuple[Sequence[str], bytes] = ((), b"{}")
+        self.finished_batches: list[str] = []
+        """The batches the last claim's acknowledgements finished (for BatchFinished)."""
 
     def claim(self, worker_id: str, queues: Sequence[str], limit: int,
               acks: Sequence[str] = ()) -> list[ClaimedJob]:
@@ -377,12 +383,18 @@ class Claimer:
             self.close()
             raise
         value = result.get_value
-        rows = sorted(range(result.ntuples), key=lambda row: int(value(row, 4) or 0))
+        # Rows with no id name a batch the acknowledgements finished (see claim_jobs).
+        self.finished_batches = [bytes(value(row, 8) or b"").decode()
+                                 for row in range(result.ntuples) if value(row, 0) is None]
+        rows = sorted((row for row in range(result.ntuples) if value(row, 0) is not None),
+                      key=lambda row: int(value(row, 4) or 0))
         return [ClaimedJob(bytes(value(row, 0) or b"").decode(),
                            bytes(value(row, 1) or b"").decode(),
                            bytes(value(row, 2) or b"").decode(),
                            int(value(row, 3) or 0),
-                           float(value(row, 5) or 0)) for row in rows]
+                           float(value(row, 5) or 0),
+                           _text_or_none(value(row, 6)),
+                           _text_or_none(value(row, 7))) for row in rows]
 
     def _refused(self, pgconn: pq.abc.PGconn, result: pq.abc.PGresult) -> None:
         error = refusal(pgconn, result)

@@ -23,9 +23,59 @@ SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
 -- subquery walks jobs_claim_idx; SKIP LOCKED lets concurrent workers pass each other's rows.
 -- MATERIALIZED keeps the locking SELECT from being inlined and re-run by the planner.
 -- It also acknowledges the worker's completed jobs (:acks), saving a commit per turn; those
--- rows are reserved, so the claim in the same snapshot cannot pick them.
+-- rows are reserved, so the claim in the same snapshot cannot pick them. A completed member
+-- of a chain or batch is recorded in the same transaction as its delete: the chain's next
+-- step is enqueued, its batch's pending_jobs counted down (a chain in a batch counts once,
+-- at its last step), and a batch's then/finally_ jobs enqueued when it ends. Plain jobs have
+-- batch_id and chain NULL: for them those steps find no row. A job_batches row is locked by
+-- its UPDATE and re-read at its latest version (READ COMMITTED), so exactly one transaction
+-- sees each counter reach its end, whatever ran concurrently.
+-- Besides the claimed jobs, one row (id NULL) per batch this statement finished.
 WITH acked AS (
     DELETE FROM jobs WHERE id = ANY(CAST(:acks AS text[])) AND reserved_by = :worker
+    RETURNING batch_id, chain
+),
+members AS MATERIALIZED (
+    SELECT a.batch_id, a.chain, b.cancelled_at IS NOT NULL AS cancelled
+    FROM acked a LEFT JOIN job_batches b ON b.id = a.batch_id
+    WHERE a.batch_id IS NOT NULL OR a.chain IS NOT NULL
+),
+next_steps AS (
+    -- A cancelled batch's chains stop here (the step counts as the chain's end, below).
+    INSERT INTO jobs (id, queue, payload, priority, batch_id, chain)
+    SELECT step.id, step.queue, step.payload, step.priority, m.batch_id,
+           jsonb_set(m.chain, '{next}', (m.chain -> 'next') - 0)
+    FROM members m
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::jobs, m.chain -> 'next' -> 0) AS step
+    WHERE jsonb_array_length(m.chain -> 'next') > 0 AND NOT m.cancelled
+    RETURNING pg_notify('skiplock', queue)
+),
+items_done AS (
+    SELECT batch_id, count(*) AS n FROM members
+    WHERE batch_id IS NOT NULL
+      AND (chain IS NULL OR jsonb_array_length(chain -> 'next') = 0 OR cancelled)
+    GROUP BY batch_id
+),
+counted AS (
+    -- Laravel's counters: pending_jobs counts down on success only, so a batch has run
+    -- every job when pending_jobs = failed_jobs.
+    UPDATE job_batches b
+    SET pending_jobs = b.pending_jobs - d.n,
+        finished_at = CASE WHEN b.pending_jobs - d.n = b.failed_jobs THEN now()
+                           ELSE b.finished_at END
+    FROM items_done d
+    WHERE b.id = d.batch_id
+    RETURNING b.id, b.pending_jobs, b.failed_jobs, b.cancelled_at, b.options
+),
+batch_callbacks AS (
+    INSERT INTO jobs (id, queue, payload, priority)
+    SELECT r.id, r.queue, r.payload, r.priority
+    FROM counted c
+    CROSS JOIN LATERAL (VALUES ('then', c.pending_jobs = 0 AND c.cancelled_at IS NULL),
+                               ('finally', c.pending_jobs = c.failed_jobs)) AS due(name, now)
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::jobs, c.options -> due.name) AS r
+    WHERE due.now AND c.options ? due.name
+    RETURNING pg_notify('skiplock', queue)
 ),
 picked AS MATERIALIZED (
     SELECT j.id, row_number() OVER () AS position
@@ -41,16 +91,34 @@ picked AS MATERIALIZED (
     ) AS j
     WHERE NOT EXISTS (SELECT 1 FROM paused_queues p WHERE p.queue = q.name)
     LIMIT :limit
+),
+claimed AS (
+    UPDATE jobs
+    -- LEAST: a row at the top of bigint must fail as out of attempts, not stop every claim.
+    SET reserved_at = now(), reserved_by = :worker,
+        attempts = LEAST(jobs.attempts, 9223372036854775806) + 1
+    FROM picked
+    WHERE jobs.id = picked.id
+    -- waited: seconds since the job became available (for the per-minute metrics).
+    RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position,
+        EXTRACT(epoch FROM now() - jobs.available_at)::float8 AS waited, jobs.batch_id,
+        jobs.chain ->> 'id' AS chain_id
 )
-UPDATE jobs
--- LEAST: a row at the top of bigint must fail as out of attempts, not stop every claim.
-SET reserved_at = now(), reserved_by = :worker,
-    attempts = LEAST(jobs.attempts, 9223372036854775806) + 1
-FROM picked
-WHERE jobs.id = picked.id
--- waited: seconds since the job became available (for the per-minute metrics).
-RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position,
-    EXTRACT(epoch FROM now() - jobs.available_at)::float8 AS waited;
+SELECT id, queue, payload, attempts, position, waited, batch_id, chain_id,
+       NULL AS finished_batch
+FROM claimed
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM counted
+WHERE pending_jobs = failed_jobs;
+
+-- name: insert_member
+-- Enqueue the first job of a chain (`chain`: the rest of it) or one job of a batch.
+WITH inserted AS (
+    INSERT INTO jobs (id, queue, payload, priority, batch_id, chain)
+    VALUES (:id, :queue, CAST(:payload AS jsonb), :priority, :batch_id, CAST(:chain AS jsonb))
+    RETURNING queue
+)
+SELECT pg_notify('skiplock', queue) FROM inserted;
 
 -- name: reserved_job
 -- One job as reserved by :worker (a restarted worker finishing what its predecessor held).
@@ -71,14 +139,76 @@ WHERE id = :id AND reserved_by = :worker
 RETURNING queue;
 
 -- name: fail_job
--- Move a job to failed_jobs in one statement (so in one transaction).
+-- Move a job to failed_jobs in one statement (so in one transaction). A member of a chain
+-- enqueues the chain's catch job; a member of a batch counts as failed there (Laravel's
+-- counters: pending_jobs stays), and the first failure of a batch that does not allow
+-- failures cancels it: its jobs still waiting (not reserved) leave `jobs` and count as
+-- processed. The batch's catch job is enqueued at its first failure, finally_ once every
+-- job has run (see claim_jobs for why each happens once). A catch job's payload gets the
+-- failed job's id and :error (a one-line summary) in its context.
+-- Returns the failed job's id, and the batch this statement finished, if any.
 WITH moved AS (
     DELETE FROM jobs WHERE id = :id AND reserved_by = :worker
-    RETURNING id, queue, payload, attempts, priority
+    RETURNING id, queue, payload, attempts, priority, batch_id, chain
+),
+failed AS (
+    INSERT INTO failed_jobs (id, connection, queue, payload, attempts, priority, exception,
+                             batch_id, chain)
+    SELECT id, 'database', queue, payload, attempts, priority, :exception, batch_id, chain
+    FROM moved
+    RETURNING id
+),
+failure AS (
+    SELECT jsonb_build_object('failed_job_id', :id, 'error', CAST(:error AS text)) AS context
+),
+chain_caught AS (
+    INSERT INTO jobs (id, queue, payload, priority)
+    SELECT c.id, c.queue,
+           jsonb_set(c.payload, '{context}', (c.payload -> 'context') || failure.context),
+           c.priority
+    FROM moved m CROSS JOIN failure
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::jobs, m.chain -> 'catch') AS c
+    WHERE m.chain ? 'catch'
+    RETURNING pg_notify('skiplock', queue)
+),
+batch AS MATERIALIZED (
+    SELECT m.batch_id, COALESCE(CAST(b.options ->> 'allow_failures' AS boolean), false) AS allows
+    FROM moved m JOIN job_batches b ON b.id = m.batch_id
+),
+skipped AS (
+    DELETE FROM jobs j USING batch
+    WHERE j.batch_id = batch.batch_id AND j.reserved_at IS NULL AND NOT batch.allows
+    RETURNING j.id
+),
+counted AS (
+    UPDATE job_batches b
+    SET failed_jobs = b.failed_jobs + 1,
+        failed_job_ids = array_append(b.failed_job_ids, CAST(:id AS text)),
+        pending_jobs = b.pending_jobs - s.n,
+        cancelled_at = CASE WHEN batch.allows THEN b.cancelled_at
+                            ELSE COALESCE(b.cancelled_at, now()) END,
+        finished_at = CASE WHEN b.pending_jobs - s.n = b.failed_jobs + 1 THEN now()
+                           ELSE b.finished_at END
+    FROM batch, (SELECT count(*) AS n FROM skipped) AS s
+    WHERE b.id = batch.batch_id
+    RETURNING b.id, b.pending_jobs, b.failed_jobs, b.options
+),
+batch_callbacks AS (
+    INSERT INTO jobs (id, queue, payload, priority)
+    SELECT r.id, r.queue,
+           CASE WHEN due.name = 'catch'
+                THEN jsonb_set(r.payload, '{context}', (r.payload -> 'context') || failure.context)
+                ELSE r.payload END,
+           r.priority
+    FROM counted c CROSS JOIN failure
+    CROSS JOIN LATERAL (VALUES ('catch', c.failed_jobs = 1),
+                               ('finally', c.pending_jobs = c.failed_jobs)) AS due(name, now)
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::jobs, c.options -> due.name) AS r
+    WHERE due.now AND c.options ? due.name
+    RETURNING pg_notify('skiplock', queue)
 )
-INSERT INTO failed_jobs (id, connection, queue, payload, attempts, priority, exception)
-SELECT id, 'database', queue, payload, attempts, priority, :exception FROM moved
-RETURNING id;
+SELECT f.id, (SELECT id FROM counted WHERE pending_jobs = failed_jobs) AS finished_batch
+FROM failed f;
 
 -- name: append_failure_note
 -- Add a line to a failed job's exception text (e.g. the failed() hook itself raised).

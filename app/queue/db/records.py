@@ -14,6 +14,8 @@ class ClaimedJob:
     attempts: int
     waited: float = 0.0
     """Seconds it waited between becoming available and this claim."""
+    batch_id: str | None = None
+    chain_id: str | None = None
 
 
 class NewJob(NamedTuple):

@@ -1,7 +1,8 @@
 """The queue's SQL: named blocks of the .sql files beside this module, loaded once.
 
 `queries.sql` holds what dispatch and the worker run (JobStore, the libpq fast path),
-`admin.sql` what the operating commands run (QueueAdmin). Only the store classes execute them.
+`admin.sql` what the operating commands run (QueueAdmin), `batches.sql` the statements on
+job_batches (BatchStore). Only the store classes execute them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def as_psycopg(query: sa.TextClause) -> str:
 
 QUERIES = load_queries(HERE / "queries.sql")
 ADMIN_QUERIES = load_queries(HERE / "admin.sql")
+BATCH_QUERIES = load_queries(HERE / "batches.sql")
 INSERT_JOB_SQL = as_psycopg(QUERIES["insert_job"])
 SET_LOCK_TIMEOUT_SQL = as_psycopg(QUERIES["set_lock_timeout"])
 NOTIFY_QUEUES_SQL = as_psycopg(QUERIES["notify_queues"])

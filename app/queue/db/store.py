@@ -20,6 +20,9 @@ from app.queue.db.sql import NOTIFY_QUEUES_SQL, QUERIES
 from app.queue.settings import MAX_DELAY
 
 COPY_JOBS_SQL = "COPY jobs (id, queue, payload, priority) FROM STDIN"
+COPY_MEMBERS_SQL = "COPY jobs (id, queue, payload, priority, batch_id, chain) FROM STDIN"
+NULL = "\\N"
+"""NULL in COPY's text format."""
 COPY_CHUNK = 1000
 """Rows per write of a COPY: each write goes to the server at once, which stores them while
 the next ones are made."""
@@ -96,6 +99,42 @@ class JobStore:
             if queues := self._copy(own, jobs):
                 own.execute(NOTIFY_QUEUES_SQL, {"queues": queues})
 
+    def insert_member(self, job: NewJob, batch_id: str | None, chain: str | None,
+                      connection: Connection | None = None) -> None:
+        """One job of a batch or the first of a chain (`chain`: the rest of it, as JSON)."""
+        self._run("insert_member", {"id": job.id, "queue": job.queue, "payload": job.payload,
+                                    "priority": job.priority, "batch_id": batch_id,
+                                    "chain": chain}, connection)
+
+    @contextlib.contextmanager
+    def transaction(self, connection: Connection | None = None
+                    ) -> Iterator[psycopg.Connection[Any]]:
+        """The driver connection of the caller's transaction, or of one of dispatch's own
+        (its lock wait bounded as dispatch_many's), for writes that must commit together."""
+        if connection is not None:
+            with translated_errors(self.engine.url):
+                raw = connection.connection.driver_connection
+                assert isinstance(raw, psycopg.Connection)
+                yield raw
+            return
+        with (translated_errors(self.engine.url, self.lock_timeout),
+              self.dispatcher.transaction() as own):
+            yield own
+
+    def copy_members(self, raw: psycopg.Connection[Any], batch_id: str,
+                     jobs: Sequence[tuple[NewJob, str | None]]) -> None:
+        """COPY a batch's jobs in (each with the rest of its chain, if it is one), then one
+        NOTIFY per queue, in the transaction of `raw` (see transaction())."""
+        batch = copy_text(batch_id)
+        with raw.cursor() as cursor, cursor.copy(COPY_MEMBERS_SQL) as copy:
+            for start in range(0, len(jobs), COPY_CHUNK):
+                copy.write("".join(
+                    f"{job.id}\t{copy_text(job.queue)}\t{copy_text(job.payload)}\t"
+                    f"{job.priority:d}\t{batch}\t"
+                    f"{NULL if chain is None else copy_text(chain)}\n"
+                    for job, chain in jobs[start:start + COPY_CHUNK]))
+        raw.execute(NOTIFY_QUEUES_SQL, {"queues": sorted({job.queue for job, _ in jobs})})
+
     def _copy(self, raw: psycopg.Connection[Any], jobs: Iterable[NewJob]) -> list[str]:
         """COPY text built here rather than by psycopg's write_row (C-accelerated), which
         was measured against it: a dispatch_many of 10,000 jobs took 8.2 us of client CPU a
@@ -143,9 +182,13 @@ class JobStore:
             self._run("notify_queues", {"queues": [rows[0].queue]})
         return bool(rows)
 
-    def fail(self, worker_id: str, job_id: str, exception: str) -> bool:
-        return bool(self._run("fail_job", {"worker": worker_id, "id": job_id,
-                                           "exception": exception}))
+    def fail(self, worker_id: str, job_id: str, exception: str,
+             error: str | None = None) -> tuple[bool, str | None]:
+        """(whether the job was still ours, the batch its failure finished, if any).
+        `error`: the one-line summary a chain's or batch's catch job gets."""
+        rows = self._run("fail_job", {"worker": worker_id, "id": job_id,
+                                      "exception": exception, "error": error})
+        return (True, rows[0].finished_batch) if rows else (False, None)
 
     def append_failure_note(self, job_id: str, note: str) -> None:
         self._run("append_failure_note", {"id": job_id, "note": note})
