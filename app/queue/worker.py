@@ -138,6 +138,9 @@ class Worker:
         self.events: stdlib_queue.SimpleQueue[tuple[str, Any]] = stdlib_queue.SimpleQueue()
         self.slots: dict[str, Slot] = {}
         self.acks: list[str] = []
+        self.acks_carry_on = False
+        """A member of a chain or batch is among `acks`: the claim that sends them may enqueue
+        its next step or a callback, which that claim cannot see yet."""
         self.outcomes: deque[tuple[Slot, AttemptResult]] = deque()
         # Job threads put results here, and wake the main thread only when `_wake_at` of them
         # wait: one wake-up per turn, not one per job (each was a thread switch both ways).
@@ -154,7 +157,8 @@ class Worker:
                                  on_stuck=lambda: self.request_stop(StopReason.STUCK_JOB))
         self.timeouts.watch(self.slots)
         self.claim_was_full = False
-        """The last claim got every job it asked for: the queue may hold more."""
+        """The last claim got every job it asked for, or its acknowledgements may have
+        enqueued jobs (acks_carry_on): the queue may hold more."""
         self.started = time.monotonic()
         # One thread per slot, and two for failed() hooks, which run beside the slots.
         self.pool = JobThreads(options.concurrency + 2, name="skiplock-job")
@@ -224,7 +228,8 @@ class Worker:
             claimed = self._claim()
             if self.options.once and (claimed or not self.slots):
                 self.request_stop(StopReason.ONCE)
-            elif self.options.stop_when_empty and not claimed and self._idle():
+            elif (self.options.stop_when_empty and not claimed and not self.claim_was_full
+                  and self._idle()):
                 self.request_stop(self._why_nothing_to_claim())
             if self.claim_was_full and len(self.slots) < self.options.concurrency:
                 continue  # the queue may hold more: claim again before sleeping
@@ -318,7 +323,6 @@ class Worker:
         in_user_code = any(slot.in_user_code
                            for slot in chain(self.slots.values(), self.hooks.running.values()))
         self.pool.shutdown(wait=not in_user_code)
-        self.claimer.close()
         if not self.link.down:
             try:
                 self._flush_acks()
@@ -332,6 +336,7 @@ class Worker:
                          f"after QUEUE_RETRY_AFTER ({self.settings.retry_after:g}s)")
             except REFUSED_WRITE_ERRORS as exc:
                 self.log(f"could not record this worker's stop: {first_line(exc)}")
+        self.claimer.close()
         if self.refused.held:
             self.log(f"{len(self.refused.held)} outcome(s) the database refused are not "
                      "recorded: their jobs stay reserved until QUEUE_RETRY_AFTER "
@@ -364,9 +369,10 @@ class Worker:
             self._collect_events(block_for=1.0)
             return []
         self.acks = []
-        if self.claimer.finished_batches:
-            announce_finished(self.claimer.finished_batches)
-        self.claim_was_full = len(claimed) == free
+        self._announce_finished_batches()
+        # Full, or jobs may have been enqueued: the queue may hold more.
+        self.claim_was_full = len(claimed) == free or self.acks_carry_on
+        self.acks_carry_on = False
         self.link.claim_answered()
         for job in claimed:
             slot = Slot(job)
@@ -550,15 +556,16 @@ class Worker:
         """False if the row is no longer `owner`'s. A done job is deleted by the next claim."""
         if result.outcome is Outcome.DONE:
             self.acks.append(claimed.id)
+            if claimed.batch_id is not None or claimed.chain_id is not None:
+                self.acks_carry_on = True
             return True
         if result.outcome is Outcome.RETRY:
             return self.store.release(owner, claimed.id, result.delay, result.error_text)
-        still_ours, finished_batch = self.store.fail(owner, claimed.id,
-                                                     result.error_text or "failed",
-                                                     _first_line(result))
-        if finished_batch is not None:
-            announce_finished([finished_batch])
-        return still_ours
+        failed = self.store.fail(owner, claimed.id, result.error_text or "failed",
+                                 _first_line(result))
+        if failed is not None and failed.finished_batch is not None:
+            announce_finished([failed.finished_batch])
+        return failed is not None
 
     def _report_taken(self, slot: Slot) -> None:
         """The row is no longer ours: this worker was presumed dead and the job given back.
@@ -567,9 +574,15 @@ class Worker:
                  "(this worker was presumed dead); its outcome here is dropped")
 
     def _flush_acks(self) -> None:
+        """Acknowledge the jobs no claim will carry (a stopping or full worker's)."""
         if self.acks:
-            self.store.delete(self.id, self.acks)
-            self.acks = []
+            self.claimer.acknowledge(self.id, self.acks)
+            self.acks, self.acks_carry_on = [], False
+            self._announce_finished_batches()
+
+    def _announce_finished_batches(self) -> None:
+        if self.claimer.finished_batches:
+            announce_finished(self.claimer.finished_batches)
 
     def _try_flush_acks(self) -> None:
         try:

@@ -25,7 +25,7 @@ def test_claim_sets_reservation_and_counts_the_attempt(queue, engine):
 def test_only_the_holder_can_ack_release_or_fail(queue, engine):
     job_id = dispatch(Record("a"))
     claim(queue.store, "w1", ["default"], 1)
-    queue.store.delete("intruder", [job_id])
+    claim(queue.store, "intruder", [], 0, acks=[job_id])
     assert not queue.store.release("intruder", job_id, 0, "x")
     assert not queue.store.fail("intruder", job_id, "x")
     assert count(engine, "SELECT count(*) FROM jobs WHERE reserved_by = 'w1'") == 1

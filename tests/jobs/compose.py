@@ -36,12 +36,15 @@ class Callback(Job):
                      f"failed_job={self.failed_job_id} error={self.error}", self.tag)
 
 
-class SeesCancelled(Job):
-    """Records whether its batch was cancelled when it ran."""
+class WaitsForCancel(Job):
+    """Records `started`, then waits (up to 20 s) for its batch to be cancelled."""
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
 
     def handle(self) -> None:
-        batch = self.batch()
-        record(self, f"cancelled={batch.cancelled if batch else None}", self.tag)
+        record(self, "started", self.tag)
+        deadline = time.monotonic() + 20
+        while not self.batch().cancelled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        record(self, f"cancelled={self.batch().cancelled}", self.tag)

@@ -367,7 +367,16 @@ class Claimer:
         per turn; JobStore.delete takes only those no claim will carry."""
         if self._queues[0] != queues:
             self._queues = (queues, text_array(queues))
-        params = [text_array(acks), worker_id.encode(), self._queues[1], b"%d" % limit]
+        return self._send([text_array(acks), worker_id.encode(), self._queues[1],
+                           b"%d" % limit])
+
+    def acknowledge(self, worker_id: str, acks: Sequence[str]) -> None:
+        """Delete completed jobs without claiming (a stopping worker's, or a full one's):
+        the claim statement with no queue, so that a member of a chain or batch is carried
+        on as by any claim (see `finished_batches`)."""
+        self._send([text_array(acks), worker_id.encode(), b"{}", b"0"])
+
+    def _send(self, params: list[bytes]) -> list[ClaimedJob]:
         try:
             with translated_errors(self.url):
                 if self.conn is None or self.conn.closed:

@@ -125,11 +125,6 @@ SELECT pg_notify('skiplock', queue) FROM inserted;
 SELECT id, queue, payload::text AS payload, attempts FROM jobs
 WHERE id = :id AND reserved_by = :worker;
 
--- name: delete_jobs
--- Acknowledge completed jobs. The reserved_by check keeps a worker whose jobs were given
--- back (it looked dead) from deleting a job another worker now holds.
-DELETE FROM jobs WHERE id = ANY(CAST(:ids AS text[])) AND reserved_by = :worker;
-
 -- name: release_job
 -- Put a job back (retry, release, RetryAfter) in place: same row, same id, attempts kept.
 UPDATE jobs
@@ -303,9 +298,10 @@ SELECT now();
 
 -- name: abandon_worker
 -- A worker quitting at once (a second Ctrl-C) gives back, in one statement, every job it holds
--- and is marked stopped. Jobs it finished (:done) are deleted; jobs it never started
--- (:unstarted) get their attempt back; those it interrupted keep theirs counted, as after a
--- crash. Idle workers of those queues are woken.
+-- and is marked stopped. Jobs it finished (:done) are deleted, but for members of a chain or
+-- batch, whose success only claim_jobs records: those are given back and run again, as after
+-- a crash. Jobs it never started (:unstarted) get their attempt back; those it interrupted
+-- keep theirs counted, as after a crash. Idle workers of those queues are woken.
 WITH stopped AS (
     UPDATE workers
     SET stopped_at = now(), heartbeat_at = now(), running = 0, processed = :processed,
@@ -313,6 +309,7 @@ WITH stopped AS (
     WHERE id = :worker
 ), finished AS (
     DELETE FROM jobs WHERE id = ANY(CAST(:done AS text[])) AND reserved_by = :worker
+      AND batch_id IS NULL AND chain IS NULL
 ), given_back AS (
     UPDATE jobs
     SET reserved_at = NULL, reserved_by = NULL,
@@ -320,7 +317,8 @@ WITH stopped AS (
                         THEN greatest(attempts - 1, 0) ELSE attempts END,
         last_error = CASE WHEN id = ANY(CAST(:unstarted AS text[])) THEN last_error
                           ELSE 'its worker was interrupted (Ctrl-C twice); given back' END
-    WHERE reserved_by = :worker AND NOT (id = ANY(CAST(:done AS text[])))
+    WHERE reserved_by = :worker
+      AND NOT (id = ANY(CAST(:done AS text[])) AND batch_id IS NULL AND chain IS NULL)
     RETURNING queue
 )
 SELECT count(*) AS given_back

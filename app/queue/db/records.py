@@ -18,6 +18,14 @@ class ClaimedJob:
     chain_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FailRecorded:
+    """A failure written to failed_jobs (by the job's holder)."""
+
+    finished_batch: str | None = None
+    """The batch this failure finished (its last job to run), if any."""
+
+
 class NewJob(NamedTuple):
     """A row to insert (a tuple: built once per job by dispatch_many, 4x cheaper than a
     frozen dataclass)."""

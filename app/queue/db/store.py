@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.queue.db.errors import translated_errors
 from app.queue.db.libpq import Claimer, dispatch_connection
-from app.queue.db.records import ClaimedJob, NewJob
+from app.queue.db.records import ClaimedJob, FailRecorded, NewJob
 from app.queue.db.sql import NOTIFY_QUEUES_SQL, QUERIES
 from app.queue.settings import MAX_DELAY
 
@@ -160,19 +160,14 @@ class JobStore:
 
     def claimer(self, prepare: bool | None = None) -> Claimer:
         """A connection of its own for one worker's claims: the only claim there is (see
-        Claimer, which also deletes the jobs the worker finished)."""
+        Claimer, which also deletes the jobs the worker finished: where is a done job
+        deleted? There, always, so that a member of a chain or batch is carried on)."""
         return Claimer(self.engine.url, self.prepare if prepare is None else prepare)
 
     def reserved_job(self, job_id: str, worker_id: str) -> ClaimedJob | None:
         rows = self._run("reserved_job", {"id": job_id, "worker": worker_id})
         return ClaimedJob(rows[0].id, rows[0].queue, rows[0].payload, rows[0].attempts) \
             if rows else None
-
-    def delete(self, worker_id: str, ids: Sequence[str]) -> None:
-        """Delete completed jobs. Most are not deleted here: a worker's finished jobs ride
-        along with its next claim (Claimer.claim's `acks`), saving a commit per turn; this
-        takes those that no claim will carry (a stopping worker's, or a full one's)."""
-        self._run("delete_jobs", {"worker": worker_id, "ids": list(ids)})
 
     def release(self, worker_id: str, job_id: str, delay: float, error: str | None) -> bool:
         rows = self._run("release_job", {"worker": worker_id, "id": job_id,
@@ -183,12 +178,12 @@ class JobStore:
         return bool(rows)
 
     def fail(self, worker_id: str, job_id: str, exception: str,
-             error: str | None = None) -> tuple[bool, str | None]:
-        """(whether the job was still ours, the batch its failure finished, if any).
-        `error`: the one-line summary a chain's or batch's catch job gets."""
+             error: str | None = None) -> FailRecorded | None:
+        """None if the job is no longer `worker_id`'s. `error`: the one-line summary a
+        chain's or batch's catch job gets."""
         rows = self._run("fail_job", {"worker": worker_id, "id": job_id,
                                       "exception": exception, "error": error})
-        return (True, rows[0].finished_batch) if rows else (False, None)
+        return FailRecorded(rows[0].finished_batch) if rows else None
 
     def append_failure_note(self, job_id: str, note: str) -> None:
         self._run("append_failure_note", {"id": job_id, "note": note})
