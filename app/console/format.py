@@ -10,7 +10,8 @@ from collections.abc import Container, Sequence
 from app.formatting import age, iso  # noqa: F401 - the commands import them from here
 
 STATE_STYLE = {"pending": "green", "delayed": "cyan", "reserved": "yellow", "failed": "red",
-               "live": "green", "stopped": "dim", "dead": "red"}
+               "live": "green", "stopped": "dim", "dead": "red", "running": "yellow",
+               "finished": "green", "cancelled": "red"}
 
 
 def local(value: dt.datetime | None) -> str:

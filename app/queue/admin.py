@@ -175,6 +175,10 @@ class JobInfo:
     worker_name: str | None
     worker_host: str | None
     worker_pid: int | None
+    batch_id: str | None = None
+    chain_id: str | None = None
+    chain_steps_after: int | None = None
+    """Jobs of its chain still to come after it (for a failed job: that never ran)."""
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> JobInfo:

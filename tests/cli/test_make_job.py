@@ -6,6 +6,7 @@ import importlib
 import sys
 
 import pytest
+import sqlalchemy as sa
 
 from app.queue import dispatch_sync
 from tests.support import ROOT, artisan, count, work
@@ -135,3 +136,28 @@ def test_readme_example_job_runs_inline(queue, capsys):
 
     dispatch_sync(SendWelcomeEmail(7, "a@b.c"))
     assert "Sending welcome email to a@b.c" in capsys.readouterr().out
+
+
+def test_batched_stub_skips_the_work_of_a_cancelled_batch(generated, queue, engine):
+    from app.queue import batch, cancel_batch
+
+    result = artisan("make:job", NAME, "--batched")
+    assert result.returncode == 0, result.stderr
+    text = generated.read_text()
+    assert "batch = self.batch()" in text and "batch.cancelled" in text and "{{" not in text
+    b = batch([load()()]).dispatch()
+    worked = work()
+    assert worked.returncode == 0 and f"ran in batch {b.id}" in worked.stderr, worked.stderr
+    b = batch([load()()]).allow_failures().dispatch()
+    with engine.begin() as conn:  # cancelled while its job runs: as cancel_batch leaves it
+        conn.execute(sa.text("UPDATE job_batches SET cancelled_at = now() WHERE id = :id"),
+                     {"id": b.id})
+    worked = work()
+    assert f"skipped: batch {b.id} was cancelled" in worked.stderr, worked.stderr
+    assert cancel_batch(b.id) is False  # already
+
+
+def test_sync_and_batched_do_not_go_together(generated):
+    result = artisan("make:job", NAME, "--sync", "--batched")
+    assert result.returncode == 1 and "do not go together" in result.stderr
+    assert not generated.exists()

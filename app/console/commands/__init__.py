@@ -6,6 +6,7 @@ each command load only their own share (tests/cli/test_console.py checks it).
 """
 
 from app.console.commands import (  # noqa: F401
+    batches,
     bench,
     dashboard,
     database,

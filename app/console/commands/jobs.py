@@ -28,7 +28,9 @@ def job_json(job: JobInfo) -> dict[str, Any]:
             "error": error_summary(job.error) if job.error else None, "error_detail": job.error,
             "created_at": iso(job.created_at), "available_at": iso(job.available_at),
             "reserved_at": iso(job.reserved_at), "failed_at": iso(job.failed_at),
-            "worker": worker}
+            "worker": worker, "batch_id": job.batch_id,
+            "chain": None if job.chain_id is None else
+            {"id": job.chain_id, "steps_after": job.chain_steps_after}}
 
 
 def where_is(job: JobInfo) -> str:
@@ -43,6 +45,17 @@ def where_is(job: JobInfo) -> str:
     if job.state == "failed":
         return f"at {local(job.failed_at)}"
     return f"since {local(job.available_at)}"
+
+
+def membership(job: JobInfo) -> list[tuple[str, str]]:
+    """The Batch and Chain lines, for a job that belongs to one."""
+    lines = []
+    if job.batch_id is not None:
+        lines.append(("Batch", f"{job.batch_id} (queue:batch {job.batch_id})"))
+    if job.chain_id is not None:
+        lines.append(("Chain", f"{job.chain_id}, {job.chain_steps_after} more step(s) after "
+                               "this one"))
+    return lines
 
 
 def print_job(job: JobInfo) -> None:
@@ -63,7 +76,8 @@ def print_job(job: JobInfo) -> None:
                          ("State", f"{styled(job.state.value)} {escape(where_is(job))}"),
                          ("Attempts", str(job.attempts)),
                          ("Progress", escape(progress)),
-                         ("Last error", escape(error_summary(job.error)) or "-")):
+                         ("Last error", escape(error_summary(job.error)) or "-"),
+                         *membership(job)):
         table.add_row(label, value)
     console().print(table)
     if job.error and job.error.strip() != error_summary(job.error):

@@ -107,6 +107,9 @@ def make_job(
     sync: Annotated[bool, typer.Option(
         "--sync", help="Use stubs/job.sync.stub: a job meant to run inline with "
                        "dispatch_sync() (or QUEUE_CONNECTION=sync), with tries = 1")] = False,
+    batched: Annotated[bool, typer.Option(
+        "--batched", help="Use stubs/job.batched.stub: a job meant to run in a batch, which "
+                          "checks self.batch().cancelled")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite an existing app/jobs/<name>.py of the same class")] = False,
 ) -> None:
@@ -115,12 +118,15 @@ def make_job(
     The stubs are plain text: {{ class }} becomes the class name and {{ module }} its module
     name (snake_case). Edit them to change what new jobs look like. A --sync job is an ordinary
     Job (it can still be queued) whose stub is written for inline use: no retries and no
-    queue settings.
+    queue settings. A --batched job's stub checks whether its batch was cancelled.
     """
+    if sync and batched:
+        raise QueueError("--sync and --batched do not go together: a batch runs on workers")
     module = check_name(name)
     target = BASE_PATH / "app" / "jobs" / f"{module}.py"
     check_overwrite(target, name, force)
-    stub = BASE_PATH / "stubs" / ("job.sync.stub" if sync else "job.stub")
+    stub = BASE_PATH / "stubs" / ("job.sync.stub" if sync else
+                                  "job.batched.stub" if batched else "job.stub")
     write(target, render(stub, {"class": name, "module": module}), force)
     echo(f"Job [{target.relative_to(BASE_PATH)}] created successfully. A running worker keeps "
          "the code it has loaded: restart it, or use `queue:work --watch`.")

@@ -201,6 +201,11 @@ def find_batch(batch_id: str) -> Batch | None:
     return Batch.from_row(row) if row is not None else None
 
 
+def recent_batches(limit: int = 50) -> list[Batch]:
+    """The newest batches first (queue:batches)."""
+    return [Batch.from_row(row) for row in batch_store().recent(limit)]
+
+
 def cancel_batch(batch_id: str) -> bool:
     """Cancel a batch: its waiting jobs never run, running ones see `.cancelled`. True if it
     was not cancelled already (False too for an unknown id)."""

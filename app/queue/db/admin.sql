@@ -157,12 +157,14 @@ SELECT j.id, j.queue, j.payload->>'job' AS job_class, j.attempts, j.priority,
        j.progress, j.progress_message, j.last_error AS error,
        j.created_at, j.available_at, j.reserved_at, NULL::timestamptz AS failed_at,
        j.reserved_by AS worker_id, w.name AS worker_name, w.host AS worker_host,
-       w.pid AS worker_pid
+       w.pid AS worker_pid, j.batch_id, j.chain ->> 'id' AS chain_id,
+       jsonb_array_length(j.chain -> 'next') AS chain_steps_after
 FROM jobs j LEFT JOIN workers w ON w.id = j.reserved_by
 WHERE j.id = :id
 UNION ALL
 SELECT f.id, f.queue, f.payload->>'job', f.attempts, f.priority, 'failed', NULL, NULL, f.exception,
-       NULL, NULL, NULL, f.failed_at, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, f.failed_at, NULL, NULL, NULL, NULL, f.batch_id, f.chain ->> 'id',
+       jsonb_array_length(f.chain -> 'next')
 FROM failed_jobs f
 WHERE f.id = :id;
 

@@ -57,16 +57,15 @@ SELECT id, n > 0 AND pending_jobs = failed_jobs AS finished FROM counted;
 SELECT id FROM failed_jobs WHERE batch_id = :id ORDER BY failed_at, id;
 
 -- name: prune_batches
--- queue:prune-batches: finished batches older than :hours; with :unfinished, unfinished ones
--- older than that; with :cancelled, cancelled ones older than that.
+-- queue:prune-batches, as Laravel's: batches that finished more than :hours ago; with
+-- :unfinished, unfinished ones created more than that ago; with :cancelled, cancelled ones
+-- cancelled more than that ago.
 WITH deleted AS (
     DELETE FROM job_batches
-    WHERE (finished_at IS NOT NULL
-           AND created_at < now() - make_interval(secs => CAST(:hours AS float8) * 3600))
-       OR (CAST(:unfinished AS float8) IS NOT NULL AND finished_at IS NULL
-           AND created_at < now() - make_interval(secs => CAST(:unfinished AS float8) * 3600))
-       OR (CAST(:cancelled AS float8) IS NOT NULL AND cancelled_at IS NOT NULL
-           AND created_at < now() - make_interval(secs => CAST(:cancelled AS float8) * 3600))
+    WHERE finished_at < now() - make_interval(secs => CAST(:hours AS float8) * 3600)
+       OR (finished_at IS NULL AND created_at
+           < now() - make_interval(secs => CAST(:unfinished AS float8) * 3600))
+       OR cancelled_at < now() - make_interval(secs => CAST(:cancelled AS float8) * 3600)
     RETURNING 1
 )
 SELECT count(*) AS deleted FROM deleted;
