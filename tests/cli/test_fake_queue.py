@@ -96,3 +96,85 @@ def test_the_fixture_works_in_a_users_own_test_suite(tmp_path):
     assert "1 failed, 1 passed" in result.stdout, result.stdout + result.stderr
     assert ("expected SendWelcomeEmail not to be pushed; it was pushed 1 time(s): "
             "SendWelcomeEmail(user_id=1, email='a@b.c')") in result.stdout
+
+
+def test_chains_and_batches_are_recorded_with_assertions_that_say_what_was_pushed(queue,
+                                                                                  engine):
+    from app.queue import batch, chain
+
+    with fake_queue() as fake:
+        first = chain([Record("a"), Record("b"), SendWelcomeEmail(1, "a@b.c")]) \
+            .catch(Record("caught")).dispatch()
+        b = batch([Record("x"), [Record("y"), Record("z")]]).name("import") \
+            .then(Record("done")).dispatch()
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+    assert count(engine, "SELECT count(*) FROM job_batches") == 0
+    assert len(first) == 26 and (b.name, b.total_jobs, b.pending_jobs) == ("import", 2, 2)
+    fake.assert_chained([Record, Record, SendWelcomeEmail])
+    fake.assert_chained([Record("a"), Record("b"), SendWelcomeEmail(1, "a@b.c")])
+    fake.assert_pushed(Record, lambda job: job.tag == "a", times=1)  # the first step only
+    fake.assert_not_pushed(SendWelcomeEmail)
+    fake.assert_batched(lambda pending: pending.batch_name == "import"
+                        and len(pending.jobs) == 2 and "then" in pending.callbacks)
+    with pytest.raises(AssertionError, match="expected the chain Record -> SendWelcomeEmail "
+                                             "to be dispatched; chains dispatched instead: "
+                                             "Record -> Record -> SendWelcomeEmail"):
+        fake.assert_chained([Record, SendWelcomeEmail])
+    with pytest.raises(AssertionError, match="expected a batch matching the predicate to be "
+                                             "dispatched; batches dispatched instead: 'import' "
+                                             r"of 2 job\(s\)"):
+        fake.assert_batched(lambda pending: pending.batch_name == "export")
+    with pytest.raises(AssertionError, match="expected nothing to be pushed"):
+        fake.assert_nothing_pushed()
+    with fake_queue() as empty:
+        with pytest.raises(AssertionError, match="no chain was dispatched"):
+            empty.assert_chained([Record])
+        with pytest.raises(AssertionError, match="no batch was dispatched"):
+            empty.assert_batched()
+        with pytest.raises(TypeError, match="cannot be imported"):
+            chain([Record("a"), Local("b")]).dispatch()
+        empty.assert_nothing_pushed()
+
+
+def make_local() -> type:
+    class Local(Record):
+        pass
+    return Local
+
+
+Local = make_local()
+
+
+USERS_CHAIN_TEST = '''
+from app.jobs.send_welcome_email import SendWelcomeEmail
+from app.queue import batch, chain
+
+
+def onboard(emails):
+    chain([SendWelcomeEmail(1, emails[0]), SendWelcomeEmail(2, emails[1])]).dispatch()
+    batch([SendWelcomeEmail(n, email) for n, email in enumerate(emails)]).name("welcome") \\
+        .dispatch()
+
+
+def test_onboarding_chains_and_batches(fake_queue):
+    onboard(["a@b.c", "c@d.e"])
+    fake_queue.assert_chained([SendWelcomeEmail, SendWelcomeEmail])
+    fake_queue.assert_batched(lambda b: b.batch_name == "welcome" and len(b.jobs) == 2)
+
+
+def test_a_wrong_chain_expectation_fails_with_what_was_chained(fake_queue):
+    onboard(["a@b.c", "c@d.e"])
+    fake_queue.assert_chained([SendWelcomeEmail])
+'''
+
+
+def test_chain_and_batch_assertions_in_a_users_own_test_suite(tmp_path):
+    (tmp_path / "test_onboarding.py").write_text(textwrap.dedent(USERS_CHAIN_TEST))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         str(tmp_path / "test_onboarding.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    assert "1 failed, 1 passed" in result.stdout, result.stdout + result.stderr
+    assert ("expected the chain SendWelcomeEmail to be dispatched; chains dispatched instead: "
+            "SendWelcomeEmail -> SendWelcomeEmail") in result.stdout
