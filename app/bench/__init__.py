@@ -7,6 +7,8 @@ Figures, each only after its checks pass:
 * bulk enqueue — one `dispatch_many()` of N jobs;
 * drain — N jobs waiting, W real `queue:work` processes released at once; the window ends
   when the queue is empty; every job must have run exactly once;
+* batch dispatch — one `batch([...]).dispatch()` of N jobs (the batch row and one COPY);
+* batch drain — the drain of that batch, each success counted in `job_batches` as acked;
 * latency — one idle worker, jobs dispatched 20 ms apart: committed dispatch → job start,
   median and p99;
 * backlog (optional) — the drain with a million rows waiting behind the jobs, divided by the
@@ -78,6 +80,11 @@ def measure(options: BenchOptions, progress: Callable[[str], None]) -> dict[str,
         progress(f"drain: {o.jobs:,} jobs, {o.workers} worker process(es), "
                  f"concurrency {o.concurrency}")
         out["drain"] = figures.drain(s, o.jobs, o.workers, o.concurrency, o.timeout)
+        progress(f"batch dispatch: {o.jobs:,} jobs in one batch()")
+        out["batch_dispatch"], batch_id = figures.batch_dispatch(s, o.jobs)
+        progress(f"batch drain: {o.jobs:,} jobs of one batch")
+        out["batch_drain"] = figures.batch_drain(s, batch_id, o.jobs, o.workers,
+                                                 o.concurrency, o.timeout)
         progress(f"latency: {o.latency_jobs} jobs {o.interval_ms:g} ms apart, one idle worker")
         out["latency"] = figures.latency(s, o.latency_jobs, o.interval_ms, o.concurrency,
                                          o.timeout)

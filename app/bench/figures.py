@@ -14,7 +14,7 @@ from app.bench.bench_noop import BenchNoop, clock, read_ledgers
 from app.bench.checks import check_ran_once, median, percentile, rate, require
 from app.bench.scratch import Scratch
 from app.bench.workers import WorkerGroup, steal_pct_since, steal_ticks, wait_drained
-from app.queue import dispatch, dispatch_many, payload
+from app.queue import batch, dispatch, dispatch_many, find_batch, payload
 
 WARMUP_JOBS = 5
 """Latency: unmeasured jobs first (the first one is reported apart as the cold start)."""
@@ -63,16 +63,41 @@ def enqueue_bulk(s: Scratch, n: int) -> dict[str, Any]:
     return timed(n, t1 - t0)
 
 
+def batch_dispatch(s: Scratch, n: int) -> tuple[dict[str, Any], str]:
+    """One batch([...]).dispatch() of N jobs: the job_batches row and one COPY, in one
+    transaction. The rows stay: they are the batch drain's pre-fill. Returns the batch id."""
+    jobs = jobs_numbered(n)
+    s.settle()
+    s.store.count_queue(s.queue)
+    t0 = clock()
+    dispatched = batch(jobs).name(s.queue).dispatch()
+    t1 = clock()
+    enqueued = s.store.count_queue(s.queue)
+    require(enqueued == n, f"batch dispatch: {enqueued} rows on the queue after batch()")
+    return timed(n, t1 - t0), dispatched.id
+
+
+def batch_drain(s: Scratch, batch_id: str, n: int, workers: int, concurrency: int,
+                timeout: float) -> dict[str, Any]:
+    """The drain of a batch's N jobs, each success counted in job_batches as it is acked;
+    the batch must end finished with its counters exact."""
+    figure = drain(s, n, workers, concurrency, timeout, run="batch drain")
+    done = find_batch(batch_id)
+    require(done is not None and done.finished and (done.pending_jobs, done.failed_jobs)
+            == (0, 0), f"batch drain: the batch ended as {done!r}")
+    return figure
+
+
 # --------------------------------------------------------------------------------- drain
 
 
 def drain(s: Scratch, n: int, workers: int, concurrency: int,
-          timeout: float) -> dict[str, Any]:
+          timeout: float, run: str = "drain") -> dict[str, Any]:
     """The queue holds N jobs; W worker processes are released at once; the window ends
     when the poll first sees the queue empty (every job run and acknowledged)."""
-    window = released_window(s, "drain", workers, concurrency, timeout)
+    window = released_window(s, run, workers, concurrency, timeout)
     group = window.pop("group")
-    check_ran_once(ran_in(group), n, "drain")
+    check_ran_once(ran_in(group), n, run)
     totals = s.store.worker_totals(s.queue)
     # The workers' own count (stop_worker writes it at exit) must agree with the ledger.
     require(totals.processed == n and totals.failed == 0,

@@ -57,6 +57,10 @@ DELETE FROM failed_jobs WHERE queue = :queue;
 -- name: delete_workers
 DELETE FROM workers WHERE name = :name;
 
+-- name: delete_batches
+-- The bench's batches are named after its scratch queue.
+DELETE FROM job_batches WHERE name = :queue;
+
 -- name: delete_paused
 DELETE FROM paused_queues WHERE queue = :queue;
 

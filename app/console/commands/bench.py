@@ -55,6 +55,12 @@ def bench(
         console().print(table(result))
 
 
+def drain_detail(d: dict[str, Any]) -> str:
+    cpu = d["worker_cpu_s_per_1000_jobs"]
+    return (f"{d['jobs']:,} jobs in {d['seconds']:.3f} s, each ran exactly once"
+            + (f"; worker CPU {cpu:.2f} s per 1,000 jobs" if cpu is not None else ""))
+
+
 def table(r: dict[str, Any]) -> Table:
     from rich.table import Table
 
@@ -71,11 +77,15 @@ def table(r: dict[str, Any]) -> Table:
               f"{e['jobs']:,} jobs in {e['seconds']:.2f} s")
     t.add_row("bulk enqueue, dispatch_many()", f"{b['jobs_per_s']:,} jobs/s",
               f"{b['jobs']:,} jobs in {b['seconds']:.3f} s")
-    cpu = d["worker_cpu_s_per_1000_jobs"]
     t.add_row(f"drain, {s['workers']} worker process{'es' if s['workers'] > 1 else ''} "
               f"at concurrency {s['concurrency']}", f"{d['jobs_per_s']:,} jobs/s",
-              f"{d['jobs']:,} jobs in {d['seconds']:.3f} s, each ran exactly once"
-              + (f"; worker CPU {cpu:.2f} s per 1,000 jobs" if cpu is not None else ""))
+              drain_detail(d))
+    bd, bdr = r["batch_dispatch"], r["batch_drain"]
+    t.add_row("batch dispatch, one batch() of all the jobs", f"{bd['jobs_per_s']:,} jobs/s",
+              f"{bd['jobs']:,} jobs in {bd['seconds']:.3f} s")
+    t.add_row("batch drain, same workers", f"{bdr['jobs_per_s']:,} jobs/s",
+              f"{bdr['jobs_per_s'] / d['jobs_per_s']:.0%} of the drain; the batch counted "
+              f"to its end; {drain_detail(bdr)}")
     grid = f"{lat['jobs']} jobs {lat['interval_ms']:g} ms apart, idle worker"
     if not lat["worker_settings"]["listen_notify"]:
         grid += f" polling every {lat['worker_settings']['sleep_s']:g} s (QUEUE_LISTEN=false)"
