@@ -112,9 +112,9 @@ class FakeQueue:
     def assert_chained(self, expected: Sequence[type[Job] | Job]) -> None:
         """A chain of these jobs, in this order, was dispatched: each item a job class (any
         job of it) or a job (one of its class with the same arguments)."""
-        if not any(len(chain.jobs) == len(expected)
-                   and all(_matches(job, want) for job, want in zip(chain.jobs, expected))
-                   for chain in self.chains):
+        if not any(len(chain.jobs) == len(expected) and all(
+                _matches(job, want) for job, want in zip(chain.jobs, expected, strict=True))
+                for chain in self.chains):
             wanted = " -> ".join(_name(want) for want in expected)
             raise AssertionError(f"expected the chain {wanted} to be dispatched; "
                                  f"{self._chains_summary()}")

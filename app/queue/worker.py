@@ -21,8 +21,8 @@ from itertools import chain
 from typing import Any
 
 from app.queue import payload, process
-from app.queue.bus.batch import announce_finished
 from app.queue.admin import QueueAdmin
+from app.queue.bus.batch import announce_finished
 from app.queue.db.libpq import libpq_conninfo
 from app.queue.db.records import ClaimedJob
 from app.queue.db.store import JobStore

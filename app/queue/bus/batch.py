@@ -64,7 +64,7 @@ class Batch:
 
     @property
     def progress(self) -> int:
-        """Percent of the jobs processed, 0–100 (Laravel's progress())."""
+        """Percent of the jobs processed, 0 to 100 (Laravel's progress())."""
         return round(self.processed_jobs / self.total_jobs * 100) if self.total_jobs else 0
 
     @property
@@ -154,8 +154,8 @@ class PendingBatch:
             return fake.push_batch(self, batch_id)
         refuse_sync_connection("a batch")
         members = member_rows(batch_id, self.jobs, self.queue)
-        options = {name: callback_row(job, self.queue, {"batch_id": batch_id})
-                   for name, job in self.callbacks.items()}
+        options: dict[str, Any] = {name: callback_row(job, self.queue, {"batch_id": batch_id})
+                                   for name, job in self.callbacks.items()}
         options["allow_failures"] = self.allows_failures
         store = context.current().store
         with store.transaction(connection_of(connection)) as raw:
