@@ -135,3 +135,23 @@ def make_local() -> type:
 
 
 Local = make_local()
+
+
+@pytest.mark.parametrize("items", [
+    [Step("ok"), Step("bad", fails=True)],  # the failure (fail_job) is the batch's last job
+    [Step("bad", fails=True), Step("ok")],  # the success (claim_jobs' ack) is
+])
+def test_the_worker_whose_statement_finishes_a_batch_fires_batch_finished(queue, items):
+    from app.queue import events
+    from app.queue.worker import Worker, WorkerOptions
+
+    seen: list[events.BatchFinished] = []
+    events.listen(events.BatchFinished, seen.append)
+    try:
+        b = batch(items).name("n").allow_failures().dispatch()
+        Worker(queue.store, queue.settings,
+               WorkerOptions(stop_when_empty=True, sleep=0.2, concurrency=1)).run()
+    finally:
+        events.forget_all()
+    assert seen == [events.BatchFinished(b.id, "n", 1)]
+    assert b.fresh().finished
