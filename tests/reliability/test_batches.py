@@ -43,3 +43,21 @@ def test_a_batch_across_three_workers_one_killed_calls_back_exactly_once(queue, 
     assert counters(engine, b.id) == (ITEMS, 0, 0, True, False)
     then_event = ledger(engine, "then")[0][1]
     assert then_event.startswith(f"batch={b.id} ")
+
+
+def test_concurrent_failures_call_catch_and_finally_exactly_once(queue, engine):
+    """A third of 300 jobs fail, on 3 workers at once: the batch counts every failure, its
+    catch runs once (at the first), finally once (at the last job), then never."""
+    items = [Step(str(n), fails=n % 3 == 0, seconds=0.002) for n in range(300)]
+    b = batch(items).then(Callback("then")).catch(Callback("catch")) \
+        .finally_(Callback("finally")).allow_failures().dispatch()
+    with Fleet(("--concurrency", "4", "--sleep", "0.2", "--quiet")) as fleet:
+        for _ in range(3):
+            fleet.start()
+        assert wait_for(lambda: "finally" in {tag for tag, _ in ledger(engine)}, 60)
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, 30)
+        fleet.stop(engine=engine)
+    tags = [tag for tag, _ in ledger(engine)]
+    assert (tags.count("catch"), tags.count("finally"), tags.count("then")) == (1, 1, 0)
+    assert counters(engine, b.id) == (300, 100, 100, True, False)
+    assert count(engine, "SELECT cardinality(failed_job_ids) FROM job_batches") == 100
