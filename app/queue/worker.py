@@ -360,7 +360,8 @@ class Worker:
             if self.link.claim_in_doubt:
                 self.link.give_back_unseen(self._held_ids())
             # The acknowledgements ride along with the claim: one commit per turn, not two.
-            claimed = self.claimer.claim(self.id, self.options.queues, free, self.acks)
+            claimed = self.claimer.claim(self.id, self.options.queues, free, self.acks,
+                                         self.acks_carry_on)
         except DatabaseUnavailable as exc:
             self.link.claim_lost(exc)
             return []
@@ -576,7 +577,7 @@ class Worker:
     def _flush_acks(self) -> None:
         """Acknowledge the jobs no claim will carry (a stopping or full worker's)."""
         if self.acks:
-            self.claimer.acknowledge(self.id, self.acks)
+            self.claimer.acknowledge(self.id, self.acks, self.acks_carry_on)
             self.acks, self.acks_carry_on = [], False
             self._announce_finished_batches()
 

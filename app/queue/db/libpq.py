@@ -26,7 +26,12 @@ from sqlalchemy.pool import Pool
 
 from app.queue.db.errors import translated_errors
 from app.queue.db.records import ClaimedJob
-from app.queue.db.sql import CLAIM_JOBS_SQL, INSERT_JOB_SQL, SET_LOCK_TIMEOUT_SQL
+from app.queue.db.sql import (
+    CLAIM_CARRYING_MEMBERS_SQL,
+    CLAIM_JOBS_SQL,
+    INSERT_JOB_SQL,
+    SET_LOCK_TIMEOUT_SQL,
+)
 from app.queue.errors import ClaimRefused, DatabaseUnavailable
 
 Setup = Sequence[tuple[str, Mapping[str, Any] | None]]
@@ -347,45 +352,54 @@ class Claimer:
     on the next call after an error."""
 
     STATEMENT = b"skiplock_claim_jobs"
+    CARRYING = b"skiplock_claim_jobs_carrying"
+    """claim_jobs with carry_on_members: sent when the acks hold a member of a chain or
+    batch, prepared on the connection the first time it is."""
 
     def __init__(self, url: sa.URL, prepare: bool) -> None:
         self.url = url
         self.conninfo = libpq_conninfo(url)
         self.prepare = prepare
         self.sql, names = positional(CLAIM_JOBS_SQL)
-        assert names == ("acks", "worker", "queues", "limit"), names
+        self.carrying_sql, carrying_names = positional(CLAIM_CARRYING_MEMBERS_SQL)
+        assert names == carrying_names == ("acks", "worker", "queues", "limit"), names
+        self._carrying_prepared = False
         self.conn: psycopg.Connection[Any] | None = None
         self._queues: tuple[Sequence[str], bytes] = ((), b"{}")
         self.finished_batches: list[str] = []
         """The batches the last claim's acknowledgements finished (for BatchFinished)."""
 
     def claim(self, worker_id: str, queues: Sequence[str], limit: int,
-              acks: Sequence[str] = ()) -> list[ClaimedJob]:
+              acks: Sequence[str] = (), carry_on: bool = False) -> list[ClaimedJob]:
         """Reserve up to `limit` jobs of `queues`, in claim order. Where is a done job
-        deleted? Here, mostly: `acks` (the worker's jobs done since its last claim) are
+        deleted? Here, always: `acks` (the worker's jobs done since its last claim) are
         deleted by the same statement (the `acked` step of claim_jobs), which saves a commit
-        per turn; JobStore.delete takes only those no claim will carry."""
+        per turn. `carry_on`: a member of a chain or batch is among them (its chain and
+        batch are carried on in the same statement; see `finished_batches`)."""
         if self._queues[0] != queues:
             self._queues = (queues, text_array(queues))
         return self._send([text_array(acks), worker_id.encode(), self._queues[1],
-                           b"%d" % limit])
+                           b"%d" % limit], carry_on)
 
-    def acknowledge(self, worker_id: str, acks: Sequence[str]) -> None:
+    def acknowledge(self, worker_id: str, acks: Sequence[str], carry_on: bool = False) -> None:
         """Delete completed jobs without claiming (a stopping worker's, or a full one's):
-        the claim statement with no queue, so that a member of a chain or batch is carried
-        on as by any claim (see `finished_batches`)."""
-        self._send([text_array(acks), worker_id.encode(), b"{}", b"0"])
+        the claim statement with no queue."""
+        self._send([text_array(acks), worker_id.encode(), b"{}", b"0"], carry_on)
 
-    def _send(self, params: list[bytes]) -> list[ClaimedJob]:
+    def _send(self, params: list[bytes], carry_on: bool) -> list[ClaimedJob]:
         try:
             with translated_errors(self.url):
                 if self.conn is None or self.conn.closed:
                     self.conn = self._connect()
                 pgconn = self.conn.pgconn
-                if self.prepare:
-                    result = pgconn.exec_prepared(self.STATEMENT, params)
+                if not self.prepare:
+                    result = pgconn.exec_params(self.carrying_sql if carry_on else self.sql,
+                                                params)
+                elif carry_on:
+                    self._prepare_carrying(pgconn)
+                    result = pgconn.exec_prepared(self.CARRYING, params)
                 else:
-                    result = pgconn.exec_params(self.sql, params)
+                    result = pgconn.exec_prepared(self.STATEMENT, params)
                 if result.status != pq.ExecStatus.TUPLES_OK:
                     self._refused(pgconn, result)
         except DatabaseUnavailable:
@@ -411,7 +425,15 @@ class Claimer:
             raise error
         raise ClaimRefused(str(error)) from error
 
+    def _prepare_carrying(self, pgconn: pq.abc.PGconn) -> None:
+        if not self._carrying_prepared:
+            prepared = pgconn.prepare(self.CARRYING, self.carrying_sql)
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                self._refused(pgconn, prepared)
+            self._carrying_prepared = True
+
     def _connect(self) -> psycopg.Connection[Any]:
+        self._carrying_prepared = False
         if not self.prepare:
             return connect_own(self.conninfo)
         try:

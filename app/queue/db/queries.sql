@@ -23,18 +23,53 @@ SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
 -- subquery walks jobs_claim_idx; SKIP LOCKED lets concurrent workers pass each other's rows.
 -- MATERIALIZED keeps the locking SELECT from being inlined and re-run by the planner.
 -- It also acknowledges the worker's completed jobs (:acks), saving a commit per turn; those
--- rows are reserved, so the claim in the same snapshot cannot pick them. A completed member
--- of a chain or batch is recorded in the same transaction as its delete: the chain's next
--- step is enqueued, its batch's pending_jobs counted down (a chain in a batch counts once,
--- at its last step), and a batch's then/finally_ jobs enqueued when it ends. Plain jobs have
--- batch_id and chain NULL: for them those steps find no row. A job_batches row is locked by
--- its UPDATE and re-read at its latest version (READ COMMITTED), so exactly one transaction
--- sees each counter reach its end, whatever ran concurrently.
--- Besides the claimed jobs, one row (id NULL) per batch this statement finished.
+-- rows are reserved, so the claim in the same snapshot cannot pick them. When :acks hold a
+-- member of a chain or batch, the Claimer sends this statement with carry_on_members spliced
+-- in after `acked` (sql.py), and gets one more row per batch it finished (id NULL).
 WITH acked AS (
     DELETE FROM jobs WHERE id = ANY(CAST(:acks AS text[])) AND reserved_by = :worker
     RETURNING batch_id, chain
 ),
+picked AS MATERIALIZED (
+    SELECT j.id, row_number() OVER () AS position
+    FROM unnest(CAST(:queues AS text[])) WITH ORDINALITY AS q(name, ordinal)
+    CROSS JOIN LATERAL (
+        SELECT id FROM jobs
+        WHERE jobs.queue = q.name
+          AND jobs.reserved_at IS NULL
+          AND jobs.available_at <= now()
+        ORDER BY jobs.priority, jobs.available_at, jobs.id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) AS j
+    WHERE NOT EXISTS (SELECT 1 FROM paused_queues p WHERE p.queue = q.name)
+    LIMIT :limit
+),
+claimed AS (
+    UPDATE jobs
+    -- LEAST: a row at the top of bigint must fail as out of attempts, not stop every claim.
+    SET reserved_at = now(), reserved_by = :worker,
+        attempts = LEAST(jobs.attempts, 9223372036854775806) + 1
+    FROM picked
+    WHERE jobs.id = picked.id
+    -- waited: seconds since the job became available (for the per-minute metrics).
+    RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position,
+        EXTRACT(epoch FROM now() - jobs.available_at)::float8 AS waited, jobs.batch_id,
+        jobs.chain ->> 'id' AS chain_id
+)
+SELECT id, queue, payload, attempts, position, waited, batch_id, chain_id,
+       CAST(NULL AS text) AS finished_batch
+FROM claimed;
+
+-- name: carry_on_members
+-- The steps claim_jobs takes for acknowledged members of a chain or batch, in the same
+-- transaction as their delete: the chain's next step is enqueued, its batch's pending_jobs
+-- counted down (a chain in a batch counts once, at its last step), and a batch's
+-- then/finally_ jobs enqueued when it ends. A job_batches row is locked by its UPDATE and
+-- re-read at its latest version (READ COMMITTED), so exactly one transaction sees each counter
+-- reach its end, whatever ran concurrently. Spliced into claim_jobs only when a member is
+-- among the acks: for plain jobs these steps would find no row, yet cost ~10 % of each claim
+-- (1.60 -> 1.73 ms a claim of 10, medians of 1,000 alternated claims, 2026-11-28).
 members AS MATERIALIZED (
     SELECT a.batch_id, a.chain, b.cancelled_at IS NOT NULL AS cancelled
     FROM acked a LEFT JOIN job_batches b ON b.id = a.batch_id
@@ -77,36 +112,9 @@ batch_callbacks AS (
     WHERE due.now AND c.options ? due.name
     RETURNING pg_notify('skiplock', queue)
 ),
-picked AS MATERIALIZED (
-    SELECT j.id, row_number() OVER () AS position
-    FROM unnest(CAST(:queues AS text[])) WITH ORDINALITY AS q(name, ordinal)
-    CROSS JOIN LATERAL (
-        SELECT id FROM jobs
-        WHERE jobs.queue = q.name
-          AND jobs.reserved_at IS NULL
-          AND jobs.available_at <= now()
-        ORDER BY jobs.priority, jobs.available_at, jobs.id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    ) AS j
-    WHERE NOT EXISTS (SELECT 1 FROM paused_queues p WHERE p.queue = q.name)
-    LIMIT :limit
-),
-claimed AS (
-    UPDATE jobs
-    -- LEAST: a row at the top of bigint must fail as out of attempts, not stop every claim.
-    SET reserved_at = now(), reserved_by = :worker,
-        attempts = LEAST(jobs.attempts, 9223372036854775806) + 1
-    FROM picked
-    WHERE jobs.id = picked.id
-    -- waited: seconds since the job became available (for the per-minute metrics).
-    RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position,
-        EXTRACT(epoch FROM now() - jobs.available_at)::float8 AS waited, jobs.batch_id,
-        jobs.chain ->> 'id' AS chain_id
-)
-SELECT id, queue, payload, attempts, position, waited, batch_id, chain_id,
-       NULL AS finished_batch
-FROM claimed
+
+-- name: finished_batches
+-- Appended to claim_jobs with carry_on_members: a row per batch the acks finished.
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM counted
 WHERE pending_jobs = failed_jobs;
@@ -122,8 +130,8 @@ SELECT pg_notify('skiplock', queue) FROM inserted;
 
 -- name: reserved_job
 -- One job as reserved by :worker (a restarted worker finishing what its predecessor held).
-SELECT id, queue, payload::text AS payload, attempts FROM jobs
-WHERE id = :id AND reserved_by = :worker;
+SELECT id, queue, payload::text AS payload, attempts, batch_id, chain ->> 'id' AS chain_id
+FROM jobs WHERE id = :id AND reserved_by = :worker;
 
 -- name: release_job
 -- Put a job back (retry, release, RetryAfter) in place: same row, same id, attempts kept.

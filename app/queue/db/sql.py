@@ -38,3 +38,16 @@ INSERT_JOB_SQL = as_psycopg(QUERIES["insert_job"])
 SET_LOCK_TIMEOUT_SQL = as_psycopg(QUERIES["set_lock_timeout"])
 NOTIFY_QUEUES_SQL = as_psycopg(QUERIES["notify_queues"])
 CLAIM_JOBS_SQL = as_psycopg(QUERIES["claim_jobs"])
+
+
+def carrying_members(claim: str, steps: str, finished: str) -> str:
+    """claim_jobs with the steps for members of chains and batches spliced in after its
+    `acked` step, and their finished batches after its rows (see queries.sql)."""
+    marker = "picked AS MATERIALIZED"
+    assert claim.count(marker) == 1, "claim_jobs no longer has the step the splice goes before"
+    return claim.replace(marker, f"{steps}\n{marker}") + f"\n{finished}"
+
+
+CLAIM_CARRYING_MEMBERS_SQL = carrying_members(CLAIM_JOBS_SQL,
+                                              as_psycopg(QUERIES["carry_on_members"]),
+                                              as_psycopg(QUERIES["finished_batches"]))

@@ -166,8 +166,11 @@ class JobStore:
 
     def reserved_job(self, job_id: str, worker_id: str) -> ClaimedJob | None:
         rows = self._run("reserved_job", {"id": job_id, "worker": worker_id})
-        return ClaimedJob(rows[0].id, rows[0].queue, rows[0].payload, rows[0].attempts) \
-            if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        return ClaimedJob(row.id, row.queue, row.payload, row.attempts, 0.0, row.batch_id,
+                          row.chain_id)
 
     def release(self, worker_id: str, job_id: str, delay: float, error: str | None) -> bool:
         rows = self._run("release_job", {"worker": worker_id, "id": job_id,
