@@ -155,3 +155,19 @@ def test_the_worker_whose_statement_finishes_a_batch_fires_batch_finished(queue,
         events.forget_all()
     assert seen == [events.BatchFinished(b.id, "n", 1)]
     assert b.fresh().finished
+
+
+def test_a_batch_and_a_chain_in_the_callers_transaction_exist_only_if_it_commits(queue,
+                                                                                  engine):
+    with engine.connect() as conn:
+        with conn.begin() as transaction:
+            batch([Step("a"), [Step("b"), Step("c")]]).dispatch(connection=conn)
+            chain([Step("d"), Step("e")]).dispatch(connection=conn)
+            transaction.rollback()
+        assert count(engine, "SELECT count(*) FROM jobs") == 0
+        assert count(engine, "SELECT count(*) FROM job_batches") == 0
+        with conn.begin():
+            b = batch([Step("a"), [Step("b"), Step("c")]]).dispatch(connection=conn)
+            chain([Step("d"), Step("e")]).dispatch(connection=conn)
+    assert count(engine, "SELECT count(*) FROM jobs WHERE batch_id = :id", id=b.id) == 2
+    assert count(engine, "SELECT count(*) FROM jobs") == 3

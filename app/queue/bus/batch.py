@@ -181,9 +181,7 @@ def member_rows(batch_id: str, items: Sequence[Item], queue: str | None
                 raise TypeError(f"a batch item is a Job, a chain([...]) or a list of jobs, "
                                 f"not {type(item).__name__}")
             item = PendingChain(item)
-        if queue is not None and item.queue is None:
-            item.on_queue(queue)
-        rows.append(item.rows(batch_id))
+        rows.append(item.rows(batch_id, queue))
     return rows
 
 

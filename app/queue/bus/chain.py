@@ -55,18 +55,21 @@ class PendingChain:
         self.jobs[0].job_id = first.id
         return first.id
 
-    def rows(self, batch_id: str | None = None) -> tuple[NewJob, str]:
+    def rows(self, batch_id: str | None = None, queue: str | None = None
+             ) -> tuple[NewJob, str]:
         """The first job's row and its `chain` column (JSON text): every job checked and
-        encoded as dispatch() would, so a bad one enqueues nothing."""
+        encoded as dispatch() would, so a bad one enqueues nothing. `queue`: the batch's,
+        for a chain in a batch that set none of its own."""
         ctx = context.current()
         chain_id = new_id()
-        first, *rest = [new_row(job, self.queue, None, ctx) for job in self.jobs]
+        queue = self.queue or queue
+        first, *rest = [new_row(job, queue, None, ctx) for job in self.jobs]
         chain: dict[str, Any] = {"id": chain_id, "next": [ready_row(row) for row in rest]}
         if self.catch_job is not None:
             context_of_catch = {"chain_id": chain_id}
             if batch_id is not None:
                 context_of_catch["batch_id"] = batch_id
-            chain["catch"] = callback_row(self.catch_job, self.queue, context_of_catch)
+            chain["catch"] = callback_row(self.catch_job, queue, context_of_catch)
         return first, json.dumps(chain)
 
 
