@@ -30,6 +30,7 @@ from app.queue.errors import (
 from app.queue.job import Job
 
 if TYPE_CHECKING:
+    from app.queue.cancellation import cancel
     from app.queue.dispatcher import dispatch, dispatch_many, dispatch_sync
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "QueueError",
     "RetryAfter",
     "SchemaMissing",
+    "cancel",
     "dispatch",
     "dispatch_many",
     "dispatch_sync",
@@ -57,5 +59,10 @@ def __getattr__(name: str) -> object:
         from app.queue import dispatcher
 
         globals()[name] = value = getattr(dispatcher, name)
+        return value
+    if name == "cancel":
+        from app.queue import cancellation
+
+        globals()[name] = value = cancellation.cancel
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,8 @@ as a pytest plugin), so a project's tests can simply take `fake_queue` as an arg
 
 Jobs are checked as `dispatch` checks them (arguments that cannot be stored, a bad queue name,
 delay or priority raise as they would), then kept in memory: nothing touches the database.
+A unique job (`unique_for`) whose key an earlier push of the block holds is not kept, and
+dispatch returns None, as with a real queue whose worker has not run the first yet.
 Each failed assertion says what was pushed instead.
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.queue.db.records import UniqueLock
 from app.queue.job import Job
 
 
@@ -35,15 +38,23 @@ class Pushed:
     queue: str
     delay: Any
     priority: int
+    lock: UniqueLock | None = None
 
 
 class FakeQueue:
     def __init__(self) -> None:
         self.jobs: list[Pushed] = []
+        self._held: set[str] = set()
+        """Unique keys pushed in this block (no worker runs here to free them)."""
         self._lock = threading.Lock()
 
-    def push(self, pushed: Pushed) -> str:
+    def push(self, pushed: Pushed) -> str | None:
+        """Keep `pushed`; None (and nothing kept) for a duplicate of a unique job."""
         with self._lock:
+            if pushed.lock is not None:
+                if pushed.lock.key in self._held:
+                    return None
+                self._held.add(pushed.lock.key)
             self.jobs.append(pushed)
         return pushed.id
 

@@ -14,6 +14,20 @@ class ClaimedJob:
     attempts: int
     waited: float = 0.0
     """Seconds it waited between becoming available and this claim."""
+    cancelled: bool = False
+    """Cancelled while a worker held it before (that worker died): fail it, never run it."""
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueLock:
+    """The lock a unique job takes as it is inserted (app/queue/unique.py makes it)."""
+
+    key: str
+    """The job's class path, ":", its unique_id()."""
+    seconds: float
+    """How long the lock lasts at most (unique_for)."""
+    at_start: bool
+    """Freed when the job is claimed (unique_until = "processing")."""
 
 
 class NewJob(NamedTuple):

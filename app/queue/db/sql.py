@@ -33,6 +33,8 @@ def as_psycopg(query: sa.TextClause) -> str:
 QUERIES = load_queries(HERE / "queries.sql")
 ADMIN_QUERIES = load_queries(HERE / "admin.sql")
 INSERT_JOB_SQL = as_psycopg(QUERIES["insert_job"])
+INSERT_UNIQUE_JOB_SQL = as_psycopg(QUERIES["insert_unique_job"])
+INSERT_JOBS_UNIQUE_SQL = as_psycopg(QUERIES["insert_jobs_unique"])
 SET_LOCK_TIMEOUT_SQL = as_psycopg(QUERIES["set_lock_timeout"])
 NOTIFY_QUEUES_SQL = as_psycopg(QUERIES["notify_queues"])
 CLAIM_JOBS_SQL = as_psycopg(QUERIES["claim_jobs"])
