@@ -84,7 +84,7 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
             for job, row in zip(jobs, rows, strict=True):
                 job.job_id = row.id
                 dispatch_sync(job)
-            return ids
+            return list(ids)
         ctx.store.insert_jobs(rows, connection=callers)
     else:
         # Rows are made as the COPY takes them and not kept: 10,000 kept tuples cost more in

