@@ -4,6 +4,7 @@ compared with other queues' (the same workload and method as the peers' harness)
 Figures, each only after its checks pass:
 
 * enqueue — N jobs, one `dispatch()` each (each its own transaction);
+* unique enqueue — the same with unique jobs (`unique_for`), each with its own key;
 * bulk enqueue — one `dispatch_many()` of N jobs;
 * drain — N jobs waiting, W real `queue:work` processes released at once; the window ends
   when the queue is empty; every job must have run exactly once;
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from app.bench import figures
+from app.bench.bench_noop import BenchUnique
 from app.bench.checks import BenchError, require
 from app.bench.scratch import Scratch
 from app.bench.workers import BENCH_JOB_MODULE
@@ -75,6 +77,8 @@ def measure(options: BenchOptions, progress: Callable[[str], None]) -> dict[str,
         out["settings"]["queue"] = s.queue
         progress(f"enqueue: {o.jobs:,} jobs, one dispatch() each")
         out["enqueue"] = figures.enqueue_single(s, o.jobs)
+        progress(f"unique enqueue: {o.jobs:,} unique jobs, one dispatch() each")
+        out["enqueue_unique"] = figures.enqueue_single(s, o.jobs, BenchUnique)
         progress(f"bulk enqueue: {o.jobs:,} jobs in one dispatch_many()")
         out["enqueue_bulk"] = figures.enqueue_bulk(s, o.jobs)
         progress(f"drain: {o.jobs:,} jobs, {o.workers} worker process(es), "

@@ -46,6 +46,15 @@ class BenchNoop(Job):
         record_start(self.args.get("i"), clock())
 
 
+class BenchUnique(BenchNoop):
+    """BenchNoop as a unique job, unique per `i`: the "unique dispatch" figure's job."""
+
+    unique_for = 3600
+
+    def unique_id(self) -> str:
+        return str(self.args.get("i"))
+
+
 def record_start(i: Any, started: float) -> None:
     if not _ledger_path():
         return  # dispatched outside a bench: nothing to record

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.bench.bench_noop import BenchNoop, clock, read_ledgers
+from app.bench.bench_noop import BenchNoop, BenchUnique, clock, read_ledgers
 from app.bench.checks import check_ran_once, median, percentile, rate, require
 from app.bench.scratch import Scratch
 from app.bench.workers import WorkerGroup, steal_pct_since, steal_ticks, wait_drained
@@ -24,8 +24,8 @@ BACKLOG_SMALL = 10_000
 """Backlog figure: the drain with this many rows waiting is the yardstick."""
 
 
-def jobs_numbered(n: int) -> list[BenchNoop]:
-    return [BenchNoop({"i": i}) for i in range(n)]
+def jobs_numbered(n: int, job_class: type[BenchNoop] = BenchNoop) -> list[BenchNoop]:
+    return [job_class({"i": i}) for i in range(n)]
 
 
 def timed(jobs: int, seconds: float) -> dict[str, Any]:
@@ -35,9 +35,11 @@ def timed(jobs: int, seconds: float) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- enqueue
 
 
-def enqueue_single(s: Scratch, n: int) -> dict[str, Any]:
-    """N dispatch() calls, each its own transaction, from one process; the jobs are built first."""
-    jobs = jobs_numbered(n)
+def enqueue_single(s: Scratch, n: int, job_class: type[BenchNoop] = BenchNoop
+                   ) -> dict[str, Any]:
+    """N dispatch() calls, each its own transaction, from one process; the jobs are built first.
+    With BenchUnique: N unique jobs with distinct keys, then a duplicate that must be refused."""
+    jobs = jobs_numbered(n, job_class)
     s.settle()
     s.store.count_queue(s.queue)  # the pool's connection is open before the clock starts
     t0 = clock()
@@ -46,6 +48,9 @@ def enqueue_single(s: Scratch, n: int) -> dict[str, Any]:
     t1 = clock()
     enqueued = s.store.count_queue(s.queue)
     require(enqueued == n, f"enqueue: {enqueued} rows on the queue after {n} dispatch() calls")
+    if job_class is BenchUnique:
+        require(dispatch(BenchUnique({"i": 0})) is None,
+                "unique enqueue: a duplicate of a waiting unique job was enqueued")
     s.store.delete_jobs(s.queue)
     return timed(n, t1 - t0)
 

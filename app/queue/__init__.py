@@ -32,6 +32,7 @@ from app.queue.job import Job
 if TYPE_CHECKING:
     from app.queue.bus.batch import Batch, batch, cancel_batch, find_batch
     from app.queue.bus.chain import chain
+    from app.queue.cancellation import cancel
     from app.queue.dispatcher import dispatch, dispatch_many, dispatch_sync
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "RetryAfter",
     "SchemaMissing",
     "batch",
+    "cancel",
     "cancel_batch",
     "chain",
     "dispatch",
@@ -59,7 +61,8 @@ __all__ = [
 _LAZY = {"dispatch": "app.queue.dispatcher", "dispatch_many": "app.queue.dispatcher",
          "dispatch_sync": "app.queue.dispatcher", "chain": "app.queue.bus.chain",
          "batch": "app.queue.bus.batch", "Batch": "app.queue.bus.batch",
-         "find_batch": "app.queue.bus.batch", "cancel_batch": "app.queue.bus.batch"}
+         "find_batch": "app.queue.bus.batch", "cancel_batch": "app.queue.bus.batch",
+         "cancel": "app.queue.cancellation"}
 
 
 def __getattr__(name: str) -> object:

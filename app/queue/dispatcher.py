@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.queue import context, payload, testing
-from app.queue.db.records import NewJob
+from app.queue import context, payload, testing, unique
+from app.queue.db.records import NewJob, UniqueLock
 from app.queue.errors import MaxAttemptsExceeded, QueueError
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job
@@ -22,8 +22,10 @@ from app.queue.settings import MAX_DELAY, MAX_PRIORITY
 
 
 def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
-             priority: int | None = None, connection: Connection | Session | None = None) -> str:
-    """Enqueue `job`; return its id (a ULID).
+             priority: int | None = None, connection: Connection | Session | None = None
+             ) -> str | None:
+    """Enqueue `job`; return its id (a ULID), or None if it is a unique job (`unique_for`)
+    whose lock another job holds: then nothing is enqueued.
 
     With `connection` (a SQLAlchemy Connection or Session) the row is written in the caller's
     transaction: it exists, and workers are woken, only if that transaction commits.
@@ -31,22 +33,29 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
     ctx = context.current()
     row = new_row(job, queue, priority, ctx)
     seconds, run_at = delay_of(delay)
+    lock = unique.lock_of(job)
     if (fake := testing.active()) is not None:
-        job.job_id = row.id
-        return fake.push(testing.Pushed(row.id, job, row.queue, delay, row.priority))
+        pushed = testing.Pushed(row.id, job, row.queue, delay, row.priority, lock)
+        job.job_id = fake.push(pushed)
+        return job.job_id
     if ctx.settings.connection == "sync":
         # Checked like a queued job first, so code that works inline also works queued.
         job.job_id = row.id
         dispatch_sync(job)
         return row.id
-    ctx.store.insert_job(row, seconds, run_at, connection=connection_of(connection))
+    if not ctx.store.insert_job(row, seconds, run_at, connection_of(connection), lock):
+        return None
     job.job_id = row.id
     return row.id
 
 
 def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | None = None
-                  ) -> list[str]:
+                  ) -> list[str | None]:
     """Enqueue many jobs with one COPY in one transaction; return their ids in order.
+
+    A list holding unique jobs goes in by one INSERT instead (COPY cannot skip a duplicate):
+    a unique job whose lock is held, by a row already there or by a job earlier in the list,
+    is not enqueued, and its place in the returned list is None.
 
     One bad argument enqueues nothing. With `connection` (the caller's transaction) every job
     is encoded before anything is written, so the error leaves that transaction as it was.
@@ -59,19 +68,23 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
         return []
     callers = connection_of(connection)
     ids = new_ids(len(jobs))
+    locks = [unique.lock_of(job) for job in jobs]
     if (fake := testing.active()) is not None:
         # Every job is checked before any is kept, as a COPY keeps none of a failed batch.
         rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
-        for job, row in zip(jobs, rows, strict=True):
-            job.job_id = fake.push(testing.Pushed(row.id, job, row.queue, None, row.priority))
-        return ids
+        for job, row, lock in zip(jobs, rows, locks, strict=True):
+            job.job_id = fake.push(testing.Pushed(row.id, job, row.queue, None, row.priority,
+                                                  lock))
+        return [job.job_id for job in jobs]
+    if any(locks) and ctx.settings.connection != "sync":
+        return _dispatch_many_unique(jobs, ids, locks, ctx, callers)
     if ctx.settings.connection == "sync" or callers is not None:
         rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
         if ctx.settings.connection == "sync":
             for job, row in zip(jobs, rows, strict=True):
                 job.job_id = row.id
                 dispatch_sync(job)
-            return ids
+            return list(ids)
         ctx.store.insert_jobs(rows, connection=callers)
     else:
         # Rows are made as the COPY takes them and not kept: 10,000 kept tuples cost more in
@@ -80,7 +93,18 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
                               for job, id_ in zip(jobs, ids, strict=True))
     for job, id_ in zip(jobs, ids, strict=True):
         job.job_id = id_
-    return ids
+    return list(ids)
+
+
+def _dispatch_many_unique(jobs: list[Job], ids: list[str], locks: list[UniqueLock | None],
+                          ctx: context.QueueContext, callers: Connection | None
+                          ) -> list[str | None]:
+    rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
+    inserted = ctx.store.insert_jobs_unique(rows, locks, connection=callers)
+    placed = [id_ if id_ in inserted else None for id_ in ids]
+    for job, id_ in zip(jobs, placed, strict=True):
+        job.job_id = id_
+    return placed
 
 
 def dispatch_sync(job: Job) -> Any:

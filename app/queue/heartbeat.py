@@ -24,10 +24,14 @@ class Heartbeat(threading.Thread):
                  retry_after: float, stats: Callable[[], tuple[int, int, int]],
                  on_restart: Callable[[], None], on_lost_row: Callable[[], None],
                  log: Callable[[str], None], outage: OutageLog,
-                 on_beat: Callable[[], None] = lambda: None) -> None:
+                 on_beat: Callable[[], None] = lambda: None,
+                 on_cancelled: Callable[[str], None] = lambda job_id: None) -> None:
         super().__init__(name="skiplock-heartbeat", daemon=True)
         self.on_beat = on_beat
         """Called after each beat, from this thread (the worker flushes its metrics)."""
+        self.on_cancelled = on_cancelled
+        """Called, from this thread, for each running job of the worker's that was cancelled
+        (each beat until it is stopped: the worker stops a job once)."""
         self.store = store
         self.worker_id = worker_id
         self.started_at = started_at
@@ -74,6 +78,8 @@ class Heartbeat(threading.Thread):
                      f"{self.retry_after:g}s); its reservations were given back")
         if row.restart_at is not None and row.restart_at > self.started_at:
             self.on_restart()
+        for job_id in row.cancelled:
+            self.on_cancelled(job_id)
 
     def may_rescue(self) -> bool:
         """Only after two beats in a row: a worker that was itself cut off from the database

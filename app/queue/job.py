@@ -31,6 +31,12 @@ class Job:
     backoff: ClassVar[float | Sequence[float] | None] = None
     timeout: ClassVar[float | None] = None
     priority: ClassVar[int] = 0
+    unique_for: ClassVar[float | None] = None
+    """Seconds a unique job holds its lock at most: while one is pending, delayed or running,
+    dispatching a duplicate (same class, same unique_id()) enqueues nothing. None: not unique."""
+    unique_until: ClassVar[str | None] = None
+    """"processing": free the lock when the job starts. None: when it succeeds or fails for
+    good (or after unique_for, whichever comes first)."""
 
     job_id: str | None = None
     attempts: int = 0
@@ -45,12 +51,21 @@ class Job:
     _released_delay: float | None = None
     _fail_reason: str | None = None
     _control: RunControl | None = None
+    # Cancellation of an `async def` handler, asked from the worker's main thread (see
+    # runner.request_cancel): the flag covers a request that comes before the task exists.
+    _cancel_requested: bool = False
+    _task: Any = None
 
     def handle(self) -> Any:
         raise NotImplementedError(f"{type(self).__qualname__} must implement handle()")
 
     def failed(self, error: BaseException) -> None:
         """Called once, after the last attempt failed. Override to clean up or alert."""
+
+    def unique_id(self) -> str:
+        """What tells duplicates apart within the class (only if `unique_for` is set): jobs
+        of one class with the same unique_id are duplicates. Default: one per class."""
+        return ""
 
     # ------------------------------------------------------------------ inside handle()
 
@@ -84,7 +99,7 @@ class Job:
     # ----------------------------------------------------------------------- dispatching
 
     @classmethod
-    def dispatch(cls, *args: Any, **kwargs: Any) -> str:
+    def dispatch(cls, *args: Any, **kwargs: Any) -> str | None:
         """`SendWelcomeEmail.dispatch(7, "a@b.c")` is `dispatch(SendWelcomeEmail(7, "a@b.c"))`."""
         from app.queue.dispatcher import dispatch
 

@@ -10,19 +10,24 @@ import psycopg
 from app.queue.outage import OutageLog
 
 CHANNEL = "skiplock"
+CANCEL_CHANNEL = "skiplock_cancel"
+"""`<worker id> <job id>`: a job that worker runs was cancelled (app/queue/cancellation.py)."""
 
 
 class Listener(threading.Thread):
     """Calls `wake()` for each notification naming one of `queues`, and after every
     (re)connect — notifications sent while it was disconnected are lost, so the worker
-    must look at the table again. Reconnects with backoff; never raises."""
+    must look at the table again (the heartbeat reads lost cancels). `on_cancel` gets each
+    CANCEL_CHANNEL payload. Reconnects with backoff; never raises."""
 
     def __init__(self, conninfo: str, queues: Collection[str], wake: Callable[[], None],
-                 outage: OutageLog) -> None:
+                 outage: OutageLog,
+                 on_cancel: Callable[[str], None] = lambda note: None) -> None:
         super().__init__(name="skiplock-listener", daemon=True)
         self.conninfo = conninfo
         self.queues = frozenset(queues)
         self.wake = wake
+        self.on_cancel = on_cancel
         self.outage = outage
         self.ready = threading.Event()
         self._halt = threading.Event()
@@ -36,7 +41,7 @@ class Listener(threading.Thread):
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5,
                                      application_name="skiplock-listener") as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {CHANNEL}; LISTEN {CANCEL_CHANNEL}")
                     self.outage.up("listener")
                     delay = 0.5
                     self.ready.set()
@@ -53,5 +58,7 @@ class Listener(threading.Thread):
     def _listen(self, conn: psycopg.Connection) -> None:
         while not self._halt.is_set():
             for note in conn.notifies(timeout=1.0):
-                if note.payload in self.queues:
+                if note.channel == CANCEL_CHANNEL:
+                    self.on_cancel(note.payload)
+                elif note.payload in self.queues:
                     self.wake()

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 
 from app.queue.backoff import backoff_delay
-from app.queue.errors import Abort, JobTimeout, RetryAfter
+from app.queue.errors import Abort, JobCancelled, JobTimeout, RetryAfter
 from app.queue.job import Job
 
 
@@ -64,15 +64,33 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def call_handle(job: Job, timeout: float) -> None:
-    """Run `handle()`; an `async def` one runs on this thread's loop, cancelled at `timeout`."""
+    """Run `handle()`; an `async def` one runs on this thread's loop as a task, cancelled at
+    `timeout` or when the job is cancelled (request_cancel)."""
     outcome = job.handle()
     if inspect.isawaitable(outcome):
         awaitable = outcome if timeout <= 0 else asyncio.wait_for(outcome, timeout)
+        loop = _event_loop()
+        task = job._task = asyncio.ensure_future(awaitable, loop=loop)
+        if job._cancel_requested:  # asked before the task existed
+            task.cancel()
         try:
-            _event_loop().run_until_complete(awaitable)
+            loop.run_until_complete(task)
         except TimeoutError:
             name = type(job).__qualname__
             raise JobTimeout(f"{name} ran past its timeout of {timeout:g}s") from None
+        finally:
+            job._task = None
+
+
+def request_cancel(job: Job) -> bool:
+    """From another thread: cancel the task of `job`'s `async def` handler (asyncio wakes
+    its loop for that). False if no task runs yet; call_handle then cancels it at once."""
+    job._cancel_requested = True
+    task = job._task
+    if task is None:
+        return False
+    task.get_loop().call_soon_threadsafe(task.cancel)
+    return True
 
 
 def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
@@ -104,7 +122,7 @@ def decide_after_return(job: Job, defaults: Defaults, duration: float) -> Attemp
 def decide_after_error(job: Job, error: BaseException, defaults: Defaults,
                        duration: float) -> AttemptResult:
     text = "".join(traceback.format_exception(error))
-    if isinstance(error, Abort) or job._fail_reason is not None:
+    if isinstance(error, Abort | JobCancelled) or job._fail_reason is not None:
         return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=duration)
     if job.attempts >= tries_of(job, defaults):
         return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=duration)

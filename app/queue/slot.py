@@ -25,6 +25,8 @@ class Slot:
     stuck: bool = False
     """Interrupted, and still in user code after the grace: blocked outside Python."""
     hook: bool = False
+    cancelled: bool = False
+    """Cancelled (queue:cancel) before or while it ran: recorded as cancelled, never retried."""
     guard: threading.Lock = field(default_factory=threading.Lock)
 
     @property

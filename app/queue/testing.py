@@ -12,6 +12,8 @@ as a pytest plugin), so a project's tests can simply take `fake_queue` as an arg
 
 Jobs are checked as `dispatch` checks them (arguments that cannot be stored, a bad queue name,
 delay or priority raise as they would), then kept in memory: nothing touches the database.
+A unique job (`unique_for`) whose key an earlier push of the block holds is not kept, and
+dispatch returns None, as with a real queue whose worker has not run the first yet.
 Each failed assertion says what was pushed instead.
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.queue.db.records import UniqueLock
 from app.queue.job import RUNTIME_STATE, Job
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ class Pushed:
     queue: str
     delay: Any
     priority: int
+    lock: UniqueLock | None = None
 
 
 class FakeQueue:
@@ -46,10 +50,17 @@ class FakeQueue:
         self.jobs: list[Pushed] = []
         self.chains: list[PendingChain] = []
         self.batches: list[PendingBatch] = []
+        self._held: set[str] = set()
+        """Unique keys pushed in this block (no worker runs here to free them)."""
         self._lock = threading.Lock()
 
-    def push(self, pushed: Pushed) -> str:
+    def push(self, pushed: Pushed) -> str | None:
+        """Keep `pushed`; None (and nothing kept) for a duplicate of a unique job."""
         with self._lock:
+            if pushed.lock is not None:
+                if pushed.lock.key in self._held:
+                    return None
+                self._held.add(pushed.lock.key)
             self.jobs.append(pushed)
         return pushed.id
 
@@ -57,10 +68,12 @@ class FakeQueue:
         """A chain as dispatched: its first job counts as pushed, as on a real queue (the
         others are only pushed once it succeeded)."""
         first, _ = chain.rows()  # checked as chain.dispatch() checks it
+        chain.jobs[0].job_id = first.id
+        # Not through push(): a chain's jobs take no unique lock, here as on a real queue.
         with self._lock:
             self.chains.append(chain)
-        chain.jobs[0].job_id = first.id
-        return self.push(Pushed(first.id, chain.jobs[0], first.queue, None, first.priority))
+            self.jobs.append(Pushed(first.id, chain.jobs[0], first.queue, None, first.priority))
+        return first.id
 
     def push_batch(self, batch: PendingBatch, batch_id: str) -> Batch:
         from app.queue.bus.batch import Batch, member_rows

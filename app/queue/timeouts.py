@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 from app.queue import payload, process
 from app.queue.db.store import JobStore
-from app.queue.errors import JobTimeout, PayloadError
+from app.queue.errors import JobCancelled, JobTimeout, PayloadError
 from app.queue.interrupt import raise_in_thread
 from app.queue.job import Job
 from app.queue.resolver import JobClassResolver
@@ -81,14 +81,14 @@ class Timeouts:
 
     @staticmethod
     def leave_user_code(slot: Slot) -> None:
-        # The timeout may have been raised in this thread just as user code returned; it is
-        # then delivered here, and swallowed: the attempt's result is already decided.
+        # The timeout (or a cancel) may have been raised in this thread just as user code
+        # returned; it is then delivered here, and swallowed: the attempt's result is decided.
         while True:
             try:
                 with slot.guard:
                     slot.in_user_code = False
                 return
-            except JobTimeout:
+            except (JobTimeout, JobCancelled):
                 continue
 
     # --------------------------------------------------------------- on the main thread

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from app.queue import payload, process
+from app.queue import cancellation, payload, process
 from app.queue.admin import QueueAdmin
 from app.queue.bus.batch import announce_finished
 from app.queue.db.libpq import libpq_conninfo
@@ -61,6 +61,8 @@ from app.queue.slot import Slot
 from app.queue.threads import JobThreads
 from app.queue.timeouts import Timeouts
 
+CANCEL = "cancel"
+"""The event that tells the main thread a job it runs was cancelled."""
 GATHER_WINDOW = 0.002
 """Seconds the worker may wait for more slots to free before claiming (see
 Worker._gather_completions): one round trip then serves several slots."""
@@ -202,13 +204,14 @@ class Worker:
             stats=lambda: (len(self.slots), self.processed, self.failed),
             on_restart=lambda: self.request_stop(StopReason.RESTART),
             on_lost_row=self._register_again, log=self.log, outage=self.outage,
-            on_beat=self._flush_metrics)
+            on_beat=self._flush_metrics, on_cancelled=self.cancelled)
         self.heartbeat.start()
         self.timeouts.record_jobs_left_by_restart(self.store, self.resolver, self._record,
                                                   self._until_database_answers)
         if self.options.listen:
             conninfo = libpq_conninfo(self.store.engine.url)
-            self.listener = Listener(conninfo, self.options.queues, self.wake, self.outage)
+            self.listener = Listener(conninfo, self.options.queues, self.wake, self.outage,
+                                     on_cancel=self._cancel_heard)
             self.listener.start()
             self.listener.ready.wait(timeout=10)
 
@@ -376,7 +379,7 @@ class Worker:
         self.acks_carry_on = False
         self.link.claim_answered()
         for job in claimed:
-            slot = Slot(job)
+            slot = Slot(job, cancelled=job.cancelled)
             self.slots[job.id] = slot
             self.pool.submit(self._execute, slot)
         return claimed
@@ -421,6 +424,8 @@ class Worker:
         if self.report is not None:
             self.events.put(("start", slot))
         try:
+            if slot.cancelled:
+                return cancellation.NOT_RUN
             result = run_attempt(job, self.defaults)
             if process.in_forked_child:  # the job forked, and its child returned here
                 process.leave_forked_child(0 if result.outcome is Outcome.DONE else 1)
@@ -468,6 +473,24 @@ class Worker:
             self._report_running(item)
         elif kind == HOOK_ENDED:
             self.hooks.ended(item)
+        elif kind == CANCEL:
+            self._stop_cancelled(item)
+
+    def cancelled(self, job_id: str) -> None:
+        """From the listener or heartbeat thread: `job_id`, reserved by this worker, was
+        cancelled. The main thread stops it (it owns the slots)."""
+        self.events.put((CANCEL, job_id))
+
+    def _cancel_heard(self, note: str) -> None:
+        """A CANCEL_CHANNEL notification, `<worker id> <job id>`: every worker hears all."""
+        worker_id, _, job_id = note.partition(" ")
+        if worker_id == self.id:
+            self.cancelled(job_id)
+
+    def _stop_cancelled(self, job_id: str) -> None:
+        slot = self.slots.get(job_id)
+        if slot is not None and cancellation.stop(slot):
+            self.log(f"{slot.what} was cancelled: stopping it")
 
     def _report_running(self, slot: Slot) -> None:
         if self.report is not None:
@@ -522,7 +545,9 @@ class Worker:
     def _record(self, slot: Slot, result: AttemptResult, owner: str) -> None:
         """Write the outcome of an attempt of a job reserved by `owner` (this worker, or the
         process this one replaced)."""
-        if slot.interrupted and isinstance(result.error, JobTimeout):
+        if slot.cancelled and result.outcome is not Outcome.DONE:
+            result = cancellation.as_cancelled(result)
+        elif slot.interrupted and isinstance(result.error, JobTimeout):
             result = self.timeouts.as_timeout(slot, result)
         still_ours = self._write(slot.claimed, result, owner)
         self.processed += 1

@@ -75,6 +75,10 @@ def table(r: dict[str, Any]) -> Table:
     e, b, d, lat = r["enqueue"], r["enqueue_bulk"], r["drain"], r["latency"]
     t.add_row("enqueue, one dispatch() per job", f"{e['jobs_per_s']:,} jobs/s",
               f"{e['jobs']:,} jobs in {e['seconds']:.2f} s")
+    u = r["enqueue_unique"]
+    t.add_row("unique enqueue, one dispatch() per unique job", f"{u['jobs_per_s']:,} jobs/s",
+              f"{u['jobs']:,} jobs in {u['seconds']:.2f} s "
+              f"({u['jobs_per_s'] / e['jobs_per_s']:.0%} of enqueue)")
     t.add_row("bulk enqueue, dispatch_many()", f"{b['jobs_per_s']:,} jobs/s",
               f"{b['jobs']:,} jobs in {b['seconds']:.3f} s")
     t.add_row(f"drain, {s['workers']} worker process{'es' if s['workers'] > 1 else ''} "

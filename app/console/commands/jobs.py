@@ -9,7 +9,7 @@ import typer
 from app.console.cli import cli
 from app.console.format import iso, local, styled
 from app.console.options import JsonOption, queue_admin
-from app.console.output import console, fail, print_json
+from app.console.output import console, echo, fail, print_json
 
 if TYPE_CHECKING:
     from app.queue.admin import JobInfo
@@ -99,3 +99,22 @@ def job(
         print_json(job_json(info))
     else:
         print_job(info)
+
+
+@cli.command("queue:cancel")
+def cancel(job_id: Annotated[str, typer.Argument(metavar="ID", help="Job id")]) -> None:
+    """Cancel a job: a waiting one is removed (kept in failed_jobs as cancelled), a running
+    one is stopped by its worker. Neither is retried."""
+    from app.queue.cancellation import cancel_job
+    from app.queue.db.store import CancelOutcome
+
+    outcome = cancel_job(job_id)
+    if outcome is CancelOutcome.UNKNOWN:
+        fail(f"no job with id {job_id} is pending, delayed or running (done, or never "
+             "dispatched)")
+    echo({CancelOutcome.REMOVED: f"Cancelled job {job_id}: removed from its queue (in "
+                                 "failed_jobs as cancelled).",
+          CancelOutcome.STOPPING: f"Cancelled job {job_id}: its worker was asked to stop it "
+                                  "(it will be in failed_jobs as cancelled).",
+          CancelOutcome.FINISHED: f"Job {job_id} had already finished (failed): nothing to "
+                                  "cancel."}[outcome])

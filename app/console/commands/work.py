@@ -93,9 +93,9 @@ def work(
         bad_option("--concurrency (or JOB_WORKER_CONCURRENCY)",
                    f"must be at most {MAX_CONCURRENCY:,} (one thread per job: run more worker "
                    "processes instead)")
-    for option, value in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
-                          ("rest", rest)):
-        _positive(option, value, allow_zero=True)
+    for option, seconds in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
+                            ("rest", rest)):
+        _positive(option, seconds, allow_zero=True)
     _positive("max-time", max_time)
     options = WorkerOptions(
         queues=queues, concurrency=concurrency, sleep=sleep,

@@ -13,6 +13,54 @@ WITH inserted AS (
 )
 SELECT pg_notify('skiplock', queue) FROM inserted;
 
+-- name: insert_unique_job
+-- insert_job for a unique job: nothing is inserted (and no row comes back) while another row
+-- holds its key. First the key of a row whose lock has expired (unique_until passed) is
+-- cleared: the insert reads `expired`, so it runs first (a CTE nothing reads would run after
+-- the insert). Two dispatchers racing on an expired lock: the second waits for the first's
+-- row lock, then finds the key cleared (nothing to update) and the first's new row in the
+-- index, which ON CONFLICT checks against committed and in-progress rows alike.
+WITH expired AS (
+    UPDATE jobs SET unique_key = NULL
+    WHERE unique_key = :unique_key AND unique_until <= now()
+    RETURNING 1
+), inserted AS (
+    INSERT INTO jobs (id, queue, payload, priority, available_at, unique_key, unique_until,
+                      unique_at_start)
+    SELECT CAST(:id AS text), CAST(:queue AS text), CAST(:payload AS jsonb),
+           CAST(:priority AS integer),
+           COALESCE(CAST(:run_at AS timestamptz), now() + make_interval(secs => :delay)),
+           CAST(:unique_key AS text), now() + make_interval(secs => :unique_for),
+           CAST(:unique_at_start AS boolean)
+    WHERE (SELECT count(*) FROM expired) >= 0
+    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+    RETURNING queue
+)
+SELECT pg_notify('skiplock', queue) FROM inserted;
+
+-- name: insert_jobs_unique
+-- dispatch_many of a list holding unique jobs (COPY cannot skip a duplicate): the rows that
+-- were inserted come back; a duplicate, within the list (its first wins) or of a row already
+-- there, is skipped. Expired keys are cleared first, as in insert_unique_job. Rows go in in
+-- key order, so two lists sharing keys wait for each other in one order and never deadlock.
+WITH expired AS (
+    UPDATE jobs SET unique_key = NULL
+    WHERE unique_key = ANY(CAST(:unique_keys AS text[])) AND unique_until <= now()
+    RETURNING 1
+)
+INSERT INTO jobs (id, queue, payload, priority, unique_key, unique_until, unique_at_start)
+SELECT r.id, r.queue, CAST(r.payload AS jsonb), r.priority, r.unique_key,
+       now() + make_interval(secs => r.unique_for), r.unique_at_start
+FROM unnest(CAST(:ids AS text[]), CAST(:queues AS text[]), CAST(:payloads AS text[]),
+            CAST(:priorities AS integer[]), CAST(:unique_keys AS text[]),
+            CAST(:unique_fors AS float8[]), CAST(:unique_at_starts AS boolean[]))
+     WITH ORDINALITY AS r(id, queue, payload, priority, unique_key, unique_for,
+                          unique_at_start, position)
+WHERE (SELECT count(*) FROM expired) >= 0
+ORDER BY r.unique_key, r.position
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+RETURNING id, queue;
+
 -- name: notify_queues
 -- Wake idle workers of these queues (after a bulk insert or a retry).
 SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
@@ -49,15 +97,21 @@ claimed AS (
     UPDATE jobs
     -- LEAST: a row at the top of bigint must fail as out of attempts, not stop every claim.
     SET reserved_at = now(), reserved_by = :worker,
-        attempts = LEAST(jobs.attempts, 9223372036854775806) + 1
+        attempts = LEAST(jobs.attempts, 9223372036854775806) + 1,
+        -- unique_until = "processing": the job's unique lock ends as it starts. Costs nothing
+        -- measurable: 37 against 38 us of server CPU a job (claims of 10 with their acks, 16
+        -- alternated runs of 5,000 jobs, 2026-11-28).
+        unique_key = CASE WHEN jobs.unique_at_start THEN NULL ELSE jobs.unique_key END
     FROM picked
     WHERE jobs.id = picked.id
     -- waited: seconds since the job became available (for the per-minute metrics).
     RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position,
         EXTRACT(epoch FROM now() - jobs.available_at)::float8 AS waited, jobs.batch_id,
-        jobs.chain ->> 'id' AS chain_id
+        jobs.chain ->> 'id' AS chain_id,
+        -- Cancelled while a worker that died held it: failed as cancelled, never run again.
+        jobs.cancelled_at IS NOT NULL AS cancelled
 )
-SELECT id, queue, payload, attempts, position, waited, batch_id, chain_id,
+SELECT id, queue, payload, attempts, position, waited, batch_id, chain_id, cancelled,
        CAST(NULL AS text) AS finished_batch
 FROM claimed;
 
@@ -116,7 +170,7 @@ batch_callbacks AS (
 -- name: finished_batches
 -- Appended to claim_jobs with carry_on_members: a row per batch the acks finished.
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM counted
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, id FROM counted
 WHERE pending_jobs = failed_jobs;
 
 -- name: insert_member
@@ -213,6 +267,37 @@ batch_callbacks AS (
 SELECT f.id, (SELECT id FROM counted WHERE pending_jobs = failed_jobs) AS finished_batch
 FROM failed f;
 
+-- name: lock_job_to_cancel
+-- The job's row, locked until the cancel's transaction ends: no claim, ack or release
+-- changes it between this and the statement that cancels it.
+SELECT reserved_at IS NOT NULL AS running FROM jobs WHERE id = :id FOR UPDATE;
+
+-- name: cancel_waiting_job
+-- A pending or delayed job to failed_jobs, as fail_job moves one (its unique key goes with
+-- the row).
+WITH moved AS (
+    DELETE FROM jobs WHERE id = :id AND reserved_at IS NULL
+    RETURNING id, queue, payload, attempts, priority, batch_id, chain
+)
+INSERT INTO failed_jobs (id, connection, queue, payload, attempts, priority, exception,
+                         batch_id, chain)
+SELECT id, 'database', queue, payload, attempts, priority, :exception, batch_id, chain
+FROM moved
+RETURNING id;
+
+-- name: cancel_running_job
+-- Ask the worker running a job to stop it: its listener hears `worker job` on
+-- skiplock_cancel; the heartbeat reads cancelled_at too (see heartbeat).
+WITH marked AS (
+    UPDATE jobs SET cancelled_at = COALESCE(cancelled_at, now())
+    WHERE id = :id AND reserved_at IS NOT NULL
+    RETURNING id, reserved_by
+)
+SELECT pg_notify('skiplock_cancel', reserved_by || ' ' || id) FROM marked;
+
+-- name: is_failed_job
+SELECT EXISTS (SELECT 1 FROM failed_jobs WHERE id = :id) AS failed;
+
 -- name: append_failure_note
 -- Add a line to a failed job's exception text (e.g. the failed() hook itself raised).
 UPDATE failed_jobs SET exception = exception || :note WHERE id = :id;
@@ -227,15 +312,20 @@ VALUES (:id, :name, :host, :pid, CAST(:queues AS text[]), :concurrency)
 RETURNING started_at;
 
 -- name: heartbeat
--- Beat, and read what a worker must react to: the last queue:restart signal, and whether it
--- had been presumed dead (its jobs then were given back: it logs that it is alive again).
+-- Beat, and read what a worker must react to: the last queue:restart signal, whether it
+-- had been presumed dead (its jobs then were given back: it logs that it is alive again), and
+-- its running jobs that were cancelled (the NOTIFY of cancel_running_job is lost while the
+-- listener reconnects, and never sent to a worker with QUEUE_LISTEN=false). Read through
+-- jobs_reserved_by_idx: the worker's own reservations only.
 UPDATE workers AS w
 SET heartbeat_at = now(), stopped_at = NULL, exit_reason = NULL,
     running = :running, processed = :processed, failed = :failed
 FROM (SELECT stopped_at AS was_stopped_at FROM workers WHERE id = :id) AS before
 WHERE w.id = :id
 RETURNING (SELECT signalled_at FROM queue_signals WHERE name = 'restart') AS restart_at,
-          before.was_stopped_at IS NOT NULL AS was_presumed_dead;
+          before.was_stopped_at IS NOT NULL AS was_presumed_dead,
+          ARRAY(SELECT id FROM jobs WHERE reserved_by = :id AND cancelled_at IS NOT NULL)
+              AS cancelled;
 
 -- name: stop_worker
 UPDATE workers

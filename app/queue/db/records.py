@@ -16,6 +16,8 @@ class ClaimedJob:
     """Seconds it waited between becoming available and this claim."""
     batch_id: str | None = None
     chain_id: str | None = None
+    cancelled: bool = False
+    """Cancelled while a worker held it before (that worker died): fail it, never run it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,18 @@ class FailRecorded:
 
     finished_batch: str | None = None
     """The batch this failure finished (its last job to run), if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueLock:
+    """The lock a unique job takes as it is inserted (app/queue/unique.py makes it)."""
+
+    key: str
+    """The job's class path, ":", its unique_id()."""
+    seconds: float
+    """How long the lock lasts at most (unique_for)."""
+    at_start: bool
+    """Freed when the job is claimed (unique_until = "processing")."""
 
 
 class NewJob(NamedTuple):

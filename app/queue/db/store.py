@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -14,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.queue.db.errors import translated_errors
-from app.queue.db.libpq import Claimer, dispatch_connection
-from app.queue.db.records import ClaimedJob, FailRecorded, NewJob
-from app.queue.db.sql import NOTIFY_QUEUES_SQL, QUERIES
+from app.queue.db.libpq import INSERT_JOB, INSERT_UNIQUE_JOB, Claimer, dispatch_connection
+from app.queue.db.records import ClaimedJob, FailRecorded, NewJob, UniqueLock
+from app.queue.db.sql import INSERT_JOBS_UNIQUE_SQL, NOTIFY_QUEUES_SQL, QUERIES
 from app.queue.settings import MAX_DELAY
 
 COPY_JOBS_SQL = "COPY jobs (id, queue, payload, priority) FROM STDIN"
@@ -35,6 +36,19 @@ def copy_text(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         return value.translate(_COPY_ESCAPES)
     return value
+
+
+class CancelOutcome(enum.StrEnum):
+    """What cancel found, and did."""
+
+    REMOVED = "removed"
+    """It was waiting (pending or delayed): moved to failed_jobs, never to run."""
+    STOPPING = "stopping"
+    """It was running: its worker was asked to stop it."""
+    FINISHED = "finished"
+    """It had failed already (a job that succeeded leaves no row: UNKNOWN)."""
+    UNKNOWN = "unknown"
+    """No job has this id (or it succeeded and was deleted)."""
 
 
 class JobStore:
@@ -70,16 +84,50 @@ class JobStore:
     # ------------------------------------------------------------------------- enqueue
 
     def insert_job(self, job: NewJob, delay: float, run_at: dt.datetime | None,
-                   connection: Connection | None = None) -> None:
+                   connection: Connection | None = None, lock: UniqueLock | None = None
+                   ) -> bool:
+        """Insert one job; with `lock` (a unique job), False if a row holds its key already
+        and nothing was inserted."""
         params = {"id": job.id, "queue": job.queue, "payload": job.payload,
                   "priority": job.priority, "delay": delay, "run_at": run_at}
+        insert = INSERT_JOB
+        if lock is not None:
+            params.update(unique_key=lock.key, unique_for=lock.seconds,
+                          unique_at_start=lock.at_start)
+            insert = INSERT_UNIQUE_JOB
         if connection is not None:
-            self._run("insert_job", params, connection)  # the caller's: no lock timeout of ours
-            return
+            # The caller's: no lock timeout of ours.
+            name = "insert_unique_job" if lock is not None else "insert_job"
+            return bool(self._run(name, params, connection))
         # A dispatch of our own is one statement on the process's dispatch connection; or,
         # while another thread uses that, on a connection of dispatch's own pool.
         with translated_errors(self.engine.url, self.lock_timeout):
-            self.dispatcher.insert(params)
+            return self.dispatcher.insert(params, insert)
+
+    def insert_jobs_unique(self, jobs: Sequence[NewJob], locks: Sequence[UniqueLock | None],
+                           connection: Connection | None = None) -> set[str]:
+        """Insert a list holding unique jobs in one statement (COPY cannot skip duplicates);
+        the ids of the rows inserted. A duplicate of a job earlier in the list or of a row
+        already there is not inserted."""
+        params = {"ids": [job.id for job in jobs], "queues": [job.queue for job in jobs],
+                  "payloads": [job.payload for job in jobs],
+                  "priorities": [job.priority for job in jobs],
+                  "unique_keys": [lock and lock.key for lock in locks],
+                  "unique_fors": [lock and lock.seconds for lock in locks],
+                  "unique_at_starts": [lock is not None and lock.at_start for lock in locks]}
+        if connection is not None:
+            with translated_errors(self.engine.url):
+                rows = list(connection.execute(QUERIES["insert_jobs_unique"], params))
+                if rows:
+                    connection.execute(QUERIES["notify_queues"],
+                                       {"queues": sorted({row.queue for row in rows})})
+            return {row.id for row in rows}
+        with (translated_errors(self.engine.url, self.lock_timeout),
+              self.dispatcher.transaction() as own):
+            inserted = own.execute(INSERT_JOBS_UNIQUE_SQL, params).fetchall()
+            if inserted:
+                own.execute(NOTIFY_QUEUES_SQL, {"queues": sorted({q for _, q in inserted})})
+        return {id_ for id_, _ in inserted}
 
     def insert_jobs(self, jobs: Iterable[NewJob], connection: Connection | None = None) -> None:
         """COPY the rows in (one statement, however many), then one NOTIFY per queue. `jobs`
@@ -187,6 +235,20 @@ class JobStore:
         rows = self._run("fail_job", {"worker": worker_id, "id": job_id,
                                       "exception": exception, "error": error})
         return FailRecorded(rows[0].finished_batch) if rows else None
+
+    def cancel(self, job_id: str, exception: str) -> CancelOutcome:
+        """Cancel one job (three statements in one transaction): a waiting one moves to
+        failed_jobs with `exception`; a running one is marked, and its worker told."""
+        with translated_errors(self.engine.url), self.engine.begin() as conn:
+            found = conn.execute(QUERIES["lock_job_to_cancel"], {"id": job_id}).first()
+            if found is None:
+                failed = conn.execute(QUERIES["is_failed_job"], {"id": job_id}).scalar_one()
+                return CancelOutcome.FINISHED if failed else CancelOutcome.UNKNOWN
+            if found.running:
+                conn.execute(QUERIES["cancel_running_job"], {"id": job_id})
+                return CancelOutcome.STOPPING
+            conn.execute(QUERIES["cancel_waiting_job"], {"id": job_id, "exception": exception})
+            return CancelOutcome.REMOVED
 
     def append_failure_note(self, job_id: str, note: str) -> None:
         self._run("append_failure_note", {"id": job_id, "note": note})

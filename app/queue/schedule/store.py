@@ -52,7 +52,9 @@ class ScheduleStore:
         return bool(self._run("claim_run", {"task": task, "due_at": due_at, "claimed_by": by},
                               conn))
 
-    def set_run_job(self, conn: Connection, task: str, due_at: dt.datetime, job_id: str) -> None:
+    def set_run_job(self, conn: Connection, task: str, due_at: dt.datetime,
+                    job_id: str | None) -> None:
+        """`job_id` None: the job is unique and a duplicate of it was waiting (none enqueued)."""
         self._run("set_run_job", {"task": task, "due_at": due_at, "job_id": job_id}, conn)
 
     def finish_run(self, task: str, due_at: dt.datetime, exit_code: int) -> None:
