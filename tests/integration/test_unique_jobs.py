@@ -17,7 +17,7 @@ from app.queue.db.store import JobStore
 from app.queue.dispatcher import new_row
 from app.queue.testing import fake_queue
 from app.queue.unique import lock_of
-from tests.jobs import compose
+from tests.jobs import unique_and_cancel as jobs
 from tests.jobs.sample_jobs import Carry
 from tests.jobs.unique_and_cancel import UniqueBriefly, UniqueReport, UniqueUntilProcessing
 from tests.support import (
@@ -173,12 +173,12 @@ def test_unique_dispatch_in_the_callers_transaction(queue, engine):
 
 
 @pytest.mark.parametrize(("job", "error", "words"), [
-    (compose.UniqueIdNotAString(1), TypeError, "unique_id() must return a str, not int"),
-    (compose.UniqueForZero(1), ValueError, "finite number of seconds above 0, not 0"),
-    (compose.UniqueForever(1), ValueError, "not inf"),
-    (compose.UniqueForText(1), TypeError, "unique_for must be a number of seconds, not str"),
-    (compose.UniqueUntilUnknown(1), ValueError, "must be \"processing\" or None"),
-    (compose.UniqueUntilWithoutFor(1), ValueError, "sets unique_until but not unique_for"),
+    (jobs.UniqueIdNotAString(1), TypeError, "unique_id() must return a str, not int"),
+    (jobs.UniqueForZero(1), ValueError, "finite number of seconds above 0, not 0"),
+    (jobs.UniqueForever(1), ValueError, "not inf"),
+    (jobs.UniqueForText(1), TypeError, "unique_for must be a number of seconds, not str"),
+    (jobs.UniqueUntilUnknown(1), ValueError, "must be \"processing\" or None"),
+    (jobs.UniqueUntilWithoutFor(1), ValueError, "sets unique_until but not unique_for"),
 ])
 def test_bad_unique_settings_are_one_clear_error_and_write_nothing(queue, engine, job, error,
                                                                    words):
