@@ -1,6 +1,8 @@
 """Cancelling a job: `cancel(id)`, and how a worker stops a job cancelled while it runs.
 
-A pending or delayed job moves to failed_jobs at once (JobStore.cancel). A running one: its
+A pending or delayed job moves to failed_jobs at once (JobStore.cancel), as a failure for
+good: its chain's catch job is enqueued, its batch counts it failed (and is cancelled unless
+it allows failures). A running one: its
 row is marked (`jobs.cancelled_at`) and `<worker id> <job id>` sent on
 listener.CANCEL_CHANNEL; the worker's listener hears it, and its heartbeat reads the marks too
 (for a notification lost while the listener reconnected, and with QUEUE_LISTEN=false). The main
@@ -29,9 +31,16 @@ starts `JobCancelled: cancelled`, for grep and queue:failed."""
 
 
 def cancel(job_id: str) -> bool:
-    """Cancel a job: True if it was pending, delayed or running (and is now removed, or
-    asked to stop); False if it had finished already, or no job has this id."""
-    return cancel_job(job_id) in (CancelOutcome.REMOVED, CancelOutcome.STOPPING)
+    """Cancel a job or a batch. A job: True if it was pending, delayed or running (and is now
+    removed, or asked to stop); False if it had finished already. A batch id (no job has
+    it): True if the batch was not cancelled already (see `cancel_batch`). False for an id
+    that names neither."""
+    outcome = cancel_job(job_id)
+    if outcome is CancelOutcome.UNKNOWN:
+        from app.queue.bus.batch import cancel_batch
+
+        return cancel_batch(job_id)
+    return outcome in (CancelOutcome.REMOVED, CancelOutcome.STOPPING)
 
 
 def cancel_job(job_id: str) -> CancelOutcome:

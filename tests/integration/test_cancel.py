@@ -9,7 +9,8 @@ import signal
 
 import sqlalchemy as sa
 
-from app.queue import cancel, dispatch
+from app.queue import batch, cancel, chain, dispatch
+from tests.jobs.compose import Callback, Step
 from tests.jobs.sample_jobs import Carry
 from tests.jobs.unique_and_cancel import AsyncSleeps, SleepsInSteps, UniqueReport
 from tests.support import artisan, count, ledger, start_worker, wait_for, work
@@ -122,4 +123,42 @@ def test_queue_cancel_says_what_it_did(queue, engine):
     assert unknown.returncode == 1
     assert unknown.stdout == ""
     assert len(unknown.stderr.strip().splitlines()) == 1
-    assert "no job with id nope is pending, delayed or running" in unknown.stderr
+    assert "no job or batch with id nope is pending, delayed or running" in unknown.stderr
+
+
+def test_a_batch_id_cancels_the_batch(queue, engine):
+    b = batch([Step("a"), Step("b")]).finally_(Callback("finally")).dispatch()
+    assert cancel(b.id) is True
+    assert cancel(b.id) is False  # cancelled already
+    assert work().returncode == 0
+    assert [tag for tag, _ in ledger(engine)] == ["finally"]  # its waiting jobs never ran
+    assert b.fresh().cancelled and b.fresh().finished
+
+
+def test_a_cancelled_waiting_member_fails_in_its_batch_and_chain(queue, engine):
+    b = batch([Step("a"), Step("b")]).catch(Callback("catch")).finally_(Callback("finally")) \
+        .allow_failures().dispatch()
+    with engine.connect() as conn:
+        member = conn.execute(sa.text("SELECT id FROM jobs WHERE batch_id = :b ORDER BY id "
+                                      "LIMIT 1"), {"b": b.id}).scalar_one()
+    first = chain([Step("c1"), Step("c2")]).catch(Callback("chain-catch")).dispatch()
+    assert cancel(member) is True
+    assert cancel(first) is True
+    assert work().returncode == 0
+    ran = sorted(tag for tag, _ in ledger(engine))
+    assert ran == ["a", "catch", "chain-catch", "finally"] or \
+        ran == ["b", "catch", "chain-catch", "finally"]
+    b = b.fresh()
+    assert (b.failed_jobs, b.failed_job_ids, b.finished) == (1, (member,), True)
+    assert ledger(engine, "catch")[0][1].endswith(
+        f"failed_job={member} error=JobCancelled: cancelled while waiting")
+
+
+def test_queue_cancel_of_a_batch_says_so(queue, engine):
+    b = batch([Step("a")]).dispatch()
+    done = artisan("queue:cancel", b.id)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Cancelled batch {b.id}: its waiting jobs will not run")
+    again = artisan("queue:cancel", b.id)
+    assert again.returncode == 0
+    assert again.stdout.strip() == f"Batch {b.id} was cancelled already: nothing to do."

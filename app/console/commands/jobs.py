@@ -102,19 +102,34 @@ def job(
 
 
 @cli.command("queue:cancel")
-def cancel(job_id: Annotated[str, typer.Argument(metavar="ID", help="Job id")]) -> None:
+def cancel(job_id: Annotated[str, typer.Argument(metavar="ID", help="Job or batch id")]
+           ) -> None:
     """Cancel a job: a waiting one is removed (kept in failed_jobs as cancelled), a running
-    one is stopped by its worker. Neither is retried."""
+    one is stopped by its worker. Neither is retried. A batch id cancels the batch."""
     from app.queue.cancellation import cancel_job
     from app.queue.db.store import CancelOutcome
 
     outcome = cancel_job(job_id)
     if outcome is CancelOutcome.UNKNOWN:
-        fail(f"no job with id {job_id} is pending, delayed or running (done, or never "
-             "dispatched)")
+        return cancel_batch_by_id(job_id)
     echo({CancelOutcome.REMOVED: f"Cancelled job {job_id}: removed from its queue (in "
                                  "failed_jobs as cancelled).",
           CancelOutcome.STOPPING: f"Cancelled job {job_id}: its worker was asked to stop it "
                                   "(it will be in failed_jobs as cancelled).",
           CancelOutcome.FINISHED: f"Job {job_id} had already finished (failed): nothing to "
                                   "cancel."}[outcome])
+
+
+def cancel_batch_by_id(batch_id: str) -> None:
+    """queue:cancel of an id no job has: a batch's, or an unknown id (exit 1)."""
+    from app.queue.bus.batch import cancel_batch, find_batch
+
+    found = find_batch(batch_id)
+    if found is None:
+        fail(f"no job or batch with id {batch_id} is pending, delayed or running (done, or "
+             "never dispatched)")
+    if not cancel_batch(batch_id):
+        echo(f"Batch {batch_id} was cancelled already: nothing to do.")
+        return
+    echo(f"Cancelled batch {batch_id}: its waiting jobs will not run; running ones see "
+         "self.batch().cancelled.")

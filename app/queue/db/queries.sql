@@ -272,19 +272,6 @@ FROM failed f;
 -- changes it between this and the statement that cancels it.
 SELECT reserved_at IS NOT NULL AS running FROM jobs WHERE id = :id FOR UPDATE;
 
--- name: cancel_waiting_job
--- A pending or delayed job to failed_jobs, as fail_job moves one (its unique key goes with
--- the row).
-WITH moved AS (
-    DELETE FROM jobs WHERE id = :id AND reserved_at IS NULL
-    RETURNING id, queue, payload, attempts, priority, batch_id, chain
-)
-INSERT INTO failed_jobs (id, connection, queue, payload, attempts, priority, exception,
-                         batch_id, chain)
-SELECT id, 'database', queue, payload, attempts, priority, :exception, batch_id, chain
-FROM moved
-RETURNING id;
-
 -- name: cancel_running_job
 -- Ask the worker running a job to stop it: its listener hears `worker job` on
 -- skiplock_cancel; the heartbeat reads cancelled_at too (see heartbeat).

@@ -50,6 +50,16 @@ def carrying_members(claim: str, steps: str, finished: str) -> str:
     return claim.replace(marker, f"{steps}\n{marker}") + f"\n{finished}"
 
 
+def failing_a_waiting_job(fail: sa.TextClause) -> sa.TextClause:
+    """fail_job for a job no worker holds (cancelling a pending or delayed one): the same move
+    to failed_jobs, with the same effects on its chain and batch, written once."""
+    held = "WHERE id = :id AND reserved_by = :worker"
+    assert fail.text.count(held) == 1, "fail_job no longer picks its row as this expects"
+    return sa.text(fail.text.replace(held, "WHERE id = :id AND reserved_at IS NULL"))
+
+
+QUERIES["cancel_waiting_job"] = failing_a_waiting_job(QUERIES["fail_job"])
+
 CLAIM_CARRYING_MEMBERS_SQL = carrying_members(CLAIM_JOBS_SQL,
                                               as_psycopg(QUERIES["carry_on_members"]),
                                               as_psycopg(QUERIES["finished_batches"]))

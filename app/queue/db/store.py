@@ -247,7 +247,8 @@ class JobStore:
             if found.running:
                 conn.execute(QUERIES["cancel_running_job"], {"id": job_id})
                 return CancelOutcome.STOPPING
-            conn.execute(QUERIES["cancel_waiting_job"], {"id": job_id, "exception": exception})
+            conn.execute(QUERIES["cancel_waiting_job"],
+                         {"id": job_id, "exception": exception, "error": exception})
             return CancelOutcome.REMOVED
 
     def append_failure_note(self, job_id: str, note: str) -> None:
