@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import config.app
 import config.dashboard
 import config.queue
 from app.queue.context import QueueContext
@@ -21,6 +22,7 @@ def queue_settings() -> QueueSettings:
         listen=cfg.listen,
         dispatch_lock_timeout=cfg.dispatch_lock_timeout,
         metrics_days=config.dashboard.load().metrics_days,
+        app_keys=config.app.load().keys,
     )
 
 

@@ -1,6 +1,7 @@
 """The queue's SQL: named blocks of the .sql files beside this module, loaded once.
 
 `queries.sql` holds what dispatch and the worker run (JobStore, the libpq fast path),
+`limits.sql` what the limits of job middleware run (LimitStore),
 `admin.sql` what the operating commands run (QueueAdmin). Only the store classes execute them.
 """
 
@@ -36,3 +37,4 @@ INSERT_JOB_SQL = as_psycopg(QUERIES["insert_job"])
 SET_LOCK_TIMEOUT_SQL = as_psycopg(QUERIES["set_lock_timeout"])
 NOTIFY_QUEUES_SQL = as_psycopg(QUERIES["notify_queues"])
 CLAIM_JOBS_SQL = as_psycopg(QUERIES["claim_jobs"])
+LIMIT_QUERIES = load_queries(HERE / "limits.sql")
