@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import config.app
 import config.dashboard
 import config.queue
@@ -38,12 +40,10 @@ _booted = False
 
 
 def boot_providers() -> None:
-    """app/providers.py's boot(), once per process (a context made again, in tests, does not
-    register its listeners twice)."""
+    """app/providers.py's boot() (or APP_PROVIDERS'), once per process (a context made again,
+    in tests, does not register its listeners twice)."""
     global _booted
     if _booted:
         return
     _booted = True
-    from app import providers
-
-    providers.boot()
+    importlib.import_module(config.app.load().providers).boot()
