@@ -18,9 +18,11 @@ import atexit
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.queue import Job
+from app.queue.middleware import RateLimited
 
 LEDGER_ENV = "SKIPLOCK_BENCH_LEDGER"
 
@@ -44,6 +46,27 @@ class BenchNoop(Job):
 
     def handle(self) -> None:
         record_start(self.args.get("i"), clock())
+
+
+class Passthrough:
+    """A middleware that only calls on: what the pipeline itself costs a job."""
+
+    def handle(self, job: Job, next: Callable[[Job], Any]) -> Any:
+        return next(job)
+
+
+class BenchNoopMiddleware(BenchNoop):
+    """BenchNoop inside one no-op middleware."""
+
+    def middleware(self) -> list[Any]:
+        return [Passthrough()]
+
+
+class BenchRateLimited(BenchNoop):
+    """BenchNoop under RateLimited; its arguments carry the key, limit and period."""
+
+    def middleware(self) -> list[Any]:
+        return [RateLimited(self.args["key"], self.args["limit"], self.args["per"])]
 
 
 def record_start(i: Any, started: float) -> None:

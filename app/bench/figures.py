@@ -10,7 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.bench.bench_noop import BenchNoop, clock, read_ledgers
+from app.bench.bench_noop import (
+    BenchNoop,
+    BenchNoopMiddleware,
+    BenchRateLimited,
+    clock,
+    read_ledgers,
+)
 from app.bench.checks import check_ran_once, median, percentile, rate, require
 from app.bench.scratch import Scratch
 from app.bench.workers import WorkerGroup, steal_pct_since, steal_ticks, wait_drained
@@ -66,11 +72,11 @@ def enqueue_bulk(s: Scratch, n: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------- drain
 
 
-def drain(s: Scratch, n: int, workers: int, concurrency: int,
-          timeout: float) -> dict[str, Any]:
+def drain(s: Scratch, n: int, workers: int, concurrency: int, timeout: float,
+          run: str = "drain") -> dict[str, Any]:
     """The queue holds N jobs; W worker processes are released at once; the window ends
     when the poll first sees the queue empty (every job run and acknowledged)."""
-    window = released_window(s, "drain", workers, concurrency, timeout)
+    window = released_window(s, run, workers, concurrency, timeout)
     group = window.pop("group")
     check_ran_once(ran_in(group), n, "drain")
     totals = s.store.worker_totals(s.queue)
@@ -84,6 +90,44 @@ def drain(s: Scratch, n: int, workers: int, concurrency: int,
     cpu = window.pop("worker_cpu_s")
     return {**timed(n, window.pop("seconds")), **window,
             "worker_cpu_s_per_1000_jobs": round(cpu * 1000 / n, 3) if cpu is not None else None}
+
+
+def drain_with_middleware(s: Scratch, n: int, workers: int, concurrency: int,
+                          timeout: float, plain: dict[str, Any]) -> dict[str, Any]:
+    """The drain, of N jobs that each pass one no-op middleware, and its share of `plain`'s
+    rate: what the pipeline costs a job that uses it."""
+    dispatch_many([BenchNoopMiddleware({"i": i}) for i in range(n)])
+    figure = drain(s, n, workers, concurrency, timeout, "drain-middleware")
+    return {**figure, "of_plain": round(figure["jobs_per_s"] / max(plain["jobs_per_s"], 1), 3)}
+
+
+def rate_limited(s: Scratch, n: int, workers: int, concurrency: int, limit: int, per: float,
+                 seconds: float) -> dict[str, Any]:
+    """N jobs under RateLimited(limit, per) waiting; the workers released for `seconds`.
+    Accuracy: the starts in that window ÷ what the limit allows in it (the sliding window
+    keeps it at 1.0 or below). Claims per second: attempts the workers recorded, each a
+    claim, whether the job ran or was held back; with their CPU, it shows whether held-back
+    jobs keep the workers busy."""
+    dispatch_many([BenchRateLimited({"i": i, "key": s.queue, "limit": limit, "per": per})
+                   for i in range(n)])
+    s.jobs.pause(s.queue)
+    s.settle()
+    group = s.workers("rate", workers, concurrency)
+    group.wait_ready()
+    cpu0, t0 = group.cpu_seconds(), clock()
+    s.jobs.resume(s.queue)
+    s.jobs.notify([s.queue])
+    time.sleep(seconds)
+    cpu1, t1 = group.cpu_seconds(), clock()
+    group.stop()
+    started = sum(1 for _, at in read_ledgers(str(group.ledger_dir)) if t0 <= at < t1)
+    claims = int(s.store.worker_totals(s.queue).processed)
+    s.forget_workers()
+    s.store.delete_jobs(s.queue)
+    cpu = round(cpu1 - cpu0, 3) if cpu0 is not None and cpu1 is not None else None
+    return {"jobs_waiting": n, "limit": limit, "per_s": per, "seconds": seconds,
+            "started": started, "accuracy": round(started * per / (limit * seconds), 3),
+            "claims_per_s": round(claims / (t1 - t0), 1), "worker_cpu_s": cpu}
 
 
 def released_window(s: Scratch, run: str, workers: int, concurrency: int,

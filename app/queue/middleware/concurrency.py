@@ -40,7 +40,8 @@ class ConcurrencyLimit:
         choose = functools.partial(self._hold_or_wait, worker_of(job))
         delay = store.decide(self.key, job.job_id, 0.0, choose)
         if delay is not None:
-            return hold_back(job, delay)
+            hold_back(job, delay)
+            return None
         try:
             return next(job)
         finally:

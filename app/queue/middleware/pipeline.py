@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from app.queue.errors import Abort
+from app.queue.errors import Abort, QueueError
 from app.queue.job import Job
 
 Next = Callable[[Job], Any]
 
 
-class MiddlewareError(Abort):
+class MiddlewareError(QueueError, Abort):
     """`middleware()` returned something that is not a list of middleware: the job fails at
     once (retrying would meet the same list), the worker goes on."""
 

@@ -30,7 +30,8 @@ class RateLimited:
         assert job.job_id is not None
         delay = limits().decide(self.key, job.job_id, self.per, self._start_or_wait)
         if delay > 0:
-            return hold_back(job, delay)
+            hold_back(job, delay)
+            return None
         return next(job)
 
     def _start_or_wait(self, state: LimitState, writes: KeyWrites) -> float:

@@ -39,7 +39,8 @@ class ThrottlesExceptions:
         store = limits()
         counted = store.decide(key, job.job_id, self.decay, self._exceptions_or_wait)
         if counted < 0:
-            return hold_back(job, -counted)
+            hold_back(job, -counted)
+            return None
         try:
             result = next(job)
         except Exception as error:
