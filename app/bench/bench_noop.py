@@ -62,10 +62,17 @@ class BenchNoopMiddleware(BenchNoop):
         return [Passthrough()]
 
 
+CLAIMED = -1
+"""The ledger's `i` for a claim of BenchRateLimited, rather than a start."""
+
+
 class BenchRateLimited(BenchNoop):
-    """BenchNoop under RateLimited; its arguments carry the key, limit and period."""
+    """BenchNoop under RateLimited; its arguments carry the key, limit and period. Each
+    claim is noted in the ledger too (as `CLAIMED`), whether the limit then lets it start or
+    holds it back: the figure counts claims in any part of its window."""
 
     def middleware(self) -> list[Any]:
+        record_start(CLAIMED, clock())
         return [RateLimited(self.args["key"], self.args["limit"], self.args["per"])]
 
 

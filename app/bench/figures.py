@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from app.bench.bench_noop import (
+    CLAIMED,
     BenchNoop,
     BenchNoopMiddleware,
     BenchRateLimited,
@@ -105,29 +106,41 @@ def rate_limited(s: Scratch, n: int, workers: int, concurrency: int, limit: int,
                  seconds: float) -> dict[str, Any]:
     """N jobs under RateLimited(limit, per) waiting; the workers released for `seconds`.
     Accuracy: the starts in that window ÷ what the limit allows in it (the sliding window
-    keeps it at 1.0 or below). Claims per second: attempts the workers recorded, each a
-    claim, whether the job ran or was held back; with their CPU, it shows whether held-back
-    jobs keep the workers busy."""
+    keeps it at 1.0 or below). Claims per second and worker CPU, in each half of the window:
+    in the first, each waiting job is claimed once to be given its place; the second shows
+    what waiting costs once they have one (a busy loop would claim them again and again)."""
     dispatch_many([BenchRateLimited({"i": i, "key": s.queue, "limit": limit, "per": per})
                    for i in range(n)])
     s.jobs.pause(s.queue)
     s.settle()
     group = s.workers("rate", workers, concurrency)
     group.wait_ready()
-    cpu0, t0 = group.cpu_seconds(), clock()
+    marks = [(clock(), group.cpu_seconds())]
     s.jobs.resume(s.queue)
     s.jobs.notify([s.queue])
-    time.sleep(seconds)
-    cpu1, t1 = group.cpu_seconds(), clock()
+    for _ in range(2):
+        time.sleep(seconds / 2)
+        marks.append((clock(), group.cpu_seconds()))
     group.stop()
-    started = sum(1 for _, at in read_ledgers(str(group.ledger_dir)) if t0 <= at < t1)
-    claims = int(s.store.worker_totals(s.queue).processed)
     s.forget_workers()
     s.store.delete_jobs(s.queue)
-    cpu = round(cpu1 - cpu0, 3) if cpu0 is not None and cpu1 is not None else None
+    entries = read_ledgers(str(group.ledger_dir))
+    (t0, _), _, (t1, _) = marks
+    started = sum(1 for i, at in entries if i != CLAIMED and t0 <= at < t1)
+    halves = [half_figures(entries, begin, end) for begin, end in zip(marks, marks[1:])]
     return {"jobs_waiting": n, "limit": limit, "per_s": per, "seconds": seconds,
             "started": started, "accuracy": round(started * per / (limit * seconds), 3),
-            "claims_per_s": round(claims / (t1 - t0), 1), "worker_cpu_s": cpu}
+            "first_half": halves[0], "second_half": halves[1]}
+
+
+def half_figures(entries: list[tuple[int, float]], begin: tuple[float, float | None],
+                 end: tuple[float, float | None]) -> dict[str, Any]:
+    """Claims per second and the workers' CPU share between two (time, CPU seconds) marks."""
+    (t0, cpu0), (t1, cpu1) = begin, end
+    claims = sum(1 for i, at in entries if i == CLAIMED and t0 <= at < t1)
+    cpu = (cpu1 - cpu0) / (t1 - t0) if cpu0 is not None and cpu1 is not None else None
+    return {"claims_per_s": round(claims / (t1 - t0), 1),
+            "worker_cpu_pct": round(cpu * 100, 1) if cpu is not None else None}
 
 
 def released_window(s: Scratch, run: str, workers: int, concurrency: int,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from app.queue.backoff import backoff_delay
 from app.queue.errors import Abort, JobTimeout, RetryAfter
 from app.queue.job import Job
-from app.queue.middleware.pipeline import run_through_middleware, uses_middleware
+from app.queue.middleware.pipeline import run_through_middleware
 
 
 class Outcome(enum.StrEnum):
@@ -89,10 +89,10 @@ def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
     started = time.perf_counter()
     timeout = timeout_of(job, defaults)
     try:
-        if uses_middleware(job):
-            run_through_middleware(job, lambda: call_handle(job, timeout))
-        else:
+        if type(job).middleware is Job.middleware:  # none: the path jobs took before it
             call_handle(job, timeout)
+        else:
+            run_through_middleware(job, lambda: call_handle(job, timeout))
     except BaseException as error:  # noqa: BLE001 - user code; see docstring
         return decide_after_error(job, error, defaults, time.perf_counter() - started)
     return decide_after_return(job, defaults, time.perf_counter() - started)

@@ -474,14 +474,18 @@ class Worker:
         """Claim again when a job held back by a limit is due: no NOTIFY announces it."""
         heapq.heappush(self._limited_due, time.monotonic() + delay)
 
-    def _wait_time(self) -> float:
-        wait = self.options.sleep if not (self.slots or self.hooks.running) else 1.0
-        wait = self.timeouts.wait_bound(wait)
+    def _next_limited_due(self) -> float:
+        """Seconds until the next job this worker held back is due (or +inf)."""
         now = time.monotonic()
         while self._limited_due and self._limited_due[0] <= now:
             heapq.heappop(self._limited_due)
+        return self._limited_due[0] - now if self._limited_due else float("inf")
+
+    def _wait_time(self) -> float:
+        wait = self.options.sleep if not (self.slots or self.hooks.running) else 1.0
+        wait = self.timeouts.wait_bound(wait)
         if self._limited_due:
-            wait = min(wait, self._limited_due[0] - now)
+            wait = min(wait, self._next_limited_due())
         if self.link.down or self.refused.held:
             wait = min(wait, 1.0)
         return max(wait, 0.01)
@@ -538,8 +542,9 @@ class Worker:
             if slot.job is not None and result.error is not None:
                 self.hooks.start(slot, result.error)
         claimed = slot.claimed
-        self.metrics.add(claimed.queue, slot.class_name, result.duration, claimed.waited,
-                         result.outcome is Outcome.FAIL)
+        if result.outcome is not Outcome.LIMITED:  # held back: it did not run
+            self.metrics.add(claimed.queue, slot.class_name, result.duration, claimed.waited,
+                             result.outcome is Outcome.FAIL)
         if self.report is not None:
             self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name,
                                  claimed.queue, result.duration,

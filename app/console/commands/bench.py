@@ -99,6 +99,9 @@ def table(r: dict[str, Any]) -> Table:
         t.add_row(f"RateLimited({rate['limit']} per {rate['per_s']:g} s): started ÷ allowed",
                   f"{rate['accuracy']:.2f}",
                   f"{rate['started']} started in {rate['seconds']:g} s with "
-                  f"{rate['jobs_waiting']:,} waiting; {rate['claims_per_s']:g} claims/s, "
-                  f"worker CPU {rate['worker_cpu_s']} s")
+                  f"{rate['jobs_waiting']:,} waiting")
+        for half in ("first_half", "second_half"):
+            h = rate[half]
+            t.add_row(f"RateLimited: claims/s, {half.replace('_', ' ')}",
+                      f"{h['claims_per_s']:g}", f"worker CPU {h['worker_cpu_pct']}% of a core")
     return t

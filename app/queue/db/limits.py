@@ -37,14 +37,12 @@ class KeyWrites:
         self.conn, self.key, self.job_id = conn, key, job_id
 
     def put(self, kind: str, in_seconds: float = 0.0, worker_id: str | None = None,
-            expires_in: float | None = None) -> None:
+            expires_in: float | None = None, drop: tuple[str, ...] = ()) -> None:
+        """A row of `kind` for the job (due in `in_seconds`), its rows of the kinds in `drop`
+        deleted: one statement."""
         self.conn.execute(LIMIT_QUERIES["put_limit"], {
             "key": self.key, "kind": kind, "job_id": self.job_id, "in_seconds": in_seconds,
-            "worker_id": worker_id, "expires_in": expires_in})
-
-    def drop(self, kind: str) -> None:
-        self.conn.execute(LIMIT_QUERIES["drop_limit"],
-                          {"key": self.key, "kind": kind, "job_id": self.job_id})
+            "worker_id": worker_id, "expires_in": expires_in, "drop": list(drop)})
 
 
 class LimitStore:
@@ -55,13 +53,13 @@ class LimitStore:
     def decide(self, key: str, job_id: str, window: float,
                choose: Callable[[LimitState, KeyWrites], T]) -> T:
         """Lock `key`, forget what no longer counts (starts older than `window` seconds, dead
-        holds), and let `choose` read the state and write its decision, all in one
-        transaction."""
+        holds) and read the rest, and let `choose` write its decision, all in one
+        transaction: four round trips (BEGIN and the lock, the state, the write, COMMIT)
+        while other decisions about the key wait."""
         params = {"key": key, "job_id": job_id, "window": window,
                   "retry_after": self.retry_after}
         with translated_errors(self.engine.url), self.engine.begin() as conn:
             conn.execute(LIMIT_QUERIES["lock_limit_key"], params)
-            conn.execute(LIMIT_QUERIES["forget_dead_limits"], params)
             row = conn.execute(LIMIT_QUERIES["limit_state"], params).one()
             state = LimitState(tuple(row.times or ()), row.others, row.free_in,
                                row.waiting_ahead)

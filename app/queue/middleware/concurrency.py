@@ -51,16 +51,14 @@ class ConcurrencyLimit:
                       writes: KeyWrites) -> float | None:
         """None if the job now holds the key, else seconds to wait."""
         if state.others < self.n:
-            writes.put("holding", worker_id=worker_id, expires_in=self.expire_after)
-            writes.drop("waiting")
-            writes.drop("woken")
+            writes.put("holding", worker_id=worker_id, expires_in=self.expire_after,
+                       drop=("waiting", "woken"))
             return None
         if self.release_after is not None:
             delay = self.release_after
         else:
             delay = min(max(state.free_in or 0.0, 0.001), MAX_DELAY)
-        writes.put("waiting", in_seconds=delay)
-        writes.drop("woken")
+        writes.put("waiting", in_seconds=delay, drop=("woken",))
         return delay
 
 

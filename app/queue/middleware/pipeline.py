@@ -1,7 +1,8 @@
 """The pipeline around `handle()`: `job.middleware()`, outermost first, each calling `next`.
 
-The runner calls `run_through_middleware` only for a class that overrides `Job.middleware`:
-a job without middleware takes the path it took before middleware existed.
+The runner calls `run_through_middleware` only for a class that overrides `Job.middleware`
+(one attribute compared): a job without middleware takes the path it took before middleware
+existed.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ Next = Callable[[Job], Any]
 class MiddlewareError(QueueError, Abort):
     """`middleware()` returned something that is not a list of middleware: the job fails at
     once (retrying would meet the same list), the worker goes on."""
-
-
-def uses_middleware(job: Job) -> bool:
-    return type(job).middleware is not Job.middleware
 
 
 def run_through_middleware(job: Job, handle: Callable[[], Any]) -> None:

@@ -37,8 +37,7 @@ class RateLimited:
     def _start_or_wait(self, state: LimitState, writes: KeyWrites) -> float:
         """0 if the job may start now (its start recorded), else seconds to wait."""
         if len(state.times) < self.limit:
-            writes.put("started")
-            writes.drop("waiting")
+            writes.put("started", drop=("waiting",))
             return 0.0
         # times are ≤ 0 and oldest first: room comes when the limit-th newest start leaves.
         room = self.per + state.times[-self.limit]
