@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+
+import config.app
 import config.dashboard
 import config.queue
 from app.queue.context import QueueContext
@@ -21,6 +24,7 @@ def queue_settings() -> QueueSettings:
         listen=cfg.listen,
         dispatch_lock_timeout=cfg.dispatch_lock_timeout,
         metrics_days=config.dashboard.load().metrics_days,
+        app_keys=config.app.load().keys,
     )
 
 
@@ -36,12 +40,10 @@ _booted = False
 
 
 def boot_providers() -> None:
-    """app/providers.py's boot(), once per process (a context made again, in tests, does not
-    register its listeners twice)."""
+    """app/providers.py's boot() (or APP_PROVIDERS'), once per process (a context made again,
+    in tests, does not register its listeners twice)."""
     global _booted
     if _booted:
         return
     _booted = True
-    from app import providers
-
-    providers.boot()
+    importlib.import_module(config.app.load().providers).boot()

@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 
 from config import env
+from config.schedule import module_name
 
 
 def key(raw: str) -> str:
@@ -29,6 +30,8 @@ def key_list(raw: str) -> tuple[str, ...]:
 class AppConfig:
     key: str | None
     previous_keys: tuple[str, ...]
+    providers: str
+    """The module whose boot() runs once per process (Laravel's AppServiceProvider)."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -40,4 +43,5 @@ def load() -> AppConfig:
     return AppConfig(
         key=env("APP_KEY", None, key),
         previous_keys=env("APP_PREVIOUS_KEYS", (), key_list),
+        providers=env("APP_PROVIDERS", "app.providers", module_name),
     )

@@ -13,7 +13,10 @@ Figures, each only after its checks pass:
 * latency — one idle worker, jobs dispatched 20 ms apart: committed dispatch → job start,
   median and p99;
 * backlog (optional) — the drain with a million rows waiting behind the jobs, divided by the
-  drain with ten thousand.
+  drain with ten thousand;
+* middleware (optional) — the drain of jobs that pass one no-op middleware, as a share of the
+  plain drain; and RateLimited(5 per second) with 1,000 jobs waiting for 10 s: starts ÷ what
+  the limit allows, the claims per second it costs, and the workers' CPU.
 
 Everything happens on a scratch queue of the configured database, which is left as it was found.
 """
@@ -42,6 +45,7 @@ class BenchOptions:
     interval_ms: float = 20.0
     backlog: bool = False
     backlog_rows: int = 1_000_000
+    middleware: bool = False
     timeout: float = 300.0
     """Seconds a drain may take before the bench gives up."""
 
@@ -98,9 +102,26 @@ def measure(options: BenchOptions, progress: Callable[[str], None]) -> dict[str,
                      f"{o.backlog_rows:,} rows waiting")
             out["backlog"] = figures.backlog(s, o.jobs, o.workers, o.concurrency,
                                              o.backlog_rows, o.timeout)
+        out["middleware"] = measure_middleware(s, o, out["drain"], progress) \
+            if o.middleware else None
         out["settings"]["checkpoint"] = s.checkpoint
         progress("cleaning up the scratch queue")
     return out
+
+
+RATE_JOBS, RATE_LIMIT, RATE_PER, RATE_SECONDS = 1000, 5, 1.0, 10.0
+"""The RateLimited figure: jobs waiting, the limit (starts per period) and the window."""
+
+
+def measure_middleware(s: Scratch, o: BenchOptions, plain: dict[str, Any],
+                       progress: Callable[[str], None]) -> dict[str, Any]:
+    progress(f"drain with one no-op middleware: {o.jobs:,} jobs")
+    noop = figures.drain_with_middleware(s, o.jobs, o.workers, o.concurrency, o.timeout, plain)
+    progress(f"RateLimited({RATE_LIMIT} per {RATE_PER:g} s): {RATE_JOBS:,} jobs waiting, "
+             f"{RATE_SECONDS:g} s")
+    rate = figures.rate_limited(s, RATE_JOBS, o.workers, o.concurrency, RATE_LIMIT, RATE_PER,
+                                RATE_SECONDS)
+    return {"noop_drain": noop, "rate_limited": rate}
 
 
 def worker_lifetime(o: BenchOptions) -> float:

@@ -18,9 +18,11 @@ import atexit
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.queue import Job
+from app.queue.middleware import RateLimited
 
 LEDGER_ENV = "SKIPLOCK_BENCH_LEDGER"
 
@@ -53,6 +55,34 @@ class BenchUnique(BenchNoop):
 
     def unique_id(self) -> str:
         return str(self.args.get("i"))
+
+
+class Passthrough:
+    """A middleware that only calls on: what the pipeline itself costs a job."""
+
+    def handle(self, job: Job, next: Callable[[Job], Any]) -> Any:
+        return next(job)
+
+
+class BenchNoopMiddleware(BenchNoop):
+    """BenchNoop inside one no-op middleware."""
+
+    def middleware(self) -> list[Any]:
+        return [Passthrough()]
+
+
+CLAIMED = -1
+"""The ledger's `i` for a claim of BenchRateLimited, rather than a start."""
+
+
+class BenchRateLimited(BenchNoop):
+    """BenchNoop under RateLimited; its arguments carry the key, limit and period. Each
+    claim is noted in the ledger too (as `CLAIMED`), whether the limit then lets it start or
+    holds it back: the figure counts claims in any part of its window."""
+
+    def middleware(self) -> list[Any]:
+        record_start(CLAIMED, clock())
+        return [RateLimited(self.args["key"], self.args["limit"], self.args["per"])]
 
 
 def record_start(i: Any, started: float) -> None:

@@ -7,10 +7,19 @@ checks passed: the rows are where they should be, and every job ran exactly once
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
-from app.bench.bench_noop import BenchNoop, BenchUnique, clock, read_ledgers
+from app.bench.bench_noop import (
+    CLAIMED,
+    BenchNoop,
+    BenchNoopMiddleware,
+    BenchRateLimited,
+    BenchUnique,
+    clock,
+    read_ledgers,
+)
 from app.bench.checks import check_ran_once, median, percentile, rate, require
 from app.bench.scratch import Scratch
 from app.bench.workers import WorkerGroup, steal_pct_since, steal_ticks, wait_drained
@@ -96,8 +105,8 @@ def batch_drain(s: Scratch, batch_id: str, n: int, workers: int, concurrency: in
 # --------------------------------------------------------------------------------- drain
 
 
-def drain(s: Scratch, n: int, workers: int, concurrency: int,
-          timeout: float, run: str = "drain") -> dict[str, Any]:
+def drain(s: Scratch, n: int, workers: int, concurrency: int, timeout: float,
+          run: str = "drain") -> dict[str, Any]:
     """The queue holds N jobs; W worker processes are released at once; the window ends
     when the poll first sees the queue empty (every job run and acknowledged)."""
     window = released_window(s, run, workers, concurrency, timeout)
@@ -114,6 +123,56 @@ def drain(s: Scratch, n: int, workers: int, concurrency: int,
     cpu = window.pop("worker_cpu_s")
     return {**timed(n, window.pop("seconds")), **window,
             "worker_cpu_s_per_1000_jobs": round(cpu * 1000 / n, 3) if cpu is not None else None}
+
+
+def drain_with_middleware(s: Scratch, n: int, workers: int, concurrency: int,
+                          timeout: float, plain: dict[str, Any]) -> dict[str, Any]:
+    """The drain, of N jobs that each pass one no-op middleware, and its share of `plain`'s
+    rate: what the pipeline costs a job that uses it."""
+    dispatch_many([BenchNoopMiddleware({"i": i}) for i in range(n)])
+    figure = drain(s, n, workers, concurrency, timeout, "drain-middleware")
+    return {**figure, "of_plain": round(figure["jobs_per_s"] / max(plain["jobs_per_s"], 1), 3)}
+
+
+def rate_limited(s: Scratch, n: int, workers: int, concurrency: int, limit: int, per: float,
+                 seconds: float) -> dict[str, Any]:
+    """N jobs under RateLimited(limit, per) waiting; the workers released for `seconds`.
+    Accuracy: the starts in that window ÷ what the limit allows in it (the sliding window
+    keeps it at 1.0 or below). Claims per second and worker CPU, in each half of the window:
+    in the first, each waiting job is claimed once to be given its place; the second shows
+    what waiting costs once they have one (a busy loop would claim them again and again)."""
+    dispatch_many([BenchRateLimited({"i": i, "key": s.queue, "limit": limit, "per": per})
+                   for i in range(n)])
+    s.jobs.pause(s.queue)
+    s.settle()
+    group = s.workers("rate", workers, concurrency)
+    group.wait_ready()
+    marks = [(clock(), group.cpu_seconds())]
+    s.jobs.resume(s.queue)
+    s.jobs.notify([s.queue])
+    for _ in range(2):
+        time.sleep(seconds / 2)
+        marks.append((clock(), group.cpu_seconds()))
+    group.stop()
+    s.forget_workers()
+    s.store.delete_jobs(s.queue)
+    entries = read_ledgers(str(group.ledger_dir))
+    (t0, _), _, (t1, _) = marks
+    started = sum(1 for i, at in entries if i != CLAIMED and t0 <= at < t1)
+    halves = [half_figures(entries, begin, end) for begin, end in itertools.pairwise(marks)]
+    return {"jobs_waiting": n, "limit": limit, "per_s": per, "seconds": seconds,
+            "started": started, "accuracy": round(started * per / (limit * seconds), 3),
+            "first_half": halves[0], "second_half": halves[1]}
+
+
+def half_figures(entries: list[tuple[int, float]], begin: tuple[float, float | None],
+                 end: tuple[float, float | None]) -> dict[str, Any]:
+    """Claims per second and the workers' CPU share between two (time, CPU seconds) marks."""
+    (t0, cpu0), (t1, cpu1) = begin, end
+    claims = sum(1 for i, at in entries if i == CLAIMED and t0 <= at < t1)
+    cpu = (cpu1 - cpu0) / (t1 - t0) if cpu0 is not None and cpu1 is not None else None
+    return {"claims_per_s": round(claims / (t1 - t0), 1),
+            "worker_cpu_pct": round(cpu * 100, 1) if cpu is not None else None}
 
 
 def released_window(s: Scratch, run: str, workers: int, concurrency: int,

@@ -77,3 +77,7 @@ CHECKPOINT;
 SELECT current_setting('server_version') AS version,
        current_setting('synchronous_commit') AS synchronous_commit,
        current_setting('fsync') AS fsync;
+
+-- name: delete_limits
+-- The rate limit of the scratch queue's RateLimited figure (its key is the queue's name).
+DELETE FROM job_limits WHERE key = 'rate:' || :queue;

@@ -55,10 +55,11 @@ class BenchStore:
                                      "rows": rows})
 
     def forget(self, queue: str) -> None:
-        """Every trace of the scratch queue: its jobs, failed jobs, batches, workers and
-        pause."""
+        """Every trace of the scratch queue: its jobs, failed jobs, batches, workers, pause
+        and limit."""
         for name, params in (("delete_jobs", {"queue": queue}),
                              ("delete_batches", {"queue": queue}),
+                             ("delete_limits", {"queue": queue}),
                              ("delete_failed", {"queue": queue}),
                              ("delete_workers", {"name": queue}),
                              ("delete_paused", {"queue": queue})):

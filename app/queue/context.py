@@ -19,6 +19,8 @@ from app.queue.settings import QueueSettings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from app.queue.crypto import Encrypter
+    from app.queue.db.limits import LimitStore
     from app.queue.db.store import JobStore
     from app.queue.resolver import JobClassResolver
     from app.queue.runner import Defaults
@@ -37,6 +39,19 @@ class QueueContext:
 
         return JobStore(self.engine_factory(), prepare=self.settings.listen,
                         lock_timeout=self.settings.dispatch_lock_timeout)
+
+    @cached_property
+    def limits(self) -> LimitStore:
+        """Where job middleware keeps its limits (used only by jobs that have middleware)."""
+        from app.queue.db.limits import LimitStore
+
+        return LimitStore(self.store.engine, self.settings.retry_after)
+
+    @cached_property
+    def encrypter(self) -> Encrypter:
+        from app.queue.crypto import Encrypter
+
+        return Encrypter(self.settings.app_keys)
 
     @cached_property
     def resolver(self) -> JobClassResolver:

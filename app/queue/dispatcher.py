@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.queue import context, payload, testing, unique
+from app.queue import context, job_events, payload, testing, unique
 from app.queue.db.records import NewJob, UniqueLock
 from app.queue.errors import MaxAttemptsExceeded, QueueError
 from app.queue.ids import new_id, new_ids
@@ -46,6 +46,7 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
     if not ctx.store.insert_job(row, seconds, run_at, connection_of(connection), lock):
         return None
     job.job_id = row.id
+    job_events.queued([job], [row.id], lambda _job: row.queue, seconds)
     return row.id
 
 
@@ -86,11 +87,13 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
                 dispatch_sync(job)
             return list(ids)
         ctx.store.insert_jobs(rows, connection=callers)
+        job_events.queued(jobs, ids, lambda job: _queue_of(job, ctx))
     else:
         # Rows are made as the COPY takes them and not kept: 10,000 kept tuples cost more in
         # garbage collector passes than in making them.
         ctx.store.insert_jobs(new_row(job, None, None, ctx, id_)
                               for job, id_ in zip(jobs, ids, strict=True))
+        job_events.queued(jobs, ids, lambda job: _queue_of(job, ctx))
     for job, id_ in zip(jobs, ids, strict=True):
         job.job_id = id_
     return list(ids)
@@ -104,6 +107,9 @@ def _dispatch_many_unique(jobs: list[Job], ids: list[str], locks: list[UniqueLoc
     placed = [id_ if id_ in inserted else None for id_ in ids]
     for job, id_ in zip(jobs, placed, strict=True):
         job.job_id = id_
+    queued = [job for job in jobs if job.job_id is not None]
+    job_events.queued(queued, [job.job_id for job in queued if job.job_id],
+                      lambda job: _queue_of(job, ctx))
     return placed
 
 
@@ -135,7 +141,9 @@ def dispatch_sync(job: Job) -> Any:
         result = run_attempt(job, defaults)
         if result.outcome is Outcome.DONE:
             return None
-        if result.outcome is Outcome.RETRY:
+        if result.outcome is Outcome.LIMITED:  # held back: this attempt does not count
+            job.attempts -= 1
+        if result.outcome in (Outcome.RETRY, Outcome.LIMITED):
             time.sleep(result.delay)
             continue
         assert result.error is not None
@@ -152,14 +160,16 @@ def new_row(job: Job, queue: str | None, priority: int | None, ctx: context.Queu
     return NewJob(id_ or new_id(), queue_name, payload.encode(job), prio)
 
 
+def _queue_of(job: Job, ctx: context.QueueContext) -> str:
+    return job.queue if job.queue is not None else ctx.settings.default_queue
+
+
 def _check_job(job: Job, queue: str | None, priority: int | None,
                ctx: context.QueueContext) -> tuple[str, int]:
     if not isinstance(job, Job):
         raise TypeError(f"dispatch() takes a Job instance, not {type(job).__name__}")
     ctx.resolver.refuse_undispatchable(type(job))
-    if queue is None:
-        queue = job.queue if job.queue is not None else ctx.settings.default_queue
-    name = check_queue_name(queue)
+    name = check_queue_name(queue if queue is not None else _queue_of(job, ctx))
     prio = priority if priority is not None else job.priority
     if isinstance(prio, bool) or not isinstance(prio, int):
         raise TypeError(f"priority must be an int, not {type(prio).__name__}")

@@ -42,7 +42,8 @@ class JobEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class JobQueued(JobEvent):
-    """dispatch() wrote the job (in a caller's transaction: when that commits)."""
+    """dispatch() or dispatch_many() wrote the job (with `connection=`, in the caller's
+    transaction, which may still roll back). Fired in the dispatching process."""
 
     delay: float = 0.0
 

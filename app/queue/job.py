@@ -15,6 +15,9 @@ from app.queue.settings import MAX_DELAY
 class RunControl(Protocol):
     """What a running job can ask of whoever runs it (the worker, or dispatch_sync)."""
 
+    id: str
+    """The worker's id (limits held by a job live as long as its heartbeat)."""
+
     def progress(self, job_id: str, percent: float, message: str | None) -> None: ...
 
 
@@ -23,7 +26,8 @@ class Job:
 
     Subclasses set `queue`, `tries`, `backoff`, `timeout`, `priority` (None means the
     configured default) and implement `handle()` (plain or `async def`). The constructor's
-    arguments are stored as JSON, so keep them to JSON-friendly values.
+    arguments are stored as JSON, so keep them to JSON-friendly values; `encrypted = True`
+    stores them encrypted with APP_KEY.
     """
 
     queue: ClassVar[str | None] = None
@@ -31,6 +35,7 @@ class Job:
     backoff: ClassVar[float | Sequence[float] | None] = None
     timeout: ClassVar[float | None] = None
     priority: ClassVar[int] = 0
+    encrypted: ClassVar[bool] = False
     unique_for: ClassVar[float | None] = None
     """Seconds a unique job holds its lock at most: while one is pending, delayed or running,
     dispatching a duplicate (same class, same unique_id()) enqueues nothing. None: not unique."""
@@ -50,6 +55,8 @@ class Job:
     # What handle() asked for; read by the runner after handle() returns.
     _released_delay: float | None = None
     _fail_reason: str | None = None
+    _limited_delay: float | None = None
+    """Set by a middleware that held the job back (app.queue.middleware.hold_back)."""
     _control: RunControl | None = None
     # Cancellation of an `async def` handler, asked from the worker's main thread (see
     # runner.request_cancel): the flag covers a request that comes before the task exists.
@@ -66,6 +73,11 @@ class Job:
         """What tells duplicates apart within the class (only if `unique_for` is set): jobs
         of one class with the same unique_id are duplicates. Default: one per class."""
         return ""
+
+    def middleware(self) -> list[Any]:
+        """What `handle()` runs inside, outermost first: objects with `handle(job, next)`
+        (see app.queue.middleware). None by default."""
+        return []
 
     # ------------------------------------------------------------------ inside handle()
 

@@ -33,6 +33,7 @@ from app.queue.errors import PayloadError
 from app.queue.job import BEHAVIOUR, RESERVED_NAMES, RUNTIME_STATE, Job, is_behaviour
 
 if TYPE_CHECKING:
+    from app.queue.crypto import Encrypter
     from app.queue.resolver import JobClassResolver
 
 TAG = "__type__"
@@ -51,13 +52,26 @@ below where json and the decoder's recursion give up (about 1,000 levels; a tupl
 
 
 def encode(job: Job) -> str:
-    """The JSON text stored in `jobs.payload` for this job (what json.dumps would write)."""
+    """The JSON text stored in `jobs.payload` for this job (what json.dumps would write).
+    For an `encrypted = True` class, `data` is a Fernet token of the arguments' JSON, and
+    `"encrypted": true` tells every listing to show `[encrypted]`."""
     cls = type(job)
     prefix = _job_prefixes.get(cls)
     if prefix is None:
         # A checked import path is a dotted identifier: nothing in it needs escaping.
-        prefix = _job_prefixes[cls] = f'{{"job": "{importable_path(cls, "job")}", "data": '
-    return prefix + _dumps(job_data(job)) + "}"
+        marker = '"encrypted": true, ' if cls.encrypted else ""
+        path = importable_path(cls, "job")
+        prefix = _job_prefixes[cls] = f'{{"job": "{path}", {marker}"data": '
+    data = _dumps(job_data(job))
+    if cls.encrypted:
+        data = _dumps(_encrypter().encrypt(data, cls.__qualname__))
+    return prefix + data + "}"
+
+
+def _encrypter() -> Encrypter:
+    from app.queue import context
+
+    return context.current().encrypter
 
 
 _job_prefixes: dict[type, str] = {}
@@ -356,10 +370,15 @@ def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Jo
             raise PayloadError(NESTED_TOO_DEEPLY) from None
         except (ValueError, TypeError) as exc:
             raise PayloadError(f"payload is not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("data", {}), dict):
+    encrypted = isinstance(document, dict) and document.get("encrypted") is True
+    if not isinstance(document, dict) \
+            or not isinstance(document.get("data", {}), str if encrypted else dict):
         raise PayloadError("payload must be an object with 'job' and 'data'")
     cls = resolver.resolve(document.get("job"))
     data = document.get("data", {})
+    if encrypted:
+        text = decrypt_data(data, cls)
+        data = json.loads(text)  # our own JSON: the key authenticated it
     # Only tagged values need rebuilding; a payload with no tag anywhere is already the data
     # (rows come out of JSONB, which writes every key as it is, never as \u escapes).
     if not isinstance(text, str) or TAG in text:
@@ -385,6 +404,18 @@ def apply_context(job: Job, context: Any) -> None:
                            f"{', '.join(sorted(CONTEXT_KEYS))} (strings)")
     for name, value in context.items():
         setattr(job, name, value)
+
+
+def decrypt_data(token: str, cls: type[Job]) -> str:
+    """The arguments' JSON from an encrypted payload (its class already resolved, so nothing
+    is decrypted for a class no worker may run). Neither the token nor any plaintext gets
+    into the error."""
+    from app.queue.crypto import EncryptionError
+
+    try:
+        return _encrypter().decrypt(token, f"{cls.__qualname__}'s arguments")
+    except EncryptionError as exc:
+        raise PayloadError(str(exc)) from None
 
 
 def instantiate(cls: type[Job], data: dict[str, Any]) -> Job:

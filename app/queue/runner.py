@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from app.queue.backoff import backoff_delay
 from app.queue.errors import Abort, JobCancelled, JobTimeout, RetryAfter
 from app.queue.job import Job
+from app.queue.middleware.pipeline import run_through_middleware
 
 
 class Outcome(enum.StrEnum):
     DONE = "DONE"
     RETRY = "RETRY"
     FAIL = "FAIL"
+    LIMITED = "LIMITED"
+    """A middleware held the job back: released with a delay, its attempt not counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +105,12 @@ def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
     job._released_delay = None
     job._fail_reason = None
     started = time.perf_counter()
+    timeout = timeout_of(job, defaults)
     try:
-        call_handle(job, timeout_of(job, defaults))
+        if type(job).middleware is Job.middleware:  # none: the path jobs took before it
+            call_handle(job, timeout)
+        else:
+            run_through_middleware(job, lambda: call_handle(job, timeout))
     except BaseException as error:  # noqa: BLE001 - user code; see docstring
         return decide_after_error(job, error, defaults, time.perf_counter() - started)
     return decide_after_return(job, defaults, time.perf_counter() - started)
@@ -113,6 +120,9 @@ def decide_after_return(job: Job, defaults: Defaults, duration: float) -> Attemp
     if job._fail_reason is not None:
         return AttemptResult(Outcome.FAIL, error=Abort(job._fail_reason),
                              error_text=f"Abort: {job._fail_reason}", duration=duration)
+    if job._limited_delay is not None:
+        return AttemptResult(Outcome.LIMITED, delay=job._limited_delay,
+                             error_text="held back by a limit", duration=duration)
     if job._released_delay is not None:
         return AttemptResult(Outcome.RETRY, delay=job._released_delay,
                              error_text="released by the job", duration=duration)

@@ -34,3 +34,6 @@ class QueueSettings:
     """Seconds a dispatch of our own may wait for a lock on jobs; 0: as long as it takes."""
     metrics_days: int = 7
     """Days of per-minute history (queue_metrics) the workers keep."""
+    app_keys: tuple[str, ...] = ()
+    """APP_KEY then APP_PREVIOUS_KEYS: the first encrypts `encrypted = True` jobs, any
+    decrypts."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import heapq
 import os
 import queue as stdlib_queue
 import socket
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from app.queue import cancellation, payload, process
+from app.queue import cancellation, job_events, payload, process
 from app.queue.admin import QueueAdmin
 from app.queue.bus.batch import announce_finished
 from app.queue.db.libpq import libpq_conninfo
@@ -112,12 +113,13 @@ class WorkerOptions:
 class JobEvent:
     """What the worker tells its reporter about a job (the console prints one line each)."""
 
-    state: str  # RUNNING, DONE, RETRY, FAIL
+    state: str  # RUNNING, DONE, RETRY, LIMITED, FAIL
     job_id: str
     class_name: str
     queue: str
     duration: float | None = None
     detail: str | None = None
+    attempt: int = 0
 
 
 class Worker:
@@ -177,6 +179,8 @@ class Worker:
         self.heartbeat: Heartbeat | None = None
         self.listener: Listener | None = None
         self._announced_wait = False
+        self._limited_due: list[float] = []
+        """When the jobs this worker put back for a limit are due (monotonic, a heap)."""
 
     # ------------------------------------------------------------------------ lifecycle
 
@@ -206,6 +210,7 @@ class Worker:
             on_lost_row=self._register_again, log=self.log, outage=self.outage,
             on_beat=self._flush_metrics, on_cancelled=self.cancelled)
         self.heartbeat.start()
+        job_events.worker_starting(self.id, self.options.name, self.options.queues)
         self.timeouts.record_jobs_left_by_restart(self.store, self.resolver, self._record,
                                                   self._until_database_answers)
         if self.options.listen:
@@ -317,6 +322,8 @@ class Worker:
             self.log(line)
 
     def _shutdown(self) -> None:
+        job_events.worker_stopping(self.id, self.options.name, self.options.queues,
+                                   self.stop_reason.value if self.stop_reason else "stopped")
         if self.listener is not None:
             self.listener.stop()
         if self.heartbeat is not None:
@@ -423,6 +430,7 @@ class Worker:
         self.timeouts.arm_attempt(slot, job)
         if self.report is not None:
             self.events.put(("start", slot))
+        job_events.processing(claimed, job)
         try:
             if slot.cancelled:
                 return cancellation.NOT_RUN
@@ -495,11 +503,24 @@ class Worker:
     def _report_running(self, slot: Slot) -> None:
         if self.report is not None:
             self.report(JobEvent("RUNNING", slot.claimed.id, slot.class_name,
-                                 slot.claimed.queue))
+                                 slot.claimed.queue, attempt=slot.claimed.attempts))
+
+    def _wake_by(self, delay: float) -> None:
+        """Claim again when a job held back by a limit is due: no NOTIFY announces it."""
+        heapq.heappush(self._limited_due, time.monotonic() + delay)
+
+    def _next_limited_due(self) -> float:
+        """Seconds until the next job this worker held back is due (or +inf)."""
+        now = time.monotonic()
+        while self._limited_due and self._limited_due[0] <= now:
+            heapq.heappop(self._limited_due)
+        return self._limited_due[0] - now if self._limited_due else float("inf")
 
     def _wait_time(self) -> float:
         wait = self.options.sleep if not (self.slots or self.hooks.running) else 1.0
         wait = self.timeouts.wait_bound(wait)
+        if self._limited_due:
+            wait = min(wait, self._next_limited_due())
         if self.link.down or self.refused.held:
             wait = min(wait, 1.0)
         return max(wait, 0.01)
@@ -558,11 +579,14 @@ class Worker:
             if slot.job is not None and result.error is not None:
                 self.hooks.start(slot, result.error)
         claimed = slot.claimed
-        self.metrics.add(claimed.queue, slot.class_name, result.duration, claimed.waited,
-                         result.outcome is Outcome.FAIL)
+        if result.outcome is not Outcome.LIMITED:  # held back: it did not run
+            self.metrics.add(claimed.queue, slot.class_name, result.duration, claimed.waited,
+                             result.outcome is Outcome.FAIL)
         if self.report is not None:
             self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name,
-                                 claimed.queue, result.duration, _first_line(result)))
+                                 claimed.queue, result.duration,
+                                 job_events.error_line(result.error), claimed.attempts))
+        job_events.outcome(claimed, slot.class_name, slot.job, result)
         self._check_memory()
 
     def _flush_metrics(self) -> None:
@@ -587,8 +611,11 @@ class Worker:
             return True
         if result.outcome is Outcome.RETRY:
             return self.store.release(owner, claimed.id, result.delay, result.error_text)
+        if result.outcome is Outcome.LIMITED:
+            self._wake_by(result.delay)
+            return self.store.release_limited(owner, claimed.id, result.delay)
         failed = self.store.fail(owner, claimed.id, result.error_text or "failed",
-                                 _first_line(result))
+                                 job_events.error_line(result.error))
         if failed is not None and failed.finished_batch is not None:
             announce_finished([failed.finished_batch])
         return failed is not None
@@ -657,17 +684,6 @@ class Worker:
                      "QUEUE_RETRY_AFTER will")
             return
         self.log(f"quit: gave back {given_back} job(s)")
-
-
-def _first_line(result: AttemptResult) -> str | None:
-    if result.error is None:
-        return None
-    name = type(result.error).__name__
-    try:
-        text = str(result.error).strip().splitlines()
-    except Exception:  # noqa: BLE001 - a job's exception whose __str__ raises
-        return f"{name}: <its message could not be printed>"
-    return f"{name}: {text[0]}" if text else name
 
 
 def rss_megabytes() -> float:

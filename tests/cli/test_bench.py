@@ -20,6 +20,7 @@ BENCH_ROWS = {
     "failed_jobs": "SELECT count(*) FROM failed_jobs WHERE queue LIKE 'bench-%'",
     "workers": "SELECT count(*) FROM workers WHERE name LIKE 'bench-%'",
     "paused_queues": "SELECT count(*) FROM paused_queues WHERE queue LIKE 'bench-%'",
+    "job_limits": "SELECT count(*) FROM job_limits WHERE key LIKE 'rate:bench-%'",
 }
 
 
@@ -52,6 +53,21 @@ def test_bench_measures_every_figure_and_leaves_the_database_as_it_was(queue, en
     assert bench_rows(engine) == dict.fromkeys(BENCH_ROWS, 0)
     assert count(engine, "SELECT count(*) FROM jobs WHERE id = :id AND queue = 'real'",
                  id=job_id) == 1
+
+
+def test_bench_middleware_figures_hold_the_rate_and_leave_nothing_behind(queue, engine):
+    result = artisan("queue:bench", "--jobs", "300", "--latency-jobs", "5", "--middleware",
+                     "--json", timeout=180)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["middleware"]
+    noop = figures["noop_drain"]
+    assert noop["jobs"] == 300 and noop["jobs_per_s"] > 0 and noop["of_plain"] > 0
+    rate = figures["rate_limited"]
+    # The sliding window never lets more start than the limit allows in the window.
+    assert 0 < rate["started"] <= rate["limit"] * rate["seconds"] / rate["per_s"]
+    assert 0 < rate["accuracy"] <= 1.0
+    assert rate["first_half"]["claims_per_s"] > 0
+    assert bench_rows(engine) == dict.fromkeys(BENCH_ROWS, 0)
 
 
 def test_bench_prints_a_table(queue):

@@ -24,7 +24,7 @@ KEYS = (
     "JOB_MAX_RETRY_ATTEMPTS", "JOB_RETRY_DELAY", "JOB_DEFAULT_TIMEOUT", "JOB_WORKER_CONCURRENCY",
     "QUEUE_JOB_PACKAGES", "QUEUE_LISTEN", "QUEUE_DISPATCH_LOCK_TIMEOUT", "SCHEDULE_MODULE",
     "SCHEDULE_TIMEZONE", "APP_KEY", "APP_PREVIOUS_KEYS", "DASHBOARD_TOKEN",
-    "QUEUE_HEALTH_MAX_WAIT", "QUEUE_METRICS_DAYS",
+    "QUEUE_HEALTH_MAX_WAIT", "QUEUE_METRICS_DAYS", "APP_PROVIDERS",
 )
 
 
@@ -202,3 +202,13 @@ def test_dashboard_keys_have_their_defaults_and_refuse_bad_values(
     monkeypatch.setenv("QUEUE_HEALTH_MAX_WAIT", "-1")
     with pytest.raises(ConfigError, match="QUEUE_HEALTH_MAX_WAIT"):
         config.dashboard.load()
+
+
+def test_app_providers_defaults_to_app_providers_and_refuses_a_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import config.app
+
+    assert config.app.load().providers == "app.providers"
+    monkeypatch.setenv("APP_PROVIDERS", "app/providers.py")
+    with pytest.raises(ConfigError, match="APP_PROVIDERS"):
+        config.app.load()

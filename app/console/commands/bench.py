@@ -24,6 +24,9 @@ def bench(
     ] = False,
     backlog_rows: Annotated[int, typer.Option(help="Rows waiting in the backlog figure")
                             ] = 1_000_000,
+    middleware: Annotated[bool, typer.Option(
+        help="Also drain jobs with one no-op middleware, and measure RateLimited (+12 s)")
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds a drain may take")] = 300.0,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON only")] = False,
 ) -> None:
@@ -41,7 +44,7 @@ def bench(
         bad_option("--timeout", f"must be more than 0, not {timeout:g}")
     options = BenchOptions(jobs=jobs, workers=workers, concurrency=concurrency,
                            latency_jobs=latency_jobs, backlog=backlog,
-                           backlog_rows=backlog_rows, timeout=timeout)
+                           backlog_rows=backlog_rows, middleware=middleware, timeout=timeout)
     progress = (lambda line: None) if json_output else \
         (lambda line: err_console().print(f"  [dim]{line} …[/dim]"))
     try:
@@ -103,4 +106,16 @@ def table(r: dict[str, Any]) -> Table:
         t.add_row(f"drain with {large['waiting_rows']:,} waiting ÷ with "
                   f"{small['waiting_rows']:,}", f"{bl['ratio']:.2f}",
                   f"{large['jobs_per_s']:,} vs {small['jobs_per_s']:,} jobs/s")
+    if r["middleware"] is not None:
+        noop, rate = r["middleware"]["noop_drain"], r["middleware"]["rate_limited"]
+        t.add_row("drain, one no-op middleware ÷ plain drain", f"{noop['of_plain']:.2f}",
+                  f"{noop['jobs_per_s']:,} jobs/s")
+        t.add_row(f"RateLimited({rate['limit']} per {rate['per_s']:g} s): started ÷ allowed",
+                  f"{rate['accuracy']:.2f}",
+                  f"{rate['started']} started in {rate['seconds']:g} s with "
+                  f"{rate['jobs_waiting']:,} waiting")
+        for half in ("first_half", "second_half"):
+            h = rate[half]
+            t.add_row(f"RateLimited: claims/s, {half.replace('_', ' ')}",
+                      f"{h['claims_per_s']:g}", f"worker CPU {h['worker_cpu_pct']}% of a core")
     return t

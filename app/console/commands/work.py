@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,15 +20,20 @@ from app.queue import context, process
 if TYPE_CHECKING:
     from app.queue.worker import JobEvent
 
-STATE_STYLE = {"RUNNING": "yellow", "DONE": "green", "RETRY": "yellow", "FAIL": "red"}
+STATE_STYLE = {"RUNNING": "yellow", "DONE": "green", "RETRY": "yellow", "LIMITED": "cyan",
+               "FAIL": "red"}
+JSON_EVENTS = {"RUNNING": "JobProcessing", "DONE": "JobProcessed", "RETRY": "JobReleased",
+               "LIMITED": "JobReleased", "FAIL": "JobFailed"}
+"""--json: the event of app.queue.events each worker line stands for."""
 
 
 class WorkReporter:
     """One line per job, as Laravel's queue:work prints them: time, class, id, state. Written
     through the worker's own copies of stdout and stderr, which no job can close."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, as_json: bool = False) -> None:
         self.quiet = quiet
+        self.as_json = as_json
         self.out = process.own_stream(1)
         self.err = process.own_stream(2)
         self.console = Console(file=self.out, highlight=False, soft_wrap=True)
@@ -36,6 +42,8 @@ class WorkReporter:
     def job(self, event: JobEvent) -> None:
         if self.quiet:
             return
+        if self.as_json:
+            return self.json_line(event)
         now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         took = f"{event.duration * 1000:,.2f}ms " if event.duration is not None else ""
         style = STATE_STYLE.get(event.state, "white")
@@ -44,6 +52,15 @@ class WorkReporter:
         if event.detail and event.state != "DONE":
             line += f" [dim]{escape(event.detail)}[/dim]"
         self.console.print(line)
+
+    def json_line(self, event: JobEvent) -> None:
+        """One object per line, for log shippers (Laravel 11's queue:work --json)."""
+        line = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                "event": JSON_EVENTS.get(event.state, event.state), "job_id": event.job_id,
+                "class": event.class_name, "queue": event.queue, "attempt": event.attempt,
+                "status": event.state, "duration": event.duration, "error": event.detail}
+        self.out.write(json.dumps(line) + "\n")
+        self.out.flush()
 
     def log(self, text: str) -> None:
         now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
@@ -71,6 +88,8 @@ def work(
     rest: Annotated[float, typer.Option(help="Seconds to rest between jobs")] = 0.0,
     name: Annotated[str, typer.Option(help="Name shown by queue:workers")] = "default",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per job")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per job event on stdout (logs stay on stderr)")] = False,
     watch: Annotated[bool, typer.Option(
         "--watch", help="Restart when a .py file under app/ changes (development)")] = False,
 ) -> None:
@@ -106,11 +125,11 @@ def work(
     from app.schema import require_current
 
     require_current(ctx.store.engine)
-    reporter = WorkReporter(quiet)
+    reporter = WorkReporter(quiet, as_json)
     log_jobs_to_stderr(settings.job_packages)
     worker = Worker(ctx.store, settings, options, report=None if quiet else reporter.job,
                     log=reporter.log)
-    if not quiet:
+    if not (quiet or as_json):
         reporter.console.print(f"\n  [bold blue] INFO [/] Processing jobs from the "
                                f"[bold]{escape(', '.join(queues))}[/] "
                                f"{'queue' if len(queues) == 1 else 'queues'}.\n")

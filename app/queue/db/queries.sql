@@ -195,6 +195,17 @@ SET reserved_at = NULL, reserved_by = NULL, last_error = :error,
 WHERE id = :id AND reserved_by = :worker
 RETURNING queue;
 
+-- name: release_limited
+-- Put back a job a middleware limit held back (it never ran): the attempt does not count.
+-- A job woken meanwhile by the holder it waited for (free_hold in limits.sql) is due now.
+UPDATE jobs
+SET reserved_at = NULL, reserved_by = NULL, attempts = greatest(attempts - 1, 0),
+    available_at = now() + make_interval(secs => CASE
+        WHEN EXISTS (SELECT 1 FROM job_limits WHERE job_id = :id AND kind = 'woken') THEN 0
+        ELSE CAST(:delay AS float8) END)
+WHERE id = :id AND reserved_by = :worker
+RETURNING queue, available_at <= now() AS due_now;
+
 -- name: fail_job
 -- Move a job to failed_jobs in one statement (so in one transaction). A member of a chain
 -- enqueues the chain's catch job; a member of a batch counts as failed there (Laravel's

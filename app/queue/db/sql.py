@@ -2,7 +2,8 @@
 
 `queries.sql` holds what dispatch and the worker run (JobStore, the libpq fast path),
 `admin.sql` what the operating commands run (QueueAdmin), `batches.sql` the statements on
-job_batches (BatchStore). Only the store classes execute them.
+job_batches (BatchStore), `limits.sql` what the limits of job middleware run (LimitStore).
+Only the store classes execute them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ INSERT_JOBS_UNIQUE_SQL = as_psycopg(QUERIES["insert_jobs_unique"])
 SET_LOCK_TIMEOUT_SQL = as_psycopg(QUERIES["set_lock_timeout"])
 NOTIFY_QUEUES_SQL = as_psycopg(QUERIES["notify_queues"])
 CLAIM_JOBS_SQL = as_psycopg(QUERIES["claim_jobs"])
+LIMIT_QUERIES = load_queries(HERE / "limits.sql")
 
 
 def carrying_members(claim: str, steps: str, finished: str) -> str:

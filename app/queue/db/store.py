@@ -228,6 +228,14 @@ class JobStore:
             self._run("notify_queues", {"queues": [rows[0].queue]})
         return bool(rows)
 
+    def release_limited(self, worker_id: str, job_id: str, delay: float) -> bool:
+        """Put back a job a middleware limit held back, its attempt not counted."""
+        rows = self._run("release_limited", {"worker": worker_id, "id": job_id,
+                                             "delay": min(max(delay, 0.0), MAX_DELAY)})
+        if rows and rows[0].due_now:
+            self._run("notify_queues", {"queues": [rows[0].queue]})
+        return bool(rows)
+
     def fail(self, worker_id: str, job_id: str, exception: str,
              error: str | None = None) -> FailRecorded | None:
         """None if the job is no longer `worker_id`'s. `error`: the one-line summary a

@@ -1,0 +1,94 @@
+"""Encrypted jobs (`encrypted = True`): nothing readable at rest, rotation with
+APP_PREVIOUS_KEYS, and one clear line for a missing, wrong or malformed key."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from app.bootstrap import make_context
+from app.dashboard.arguments import visible_arguments
+from app.queue import QueueError, context, dispatch
+from app.queue.crypto import generate_key
+from tests.jobs.limited import Secret
+from tests.support import artisan, count, ledger, work
+
+CARD = "4111-1111-1111-1111"
+
+
+def use_keys(monkeypatch: pytest.MonkeyPatch, key: str | None, previous: str = "") -> None:
+    """This process dispatches with these keys; workers started after inherit them."""
+    if key is None:
+        monkeypatch.delenv("APP_KEY", raising=False)
+    else:
+        monkeypatch.setenv("APP_KEY", key)
+    monkeypatch.setenv("APP_PREVIOUS_KEYS", previous)
+    context.use(make_context())
+
+
+def stored(engine: sa.Engine, table: str) -> list[str]:
+    with engine.connect() as conn:
+        return [" ".join(str(value) for value in row)
+                for row in conn.execute(sa.text(f"SELECT * FROM {table}"))]
+
+
+def test_arguments_are_encrypted_at_rest_and_decrypted_by_the_worker(queue, engine,
+                                                                      monkeypatch):
+    use_keys(monkeypatch, generate_key())
+    dispatch(Secret("s", CARD))
+    [row] = stored(engine, "jobs")
+    assert CARD not in row and "Secret" in row
+    with engine.connect() as conn:
+        payload = conn.execute(sa.text("SELECT payload FROM jobs")).scalar_one()
+    assert payload["encrypted"] is True and isinstance(payload["data"], str)
+    assert visible_arguments(payload) == "[encrypted]"
+    result = work()
+    assert result.returncode == 0, result.stderr
+    assert ledger(engine) == [("s", f"card {CARD}")]
+    assert payload["data"] not in result.stdout + result.stderr
+
+
+def test_a_rotated_key_still_decrypts_from_app_previous_keys(queue, engine, monkeypatch):
+    old, new = generate_key(), generate_key()
+    use_keys(monkeypatch, old)
+    dispatch(Secret("r", CARD))
+    use_keys(monkeypatch, new, previous=old)
+    assert work().returncode == 0
+    assert ledger(engine) == [("r", f"card {CARD}")]
+
+
+def test_a_wrong_key_fails_the_job_without_showing_the_ciphertext(queue, engine, monkeypatch):
+    use_keys(monkeypatch, generate_key())
+    dispatch(Secret("w", CARD))
+    with engine.connect() as conn:
+        token = conn.execute(sa.text("SELECT payload->>'data' FROM jobs")).scalar_one()
+    use_keys(monkeypatch, generate_key())
+    result = work()
+    assert result.returncode == 0
+    assert ledger(engine) == []
+    [failed] = stored(engine, "failed_jobs")
+    assert ("cannot decrypt Secret's arguments with APP_KEY or APP_PREVIOUS_KEYS "
+            "(APP_KEY changed?)") in failed
+    assert failed.count(token) == 1  # the payload column, moved as it was; not the message
+    with engine.connect() as conn:
+        exception = conn.execute(sa.text("SELECT exception FROM failed_jobs")).scalar_one()
+    for text in (exception, result.stdout, result.stderr):
+        assert token not in text and CARD not in text
+
+
+def test_dispatch_without_app_key_is_one_line_naming_it_and_writes_nothing(queue, engine,
+                                                                            monkeypatch):
+    use_keys(monkeypatch, None)
+    with pytest.raises(QueueError) as raised:
+        dispatch(Secret("m", CARD))
+    message = str(raised.value)
+    assert "APP_KEY is not set" in message and "\n" not in message
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_a_malformed_app_key_is_one_config_line(queue):
+    result = artisan("queue:work", "--once", env={"APP_KEY": "not-a-key"})
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: invalid value for APP_KEY"), lines
+
