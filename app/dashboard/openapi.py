@@ -37,6 +37,19 @@ JOB = obj({
     "error": NULLABLE_STRING, "traceback": NULLABLE_STRING, "created_at": TIME,
     "available_at": TIME, "reserved_at": TIME, "failed_at": TIME, "worker": NULLABLE_STRING})
 
+BATCH_FIELDS = {
+    "id": {"type": "string"}, "name": {"type": "string"},
+    "state": {"type": "string", "enum": ["running", "finished", "cancelled"]},
+    "total_jobs": {"type": "integer"}, "pending_jobs": {"type": "integer"},
+    "processed_jobs": {"type": "integer"}, "failed_jobs": {"type": "integer"},
+    "progress": {"type": "number", "minimum": 0, "maximum": 100},
+    "cancelled": {"type": "boolean"}, "finished": {"type": "boolean"}, "created_at": TIME,
+    "cancelled_at": TIME, "finished_at": TIME}
+BATCH_ROW = obj(BATCH_FIELDS)
+BATCH = obj({**BATCH_FIELDS, "failed_job_ids": {
+    "type": "array", "items": {"type": "string"},
+    "description": "The first 100 failed jobs' ids"}})
+
 NEW_JOB = {
     "type": "object", "required": ["job"],
     "properties": {
@@ -120,6 +133,17 @@ PATHS = {
     "/api/failed/{id}": {"delete": operation("Forget a failed job", {
         "200": answer("Forgotten", obj({"forgotten": {"type": "string"}})),
         "404": answer("No failed job has this id", ERROR), **ACTION},
+        parameters=ID)},
+    "/api/batches": {"get": operation(
+        "Batches, newest first; page on with ?before=<next_before> until it is null", {
+            "200": answer("A page", obj({"batches": {"type": "array", "items": BATCH_ROW},
+                                         "next_before": NULLABLE_STRING})),
+            "422": answer("A bad limit", ERROR), **COMMON},
+        parameters=[{"name": "before", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])},
+    "/api/batches/{id}": {"get": operation("One batch: progress, counts, state", {
+        "200": answer("The batch", BATCH), "404": answer("No such batch", ERROR), **COMMON},
         parameters=ID)},
     "/api/metrics/history": {"get": operation(
         "Per minute: processed, failed, runtime and wait (the overview's charts)", {

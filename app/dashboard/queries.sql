@@ -106,3 +106,22 @@ SELECT extract(epoch FROM m.minute)::bigint AS minute,
        s.wait_max::double precision AS wait_max
 FROM minutes m LEFT JOIN sums s ON s.minute = m.minute
 ORDER BY m.minute;
+
+-- name: batches_page
+-- A page of batches, newest first (ids are ULIDs), older than :before (keyset on the primary
+-- key, as jobs_page: the same cost on page 1 and page 1,000). Read straight from job_batches,
+-- whose counters the workers keep in the transaction of each member job's outcome.
+SELECT id, name, total_jobs, pending_jobs, failed_jobs, created_at, cancelled_at, finished_at,
+       CAST(NULL AS text[]) AS failed_job_ids
+FROM job_batches
+WHERE CAST(:before AS text) IS NULL OR id < :before
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: batch
+-- One batch, with the ids of its first :failed_ids failed jobs (the array grows with every
+-- failure: a page links to some, the API's caller pages through failed jobs by batch).
+SELECT id, name, total_jobs, pending_jobs, failed_jobs, created_at, cancelled_at, finished_at,
+       failed_job_ids[1:CAST(:failed_ids AS integer)] AS failed_job_ids
+FROM job_batches
+WHERE id = :id;

@@ -16,8 +16,7 @@ from app.formatting import age
 from app.queue.admin import class_name
 
 NAV = (("/", "Overview"), ("/queues", "Queues"), ("/jobs", "Jobs"), ("/failed", "Failed"),
-       ("/workers", "Workers"), ("/schedule", "Schedule"))
-"""Only pages that exist: batches join the list when batches do."""
+       ("/batches", "Batches"), ("/workers", "Workers"), ("/schedule", "Schedule"))
 
 
 def when(value: dt.datetime | None) -> str:
