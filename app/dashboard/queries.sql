@@ -125,3 +125,17 @@ SELECT id, name, total_jobs, pending_jobs, failed_jobs, created_at, cancelled_at
        failed_job_ids[1:CAST(:failed_ids AS integer)] AS failed_job_ids
 FROM job_batches
 WHERE id = :id;
+
+-- name: recent_metrics
+-- Per queue, over the current minute and the :minutes - 1 before it: attempts finished and
+-- failed, mean and max runtime and wait (what /metrics exposes: queue_metrics holds sums and
+-- maxima per minute, not the spread of each job, so these are a window's figures).
+SELECT queue, sum(processed)::bigint AS processed, sum(failed)::bigint AS failed,
+       (sum(runtime_sum) / nullif(sum(processed), 0))::double precision AS runtime_avg,
+       max(runtime_max)::double precision AS runtime_max,
+       (sum(wait_sum) / nullif(sum(processed), 0))::double precision AS wait_avg,
+       max(wait_max)::double precision AS wait_max
+FROM queue_metrics
+WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
+GROUP BY queue
+ORDER BY queue;

@@ -119,6 +119,21 @@ class MinuteMetrics:
     wait_max: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class RecentMetrics:
+    queue: str
+    processed: int
+    failed: int
+    runtime_avg: float | None
+    runtime_max: float | None
+    wait_avg: float | None
+    wait_max: float | None
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> RecentMetrics:
+        return cls(**row._asdict())
+
+
 class DashboardStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -170,3 +185,7 @@ class DashboardStore:
         rows = self._run("metrics_history", {"minutes": minutes, "queue": queue})
         return [MinuteMetrics(row.minute, row.processed, row.failed, row.runtime_avg,
                               row.runtime_max, row.wait_avg, row.wait_max) for row in rows]
+
+    def recent(self, minutes: int) -> list[RecentMetrics]:
+        rows = self._run("recent_metrics", {"minutes": minutes})
+        return [RecentMetrics.from_row(row) for row in rows]
