@@ -72,7 +72,8 @@ def test_batch_pages_show_progress_and_link_failed_jobs(browser_client, engine) 
               failed_ids=("01FAILED000000000000000001",))
     listing = client.get("/batches")
     assert listing.status_code == 200
-    assert 'href="/batches/01BATCH0000000000000000001">nightly import' in listing.text
+    assert 'href="/batches/01BATCH0000000000000000001"' in listing.text
+    assert ">nightly import</a>" in listing.text
     assert '<progress max="100" value="75.0">' in listing.text
     detail = client.get("/batches/01BATCH0000000000000000001")
     assert detail.status_code == 200
