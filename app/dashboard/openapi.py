@@ -35,7 +35,8 @@ JOB = obj({
     "attempts": {"type": "integer"}, "priority": {"type": ["integer", "null"]},
     "progress": NULLABLE_NUMBER, "progress_message": NULLABLE_STRING,
     "error": NULLABLE_STRING, "traceback": NULLABLE_STRING, "created_at": TIME,
-    "available_at": TIME, "reserved_at": TIME, "failed_at": TIME, "worker": NULLABLE_STRING})
+    "available_at": TIME, "reserved_at": TIME, "failed_at": TIME, "worker": NULLABLE_STRING,
+    "batch_id": NULLABLE_STRING})
 
 BATCH_FIELDS = {
     "id": {"type": "string"}, "name": {"type": "string"},

@@ -119,8 +119,9 @@ def job(request: Request) -> Response:
     found = state.admin.find_job(job_id)
     if found is None:
         return error_page(request, 404, f"There is no job with id {job_id}.")
+    payload, batch_id = state.store.payload(job_id)
     return render(request, "job.html", title=f"Job {job_id}", job=found,
-                  arguments=visible_arguments(state.store.payload(job_id)))
+                  arguments=visible_arguments(payload), batch_id=batch_id)
 
 
 def failed(request: Request) -> Response:

@@ -48,10 +48,11 @@ LEFT JOIN LATERAL (
 ORDER BY page.id DESC;
 
 -- name: job_payload
--- The stored payload of a job wherever it is (a job is in one table at a time).
-SELECT payload FROM jobs WHERE id = :id
+-- The stored payload of a job wherever it is (a job is in one table at a time), and the batch
+-- it belongs to.
+SELECT payload, batch_id FROM jobs WHERE id = :id
 UNION ALL
-SELECT payload FROM failed_jobs WHERE id = :id
+SELECT payload, batch_id FROM failed_jobs WHERE id = :id
 LIMIT 1;
 
 -- name: forget_failed_jobs

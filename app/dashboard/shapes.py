@@ -21,7 +21,7 @@ def job_row_json(job: JobRow) -> dict[str, Any]:
             "attempts": job.attempts, "progress": job.progress, "at": iso(job.at)}
 
 
-def job_json(job: JobInfo, payload: Any) -> dict[str, Any]:
+def job_json(job: JobInfo, payload: Any, batch_id: str | None) -> dict[str, Any]:
     return {"id": job.id, "state": job.state.value, "queue": job.queue,
             "job_class": job.job_class, "arguments": visible_arguments(payload),
             "attempts": job.attempts, "priority": job.priority, "progress": job.progress,
@@ -29,7 +29,7 @@ def job_json(job: JobInfo, payload: Any) -> dict[str, Any]:
             "error": error_summary(job.error) if job.error else None, "traceback": job.error,
             "created_at": iso(job.created_at), "available_at": iso(job.available_at),
             "reserved_at": iso(job.reserved_at), "failed_at": iso(job.failed_at),
-            "worker": job.worker_name}
+            "worker": job.worker_name, "batch_id": batch_id}
 
 
 def failed_json(job: FailedJob) -> dict[str, Any]:

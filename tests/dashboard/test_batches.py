@@ -82,3 +82,14 @@ def test_batch_pages_show_progress_and_link_failed_jobs(browser_client, engine) 
     missing = client.get("/batches/NOPE")
     assert missing.status_code == 404
     assert "There is no batch with id NOPE." in missing.text
+
+
+def test_a_member_job_links_to_its_batch(browser_client, engine) -> None:
+    client, _csrf = browser_client
+    add_batch(engine, "01BATCH0000000000000000001", total=1, pending=1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO jobs (id, queue, payload, batch_id) VALUES ('J1', "
+                             "'default', '{}', '01BATCH0000000000000000001')"))
+    assert 'href="/batches/01BATCH0000000000000000001"' in client.get("/jobs/J1").text
+    answer = client.get("/api/jobs/J1", headers=BEARER).json()
+    assert answer["batch_id"] == "01BATCH0000000000000000001"
