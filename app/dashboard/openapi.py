@@ -8,6 +8,9 @@ from typing import Any
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 TIME = {"type": ["string", "null"], "format": "date-time"}
+TEXT = {"type": "string", "pattern": "^[^\\u0000]*$",
+        "description": "No NUL character: PostgreSQL text cannot hold one (422)"}
+"""A name or id in a path or query."""
 
 
 def obj(properties: dict[str, Any], required: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -77,7 +80,7 @@ COMMON = {
     "503": answer("The database cannot be reached", ERROR),
 }
 ACTION = {**COMMON, "403": answer("The dashboard runs read-only", ERROR)}
-ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+ID = [{"name": "id", "in": "path", "required": True, "schema": TEXT}]
 
 
 def operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -108,9 +111,9 @@ PATHS = {
             "422": answer("A bad filter", ERROR), **COMMON},
             parameters=[
                 {"name": "state", "in": "query", "schema": STATE},
-                {"name": "queue", "in": "query", "schema": {"type": "string"}},
-                {"name": "class", "in": "query", "schema": {"type": "string"}},
-                {"name": "before", "in": "query", "schema": {"type": "string"}},
+                {"name": "queue", "in": "query", "schema": TEXT},
+                {"name": "class", "in": "query", "schema": TEXT},
+                {"name": "before", "in": "query", "schema": TEXT},
                 {"name": "limit", "in": "query",
                  "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
             ]),
@@ -140,7 +143,7 @@ PATHS = {
             "200": answer("A page", obj({"batches": {"type": "array", "items": BATCH_ROW},
                                          "next_before": NULLABLE_STRING})),
             "422": answer("A bad limit", ERROR), **COMMON},
-        parameters=[{"name": "before", "in": "query", "schema": {"type": "string"}},
+        parameters=[{"name": "before", "in": "query", "schema": TEXT},
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])},
     "/api/batches/{id}": {"get": operation("One batch: progress, counts, state", {
@@ -152,7 +155,7 @@ PATHS = {
             "422": answer("A bad window", ERROR), **COMMON},
         parameters=[{"name": "window", "in": "query",
                      "schema": {"type": "string", "enum": ["hour", "day"]}},
-                    {"name": "queue", "in": "query", "schema": {"type": "string"}}])},
+                    {"name": "queue", "in": "query", "schema": TEXT}])},
 }
 
 DOCUMENT: dict[str, Any] = {
