@@ -89,7 +89,7 @@ def get_job(request: Request) -> JSONResponse:
     job = state.admin.find_job(job_id)
     if job is None:
         return not_found(f"job with id {job_id}")
-    return JSONResponse(shapes.job_json(job, *state.store.payload(job_id)))
+    return JSONResponse(shapes.job_json(job, *state.store.payload_and_batch(job_id)))
 
 
 def get_batches(request: Request) -> JSONResponse:

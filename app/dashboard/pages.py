@@ -119,7 +119,7 @@ def job(request: Request) -> Response:
     found = state.admin.find_job(job_id)
     if found is None:
         return error_page(request, 404, f"There is no job with id {job_id}.")
-    payload, batch_id = state.store.payload(job_id)
+    payload, batch_id = state.store.payload_and_batch(job_id)
     return render(request, "job.html", title=f"Job {job_id}", job=found,
                   arguments=visible_arguments(payload), batch_id=batch_id)
 

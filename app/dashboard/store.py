@@ -156,7 +156,7 @@ class DashboardStore:
         searched_to = rows[0].searched_to
         return JobPage(found, searched_to, searched_out=searched_to is not None)
 
-    def payload(self, job_id: str) -> tuple[Any, str | None]:
+    def payload_and_batch(self, job_id: str) -> tuple[Any, str | None]:
         """(the stored payload, the id of the job's batch); (None, None) for no such job."""
         rows = self._run("job_payload", {"id": job_id})
         return (rows[0].payload, rows[0].batch_id) if rows else (None, None)
