@@ -69,14 +69,18 @@ def job_query(params: Any) -> tuple[JobFilter, str | None, int]:
     state = params.get("state") or None
     if state is not None and state not in JOB_STATES:
         raise FieldError("state", f"state must be one of {', '.join(JOB_STATES)}")
+    where = JobFilter(state, params.get("queue") or None, params.get("class") or None)
+    return where, params.get("before") or None, page_limit(params)
+
+
+def page_limit(params: Any) -> int:
     try:
         limit = int(params.get("limit") or 50)
     except ValueError:
         raise FieldError("limit", "limit must be a whole number") from None
     if not 1 <= limit <= MAX_PAGE:
         raise FieldError("limit", f"limit must be from 1 to {MAX_PAGE}")
-    where = JobFilter(state, params.get("queue") or None, params.get("class") or None)
-    return where, params.get("before") or None, limit
+    return limit
 
 
 def get_job(request: Request) -> JSONResponse:
@@ -85,7 +89,22 @@ def get_job(request: Request) -> JSONResponse:
     job = state.admin.find_job(job_id)
     if job is None:
         return not_found(f"job with id {job_id}")
-    return JSONResponse(shapes.job_json(job, state.store.payload(job_id)))
+    return JSONResponse(shapes.job_json(job, *state.store.payload_and_batch(job_id)))
+
+
+def get_batches(request: Request) -> JSONResponse:
+    limit = page_limit(request.query_params)
+    rows = request.app.state.store.batches(request.query_params.get("before") or None, limit)
+    return JSONResponse({"batches": [shapes.batch_json(row) for row in rows],
+                         "next_before": rows[-1].id if len(rows) == limit else None})
+
+
+def get_batch(request: Request) -> JSONResponse:
+    batch_id = request.path_params["id"]
+    found = request.app.state.store.batch(batch_id)
+    if found is None:
+        return not_found(f"batch with id {batch_id}")
+    return JSONResponse(shapes.batch_json(found))
 
 
 def get_history(request: Request) -> JSONResponse:
@@ -199,5 +218,7 @@ ROUTES = [
     Route("/api/jobs/{id}", get_job),
     Route("/api/jobs/{id}/retry", retry_job, methods=["POST"]),
     Route("/api/failed/{id}", forget_failed, methods=["DELETE"]),
+    Route("/api/batches", get_batches),
+    Route("/api/batches/{id}", get_batch),
     Route("/api/metrics/history", get_history),
 ]

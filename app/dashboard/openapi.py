@@ -8,6 +8,9 @@ from typing import Any
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 TIME = {"type": ["string", "null"], "format": "date-time"}
+TEXT = {"type": "string", "pattern": "^[^\\u0000]*$",
+        "description": "No NUL character: PostgreSQL text cannot hold one (422)"}
+"""A name or id in a path or query."""
 
 
 def obj(properties: dict[str, Any], required: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -35,7 +38,21 @@ JOB = obj({
     "attempts": {"type": "integer"}, "priority": {"type": ["integer", "null"]},
     "progress": NULLABLE_NUMBER, "progress_message": NULLABLE_STRING,
     "error": NULLABLE_STRING, "traceback": NULLABLE_STRING, "created_at": TIME,
-    "available_at": TIME, "reserved_at": TIME, "failed_at": TIME, "worker": NULLABLE_STRING})
+    "available_at": TIME, "reserved_at": TIME, "failed_at": TIME, "worker": NULLABLE_STRING,
+    "batch_id": NULLABLE_STRING})
+
+BATCH_FIELDS = {
+    "id": {"type": "string"}, "name": {"type": "string"},
+    "state": {"type": "string", "enum": ["running", "finished", "cancelled"]},
+    "total_jobs": {"type": "integer"}, "pending_jobs": {"type": "integer"},
+    "processed_jobs": {"type": "integer"}, "failed_jobs": {"type": "integer"},
+    "progress": {"type": "number", "minimum": 0, "maximum": 100},
+    "cancelled": {"type": "boolean"}, "finished": {"type": "boolean"}, "created_at": TIME,
+    "cancelled_at": TIME, "finished_at": TIME}
+BATCH_ROW = obj(BATCH_FIELDS)
+BATCH = obj({**BATCH_FIELDS, "failed_job_ids": {
+    "type": "array", "items": {"type": "string"},
+    "description": "The first 100 failed jobs' ids"}})
 
 NEW_JOB = {
     "type": "object", "required": ["job"],
@@ -63,7 +80,7 @@ COMMON = {
     "503": answer("The database cannot be reached", ERROR),
 }
 ACTION = {**COMMON, "403": answer("The dashboard runs read-only", ERROR)}
-ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+ID = [{"name": "id", "in": "path", "required": True, "schema": TEXT}]
 
 
 def operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -94,9 +111,9 @@ PATHS = {
             "422": answer("A bad filter", ERROR), **COMMON},
             parameters=[
                 {"name": "state", "in": "query", "schema": STATE},
-                {"name": "queue", "in": "query", "schema": {"type": "string"}},
-                {"name": "class", "in": "query", "schema": {"type": "string"}},
-                {"name": "before", "in": "query", "schema": {"type": "string"}},
+                {"name": "queue", "in": "query", "schema": TEXT},
+                {"name": "class", "in": "query", "schema": TEXT},
+                {"name": "before", "in": "query", "schema": TEXT},
                 {"name": "limit", "in": "query",
                  "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
             ]),
@@ -121,13 +138,24 @@ PATHS = {
         "200": answer("Forgotten", obj({"forgotten": {"type": "string"}})),
         "404": answer("No failed job has this id", ERROR), **ACTION},
         parameters=ID)},
+    "/api/batches": {"get": operation(
+        "Batches, newest first; page on with ?before=<next_before> until it is null", {
+            "200": answer("A page", obj({"batches": {"type": "array", "items": BATCH_ROW},
+                                         "next_before": NULLABLE_STRING})),
+            "422": answer("A bad limit", ERROR), **COMMON},
+        parameters=[{"name": "before", "in": "query", "schema": TEXT},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])},
+    "/api/batches/{id}": {"get": operation("One batch: progress, counts, state", {
+        "200": answer("The batch", BATCH), "404": answer("No such batch", ERROR), **COMMON},
+        parameters=ID)},
     "/api/metrics/history": {"get": operation(
         "Per minute: processed, failed, runtime and wait (the overview's charts)", {
             "200": answer("Column arrays, one per series; minute is Unix seconds", HISTORY),
             "422": answer("A bad window", ERROR), **COMMON},
         parameters=[{"name": "window", "in": "query",
                      "schema": {"type": "string", "enum": ["hour", "day"]}},
-                    {"name": "queue", "in": "query", "schema": {"type": "string"}}])},
+                    {"name": "queue", "in": "query", "schema": TEXT}])},
 }
 
 DOCUMENT: dict[str, Any] = {

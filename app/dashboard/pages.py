@@ -16,7 +16,7 @@ from app.dashboard.api import FieldError, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
 from app.dashboard.security import csrf_token, form_action, log_in, token_matches
-from app.dashboard.store import SCAN
+from app.dashboard.store import FAILED_IDS, SCAN
 from app.dashboard.views import error_page, flash, render
 from app.queue import context
 from app.queue.admin import RetryResult
@@ -119,8 +119,9 @@ def job(request: Request) -> Response:
     found = state.admin.find_job(job_id)
     if found is None:
         return error_page(request, 404, f"There is no job with id {job_id}.")
+    payload, batch_id = state.store.payload_and_batch(job_id)
     return render(request, "job.html", title=f"Job {job_id}", job=found,
-                  arguments=visible_arguments(state.store.payload(job_id)))
+                  arguments=visible_arguments(payload), batch_id=batch_id)
 
 
 def failed(request: Request) -> Response:
@@ -132,6 +133,22 @@ def failed(request: Request) -> Response:
     return render(request, "failed.html", title="Failed jobs", jobs=page, queue=queue,
                   shown_at=request.app.state.admin.now().isoformat(),
                   next_after=page[-1].id if len(page) == PAGE else None)
+
+
+def batches(request: Request) -> Response:
+    before = request.query_params.get("before") or None
+    rows = request.app.state.store.batches(before, PAGE)
+    return render(request, "batches.html", title="Batches", batches=rows,
+                  next_before=rows[-1].id if len(rows) == PAGE else None)
+
+
+def batch(request: Request) -> Response:
+    batch_id = request.path_params["id"]
+    found = request.app.state.store.batch(batch_id)
+    if found is None:
+        return error_page(request, 404, f"There is no batch with id {batch_id}.")
+    return render(request, "batch.html", title=f"Batch {found.name or batch_id}", batch=found,
+                  failed_ids_shown=FAILED_IDS)
 
 
 def workers(request: Request) -> Response:
@@ -274,6 +291,10 @@ ROUTES = [
     Route("/failed", failed),
     Route("/failed/retry", retry_failed, methods=["POST"]),
     Route("/failed/forget", forget_failed, methods=["POST"]),
+    Route("/batches", batches),
+    Route("/batches/{id}", batch),
+    # Batch actions (cancel, retry failed) join here once Batch.cancel() and queue:retry-batch
+    # are on main: POST /batches/{id}/cancel and /batches/{id}/retry, as @form_action.
     Route("/workers", workers),
     Route("/schedule", schedule),
 ]

@@ -1,5 +1,11 @@
 """GET /metrics: Prometheus text, read from the database at scrape time (the per-queue
-counts through QueueCounts: fresh while cheap, else a snapshot a few seconds old)."""
+counts through QueueCounts: fresh while cheap, else a snapshot a few seconds old).
+
+Runtime and wait come from the per-minute sums and maxima workers write (queue_metrics), over
+the last RECENT_MINUTES: a mean and a max per queue, as gauges. Bucketed histograms would
+need bucket counts in queue_metrics (a schema change), and cumulative counters would drop
+each time old minutes are pruned, which Prometheus reads as a reset.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.dashboard.counts import QueueCounts
-from app.dashboard.store import DashboardStore
+from app.dashboard.store import DashboardStore, RecentMetrics
+
+RECENT_MINUTES = 5
+"""The window of the runtime, wait and throughput gauges: this minute and the four before."""
 
 
 class QueueCollector(Collector):
@@ -38,6 +47,7 @@ class QueueCollector(Collector):
             paused.add_metric([queue.queue], 1.0 if queue.paused else 0.0)
         yield from (depth, oldest, paused)
         yield from self._worker_metrics()
+        yield from recent_metrics(self.store.recent(RECENT_MINUTES))
 
     def _worker_metrics(self) -> Iterator[Metric]:
         totals = self.store.worker_totals(self.retry_after)
@@ -49,6 +59,28 @@ class QueueCollector(Collector):
         yield CounterMetricFamily("skiplock_jobs_failed",
                                   "Jobs the workers in the workers table moved to failed_jobs",
                                   value=totals.failed)
+
+
+def recent_metrics(recent: list[RecentMetrics]) -> Iterator[Metric]:
+    window = f"the last {RECENT_MINUTES} minutes (this one and the {RECENT_MINUTES - 1} before)"
+    finished = GaugeMetricFamily("skiplock_recent_jobs_finished",
+                                 f"Attempts finished in {window}", labels=["queue"])
+    failed = GaugeMetricFamily("skiplock_recent_jobs_failed",
+                               f"Jobs moved to failed_jobs in {window}", labels=["queue"])
+    runtime = GaugeMetricFamily("skiplock_recent_runtime_seconds",
+                                f"Mean and max runtime of the attempts of {window}",
+                                labels=["queue", "stat"])
+    wait = GaugeMetricFamily("skiplock_recent_wait_seconds",
+                             f"Mean and max wait (available to claimed) of {window}",
+                             labels=["queue", "stat"])
+    for queue in recent:
+        finished.add_metric([queue.queue], queue.processed)
+        failed.add_metric([queue.queue], queue.failed)
+        for stat, value in (("mean", queue.runtime_avg), ("max", queue.runtime_max)):
+            runtime.add_metric([queue.queue, stat], value or 0.0)
+        for stat, value in (("mean", queue.wait_avg), ("max", queue.wait_max)):
+            wait.add_metric([queue.queue, stat], value or 0.0)
+    yield from (finished, failed, runtime, wait)
 
 
 def metrics_endpoint(request: Request) -> Response:

@@ -48,10 +48,11 @@ LEFT JOIN LATERAL (
 ORDER BY page.id DESC;
 
 -- name: job_payload
--- The stored payload of a job wherever it is (a job is in one table at a time).
-SELECT payload FROM jobs WHERE id = :id
+-- The stored payload of a job wherever it is (a job is in one table at a time), and the batch
+-- it belongs to.
+SELECT payload, batch_id FROM jobs WHERE id = :id
 UNION ALL
-SELECT payload FROM failed_jobs WHERE id = :id
+SELECT payload, batch_id FROM failed_jobs WHERE id = :id
 LIMIT 1;
 
 -- name: forget_failed_jobs
@@ -106,3 +107,36 @@ SELECT extract(epoch FROM m.minute)::bigint AS minute,
        s.wait_max::double precision AS wait_max
 FROM minutes m LEFT JOIN sums s ON s.minute = m.minute
 ORDER BY m.minute;
+
+-- name: batches_page
+-- A page of batches, newest first (ids are ULIDs), older than :before (keyset on the primary
+-- key, as jobs_page: the same cost on page 1 and page 1,000). Read straight from job_batches,
+-- whose counters the workers keep in the transaction of each member job's outcome.
+SELECT id, name, total_jobs, pending_jobs, failed_jobs, created_at, cancelled_at, finished_at,
+       CAST(NULL AS text[]) AS failed_job_ids
+FROM job_batches
+WHERE CAST(:before AS text) IS NULL OR id < :before
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: batch
+-- One batch, with the ids of its first :failed_ids failed jobs (the array grows with every
+-- failure: a page links to some, the API's caller pages through failed jobs by batch).
+SELECT id, name, total_jobs, pending_jobs, failed_jobs, created_at, cancelled_at, finished_at,
+       failed_job_ids[1:CAST(:failed_ids AS integer)] AS failed_job_ids
+FROM job_batches
+WHERE id = :id;
+
+-- name: recent_metrics
+-- Per queue, over the current minute and the :minutes - 1 before it: attempts finished and
+-- failed, mean and max runtime and wait (what /metrics exposes: queue_metrics holds sums and
+-- maxima per minute, not the spread of each job, so these are a window's figures).
+SELECT queue, sum(processed)::bigint AS processed, sum(failed)::bigint AS failed,
+       (sum(runtime_sum) / nullif(sum(processed), 0))::double precision AS runtime_avg,
+       max(runtime_max)::double precision AS runtime_max,
+       (sum(wait_sum) / nullif(sum(processed), 0))::double precision AS wait_avg,
+       max(wait_max)::double precision AS wait_max
+FROM queue_metrics
+WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
+GROUP BY queue
+ORDER BY queue;

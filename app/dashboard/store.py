@@ -22,6 +22,9 @@ QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 
 JOB_STATES = ("pending", "delayed", "reserved", "failed")
 
+FAILED_IDS = 100
+"""Failed job ids a batch's answer lists, at most."""
+
 SCAN = 5_000
 """Rows of each table a page of jobs looks at, at most (see jobs_page in queries.sql)."""
 
@@ -60,6 +63,44 @@ class JobFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchRow:
+    """A row of job_batches, with the figures SPEC §9's `Batch` names."""
+
+    id: str
+    name: str
+    total_jobs: int
+    pending_jobs: int
+    failed_jobs: int
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    failed_job_ids: list[str] | None
+    """The first FAILED_IDS of them (None in a list of batches)."""
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> BatchRow:
+        return cls(**row._asdict())
+
+    @property
+    def processed_jobs(self) -> int:
+        """Jobs that finished, failed ones included (Laravel's processedJobs())."""
+        return self.total_jobs - self.pending_jobs
+
+    @property
+    def progress(self) -> float:
+        """0-100, as Batch.progress; an empty batch is done."""
+        return 100.0 * self.processed_jobs / self.total_jobs if self.total_jobs else 100.0
+
+    @property
+    def state(self) -> str:
+        """cancelled, finished or running: a cancelled batch may still be finishing jobs
+        that were running when it was cancelled, and it reads as cancelled meanwhile."""
+        if self.cancelled_at is not None:
+            return "cancelled"
+        return "finished" if self.finished_at is not None else "running"
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerTotals:
     live: int
     processed: int
@@ -76,6 +117,21 @@ class MinuteMetrics:
     runtime_max: float | None
     wait_avg: float | None
     wait_max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecentMetrics:
+    queue: str
+    processed: int
+    failed: int
+    runtime_avg: float | None
+    runtime_max: float | None
+    wait_avg: float | None
+    wait_max: float | None
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> RecentMetrics:
+        return cls(**row._asdict())
 
 
 class DashboardStore:
@@ -100,9 +156,10 @@ class DashboardStore:
         searched_to = rows[0].searched_to
         return JobPage(found, searched_to, searched_out=searched_to is not None)
 
-    def payload(self, job_id: str) -> Any:
+    def payload_and_batch(self, job_id: str) -> tuple[Any, str | None]:
+        """(the stored payload, the id of the job's batch); (None, None) for no such job."""
         rows = self._run("job_payload", {"id": job_id})
-        return rows[0].payload if rows else None
+        return (rows[0].payload, rows[0].batch_id) if rows else (None, None)
 
     def forget_failed(self, ids: Sequence[str]) -> list[str]:
         return [row.id for row in self._run("forget_failed_jobs", {"ids": list(ids)})]
@@ -113,6 +170,14 @@ class DashboardStore:
                          {"queue": queue, "job_class": job_class, "before": before})
         return int(rows[0].deleted)
 
+    def batches(self, before: str | None, limit: int) -> list[BatchRow]:
+        rows = self._run("batches_page", {"before": before, "limit": limit})
+        return [BatchRow.from_row(row) for row in rows]
+
+    def batch(self, batch_id: str) -> BatchRow | None:
+        rows = self._run("batch", {"id": batch_id, "failed_ids": FAILED_IDS})
+        return BatchRow.from_row(rows[0]) if rows else None
+
     def worker_totals(self, retry_after: float) -> WorkerTotals:
         row = self._run("worker_totals", {"retry_after": retry_after})[0]
         return WorkerTotals(int(row.live), int(row.processed), int(row.failed))
@@ -121,3 +186,7 @@ class DashboardStore:
         rows = self._run("metrics_history", {"minutes": minutes, "queue": queue})
         return [MinuteMetrics(row.minute, row.processed, row.failed, row.runtime_avg,
                               row.runtime_max, row.wait_avg, row.wait_max) for row in rows]
+
+    def recent(self, minutes: int) -> list[RecentMetrics]:
+        rows = self._run("recent_metrics", {"minutes": minutes})
+        return [RecentMetrics.from_row(row) for row in rows]

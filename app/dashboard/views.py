@@ -16,12 +16,16 @@ from app.formatting import age
 from app.queue.admin import class_name
 
 NAV = (("/", "Overview"), ("/queues", "Queues"), ("/jobs", "Jobs"), ("/failed", "Failed"),
-       ("/workers", "Workers"), ("/schedule", "Schedule"))
-"""Only pages that exist: batches join the list when batches do."""
+       ("/batches", "Batches"), ("/workers", "Workers"), ("/schedule", "Schedule"))
 
 
 def when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def thousands(value: int) -> str:
+    """980,000 rather than 980000: counts of a large queue read at a glance."""
+    return f"{value:,}"
 
 
 def pretty_json(value: Any) -> str:
@@ -30,7 +34,7 @@ def pretty_json(value: Any) -> str:
 
 templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 templates.env.filters.update(age=age, when=when, pretty_json=pretty_json,
-                             short_class=class_name)
+                             short_class=class_name, thousands=thousands)
 
 
 def render(request: Request, template: str, status_code: int = 200,

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from app.queue import dispatch
 from tests.dashboard.conftest import BEARER, add_failed
 from tests.jobs.basic import Record
-from tests.support import count
+from tests.support import count, work
 
 
 def test_queues_lists_counts_per_queue(client, engine) -> None:
@@ -150,6 +150,32 @@ def test_metrics_in_prometheus_text(client, engine) -> None:
     assert "skiplock_workers_live 1.0" in text
     assert "skiplock_jobs_processed_total 41.0" in text
     assert "skiplock_jobs_failed_total 2.0" in text
+
+
+def test_metrics_expose_recent_runtime_and_wait_per_queue(client, engine) -> None:
+    with engine.begin() as conn:  # (minute, queue, class, processed, failed, runtime sum/max,
+        conn.execute(sa.text(     #  wait sum/max); the row of 10 minutes ago is outside
+            "INSERT INTO queue_metrics VALUES "
+            "(date_trunc('minute', now()), 'q', 'A', 3, 1, 1.5, 0.9, 6.0, 4.0), "
+            "(date_trunc('minute', now()) - interval '2 minutes', 'q', 'B', 1, 0, 0.5, 0.5, "
+            "2.0, 2.0), (date_trunc('minute', now()) - interval '10 minutes', 'q', 'A', 50, "
+            "50, 500, 99, 500, 99)"))
+    text = client.get("/metrics", headers=BEARER).text
+    for line in ('skiplock_recent_jobs_finished{queue="q"} 4.0',
+                 'skiplock_recent_jobs_failed{queue="q"} 1.0',
+                 'skiplock_recent_runtime_seconds{queue="q",stat="mean"} 0.5',
+                 'skiplock_recent_runtime_seconds{queue="q",stat="max"} 0.9',
+                 'skiplock_recent_wait_seconds{queue="q",stat="mean"} 2.0',
+                 'skiplock_recent_wait_seconds{queue="q",stat="max"} 4.0'):
+        assert line in text, line
+
+
+def test_metrics_count_what_a_real_worker_ran(client, engine) -> None:
+    for n in range(3):
+        dispatch(Record(f"m{n}"), queue="measured")
+    work("--queue", "measured")
+    assert 'skiplock_recent_jobs_finished{queue="measured"} 3.0' in client.get(
+        "/metrics", headers=BEARER).text
 
 
 def test_history_reads_queue_metrics_per_minute(client, engine) -> None:

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from app.queue import dispatch
 from tests.dashboard.conftest import add_failed
-from tests.jobs.basic import Record
+from tests.dashboard.test_batches import add_batch
+from tests.jobs.basic import HalfwayUntil, Record
 from tests.support import JOB_PACKAGES, ROOT, count, ledger, start_worker, wait_for
 
 TOKEN = "browser-test-token-83d1"
@@ -161,6 +162,31 @@ def test_a_user_runs_the_queue_from_the_browser(page, dashboard: str,
     page.wait_for_selector("text=3 failed jobs forgotten.")
     assert count(engine, "SELECT count(*) FROM failed_jobs") == 0
 
-    for path, name in (("/jobs", "jobs"), ("/workers", "workers"), ("/schedule", "schedule")):
+    add_batch(engine, "01BATCH0000000000000000001", "import 42", total=1000, pending=380,
+              failed_ids=("01FAILEDJOB0000000000000002",))
+    for path, name in (("/jobs", "jobs"), ("/batches", "batches"),
+                       ("/batches/01BATCH0000000000000000001", "batch"),
+                       ("/workers", "workers"), ("/schedule", "schedule")):
         page.goto(path)
         shoot(page, name)
+
+
+def test_the_job_page_shows_progress_as_the_job_reports_it(page, dashboard: str, tmp_path,
+                                                          engine: sa.Engine) -> None:
+    go_on = tmp_path / "go-on"
+    job_id = dispatch(HalfwayUntil(str(go_on)), queue="slow")
+    page.goto(f"/login?token={TOKEN}")
+    page.goto(f"/jobs/{job_id}")
+    assert page.locator("progress").count() == 0  # not started: no progress yet
+    worker = start_worker("--queue", "slow", "--sleep", "0.2", "--max-time", "120")
+    try:
+        # No reload: the page's live refresh brings the bar the job reported.
+        page.locator(".progress", has_text="50.0% · half way").wait_for()
+        assert page.locator("progress").get_attribute("value") == "50.0"
+        shoot(page, "job-running")
+        go_on.touch()
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM jobs") == 0, timeout=30)
+    finally:
+        go_on.touch()
+        worker.terminate()
+        worker.communicate(timeout=30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from app.queue import dispatch
 from tests.dashboard.conftest import add_failed
 from tests.jobs.basic import Record
@@ -22,6 +24,14 @@ def test_every_page_renders_with_what_exists(browser_client, engine) -> None:
         assert answer.status_code == 200, path
         for text in expected:
             assert text in answer.text, (path, text)
+
+
+def test_large_counts_read_with_thousands_separators(browser_client, engine) -> None:
+    client, _csrf = browser_client
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO jobs (id, queue, payload) SELECT 'J' || "
+                             "lpad(n::text, 7, '0'), 'big', '{}' FROM generate_series(1, 1234) n"))
+    assert '<td class="num">1,234</td>' in client.get("/queues").text
 
 
 def test_nav_has_no_dead_links(browser_client) -> None:

@@ -13,6 +13,7 @@ import pytest
 from starlette.routing import Route
 
 from app.console.commands.dashboard import is_loopback
+from app.dashboard.views import NAV
 from tests.dashboard.conftest import BEARER, TOKEN, add_failed, log_in, make_client
 from tests.dashboard.test_browser import answers, free_port
 from tests.support import ROOT, artisan, count, wait_for
@@ -110,8 +111,8 @@ def test_read_only_refuses_every_action_and_hides_the_buttons(queue, engine) -> 
 def test_security_headers_and_no_inline_script_or_style(browser_client, engine) -> None:
     client, _csrf = browser_client
     add_failed(engine, "F1")
-    for path in ("/", "/queues", "/jobs", "/jobs/F1", "/failed", "/workers", "/schedule",
-                 "/login", "/nowhere", "/static/dashboard.js"):
+    for path in ("/", "/queues", "/jobs", "/jobs/F1", "/failed", "/batches", "/batches/B1",
+                 "/workers", "/schedule", "/login", "/nowhere", "/static/dashboard.js"):
         answer = client.get(path)
         csp = answer.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp
@@ -135,9 +136,11 @@ def test_no_password_appears_in_any_page(queue, engine, monkeypatch) -> None:
         with make_client(with_password) as client:
             log_in(client)
             texts = [client.get(path).text for path in (
-                "/", "/queues", "/jobs", "/jobs/F1", "/failed", "/workers", "/schedule")]
+                "/", "/queues", "/jobs", "/jobs/F1", "/failed", "/batches", "/workers",
+                "/schedule")]
             texts += [client.get(path, headers=BEARER).text for path in (
-                "/api/queues", "/api/jobs", "/api/jobs/F1", "/api/health", "/metrics")]
+                "/api/queues", "/api/jobs", "/api/jobs/F1", "/api/batches", "/api/health",
+                "/metrics")]
         down = make_engine(url.set(port=1).render_as_string(hide_password=False))
         with make_client(down) as client:
             log_in(client)
@@ -156,12 +159,14 @@ def test_database_outage_is_503_with_one_sentence(queue, engine) -> None:
     down = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
     with make_client(down) as client:
         log_in(client)
-        page = client.get("/queues")
-        assert page.status_code == 503
-        assert "cannot be reached" in page.text and "Traceback" not in page.text
-        api = client.get("/api/queues", headers=BEARER)
-        assert api.status_code == 503
-        assert "cannot connect to database at 127.0.0.1:1" in api.json()["error"]
+        for path in [path for path, _label in NAV] + ["/jobs/F1", "/batches/B1"]:
+            page = client.get(path)
+            assert page.status_code == 503, path
+            assert "cannot be reached" in page.text and "Traceback" not in page.text, path
+        for path in ("/api/queues", "/api/jobs", "/api/batches", "/api/batches/B1", "/metrics"):
+            api = client.get(path, headers=BEARER)
+            assert api.status_code == 503, path
+            assert "cannot connect to database at 127.0.0.1:1" in api.json()["error"], path
         health = client.get("/api/health", headers=BEARER)
         assert health.status_code == 503
         assert health.json()["reasons"][0].startswith("database unreachable")

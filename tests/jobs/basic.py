@@ -152,6 +152,20 @@ class AsyncSleeps(Sleeps):
         record(self, "end", self.tag)
 
 
+class HalfwayUntil(Job):
+    """Reports 50 % progress, then waits (a minute at most) until the file `go_on` exists:
+    a job caught mid-way for as long as a test looks at it."""
+
+    def __init__(self, go_on: str) -> None:
+        self.go_on = go_on
+
+    def handle(self) -> None:
+        self.progress(50, "half way")
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.go_on) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
 class Ledgered(Job):
     """For crash tests: one ledger row at start and one at end, with a short pause between."""
 
