@@ -185,6 +185,9 @@ def post_job(request: Request, body: bytes) -> JSONResponse:
         job_id = dispatch(job, queue=wanted.queue, delay=wanted.delay, priority=wanted.priority)
     except (TypeError, ValueError) as exc:
         raise FieldError(field_of(exc), str(exc)) from None
+    if job_id is None:
+        return JSONResponse({"error": f"{cls.__qualname__} is a unique job and one like it "
+                             "is queued or running: nothing was queued"}, status_code=409)
     return JSONResponse({"id": job_id}, status_code=201,
                         headers={"Location": f"/api/jobs/{job_id}"})
 

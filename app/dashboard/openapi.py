@@ -119,7 +119,8 @@ PATHS = {
             ]),
         "post": operation("Dispatch a job: 201 with its id", {
             "201": answer("Queued", obj({"id": {"type": "string"}})),
-            "409": answer("QUEUE_CONNECTION=sync: nothing is queued", ERROR),
+            "409": answer("Nothing is queued: QUEUE_CONNECTION=sync, or a unique job like it "
+                          "is queued or running", ERROR),
             "422": answer("A bad class, argument, queue, delay or priority (see `field`)",
                           ERROR), **ACTION},
             requestBody={"required": True,

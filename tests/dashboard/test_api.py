@@ -72,6 +72,16 @@ def test_post_job_dispatches_as_dispatch_does(client, engine) -> None:
     assert answer.headers["location"] == f"/api/jobs/{job_id}"
 
 
+def test_post_of_a_unique_jobs_duplicate_is_409_and_queues_nothing(client, engine) -> None:
+    body = {"job": "tests.jobs.unique_and_cancel.UniqueReport", "args": {"report_id": 4}}
+    assert client.post("/api/jobs", headers=BEARER, json=body).status_code == 201
+    duplicate = client.post("/api/jobs", headers=BEARER, json=body)
+    assert duplicate.status_code == 409
+    assert duplicate.json() == {"error": "UniqueReport is a unique job and one like it is "
+                                         "queued or running: nothing was queued"}
+    assert count(engine, "SELECT count(*) FROM jobs") == 1
+
+
 def test_post_job_refuses_what_a_worker_would_not_run_naming_the_field(client, engine) -> None:
     cases = [
         ({"job": "os.system"}, "job"),  # outside the job packages: never imported

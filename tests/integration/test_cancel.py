@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app.queue import batch, cancel, chain, dispatch
 from tests.jobs.compose import Callback, Step
 from tests.jobs.sample_jobs import Carry
-from tests.jobs.unique_and_cancel import AsyncSleeps, SleepsInSteps, UniqueReport
+from tests.jobs.unique_and_cancel import AsyncSleeps, CancelsItself, SleepsInSteps, UniqueReport
 from tests.support import artisan, count, ledger, start_worker, wait_for, work
 
 
@@ -108,6 +108,22 @@ def test_a_cancel_its_killed_worker_missed_is_never_run_again(queue, engine):
     assert failed_exception(engine, job_id).startswith("JobCancelled: cancelled before it ran")
     assert wait_for(lambda: len(ledger(engine, "k")) == 2)
     assert ledger(engine, "k") == [("k", "start"), ("k", "failed: JobCancelled")]
+
+
+def test_a_job_that_ends_as_it_is_cancelled_is_recorded_once(queue, engine):
+    """The cancel reaches the worker as the job returns: either it succeeded (no row left) or
+    it is failed as cancelled with its hook run once; never both, never run again."""
+    ids = [dispatch(CancelsItself(str(n))) for n in range(20)]
+    assert work("--concurrency", "4").returncode == 0
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+    for n, job_id in enumerate(ids):
+        events = [event for _, event in ledger(engine, str(n))]
+        failed = failed_exception(engine, job_id)
+        if failed is None:
+            assert events == ["start"]
+        else:
+            assert failed.startswith("JobCancelled: cancelled while running")
+            assert events == ["start", "failed: JobCancelled"]
 
 
 def test_queue_cancel_says_what_it_did(queue, engine):

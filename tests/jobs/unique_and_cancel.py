@@ -112,3 +112,22 @@ class UniqueUntilUnknown(UniqueReport):
 class UniqueUntilWithoutFor(UniqueReport):
     unique_for = None
     unique_until = "processing"
+
+
+class CancelsItself(Job):
+    """Cancels itself as its last act: its cancel and its own end race in the worker."""
+
+    tries = 3
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def handle(self) -> None:
+        from app.queue import cancel
+
+        record(self, "start", self.tag)
+        assert self.job_id is not None
+        cancel(self.job_id)
+
+    def failed(self, error: BaseException) -> None:
+        record(self, f"failed: {type(error).__name__}", self.tag)
