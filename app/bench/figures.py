@@ -7,6 +7,7 @@ checks passed: the rows are where they should be, and every job ran exactly once
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -127,7 +128,7 @@ def rate_limited(s: Scratch, n: int, workers: int, concurrency: int, limit: int,
     entries = read_ledgers(str(group.ledger_dir))
     (t0, _), _, (t1, _) = marks
     started = sum(1 for i, at in entries if i != CLAIMED and t0 <= at < t1)
-    halves = [half_figures(entries, begin, end) for begin, end in zip(marks, marks[1:])]
+    halves = [half_figures(entries, begin, end) for begin, end in itertools.pairwise(marks)]
     return {"jobs_waiting": n, "limit": limit, "per_s": per, "seconds": seconds,
             "started": started, "accuracy": round(started * per / (limit * seconds), 3),
             "first_half": halves[0], "second_half": halves[1]}
