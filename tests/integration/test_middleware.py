@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.queue import dispatch
+from app.bootstrap import make_context
+from app.queue import context, dispatch
 from tests.jobs.limited import (
     AsyncWrapped,
     NoHandle,
@@ -87,3 +88,12 @@ def test_a_success_forgives_the_exceptions_counted(queue, engine):
     assert work().returncode == 0
     assert count(engine, "SELECT count(*) FROM job_limits WHERE kind = 'exception'") == 0
     assert events_of(engine, "ok") == ["start 1", "start 1"]
+
+
+def test_dispatch_sync_runs_the_middleware_too(queue, engine, monkeypatch):
+    monkeypatch.setenv("QUEUE_CONNECTION", "sync")
+    context.use(make_context())
+    dispatch(Wrapped("inline"))
+    dispatch(Skippable("skipped", 0))
+    assert ledger(engine) == [("inline", event) for event in (
+        "outer before", "inner before", "handle", "inner after", "outer after")]

@@ -4,6 +4,7 @@ ended, taken in the job (tests.jobs.limited.note)."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import sqlalchemy as sa
@@ -60,7 +61,7 @@ def test_without_overlapping_runs_one_at_a_time_across_processes(queue, engine):
         fleet.stop(engine=engine)
     done = runs(engine)
     assert len(done) == 8
-    assert all(later[0] >= earlier[1] for earlier, later in zip(done, done[1:], strict=False))
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(done))
     assert {event for _tag, event, _at in noted(engine, "start")} == {"start 1"}
 
 

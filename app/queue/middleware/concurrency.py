@@ -4,9 +4,11 @@ across every worker and host."""
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from app.queue.db.limits import KeyWrites, LimitState
+from app.queue.errors import QueueDatabaseError
 from app.queue.job import Job
 from app.queue.middleware.checks import (
     limit_key,
@@ -16,6 +18,8 @@ from app.queue.middleware.checks import (
 from app.queue.middleware.pipeline import Next, hold_back, worker_of
 from app.queue.middleware.store import limits
 from app.queue.settings import MAX_DELAY
+
+log = logging.getLogger("skiplock.middleware")
 
 
 class ConcurrencyLimit:
@@ -36,16 +40,24 @@ class ConcurrencyLimit:
 
     def handle(self, job: Job, next: Next) -> Any:
         assert job.job_id is not None
-        store = limits()
         choose = functools.partial(self._hold_or_wait, worker_of(job))
-        delay = store.decide(self.key, job.job_id, 0.0, choose)
+        delay = limits().decide(self.key, job.job_id, 0.0, choose)
         if delay is not None:
             hold_back(job, delay)
             return None
         try:
             return next(job)
         finally:
-            store.free_hold(self.key, job.job_id)
+            self._free(job.job_id)
+
+    def _free(self, job_id: str) -> None:
+        """A refused free must not turn the job's outcome into a database error: the hold
+        then lasts until `expire_after`, or until this worker stops."""
+        try:
+            limits().free_hold(self.key, job_id)
+        except QueueDatabaseError as exc:
+            log.warning("could not free %s for job %s (%s): it stays held until it expires "
+                        "or this worker stops", self.key, job_id, exc)
 
     def _hold_or_wait(self, worker_id: str | None, state: LimitState,
                       writes: KeyWrites) -> float | None:

@@ -4,10 +4,11 @@ failing service)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from app.queue.db.limits import KeyWrites, LimitState
-from app.queue.errors import RetryAfter
+from app.queue.errors import QueueDatabaseError, RetryAfter
 from app.queue.ids import new_id
 from app.queue.job import Job
 from app.queue.middleware.checks import (
@@ -44,12 +45,15 @@ class ThrottlesExceptions:
         try:
             result = next(job)
         except Exception as error:
-            store.record(key, "exception", new_id())
+            # Counting is best effort: a refused write must not replace the job's own error.
+            with contextlib.suppress(QueueDatabaseError):
+                store.record(key, "exception", new_id())
             if self.backoff is not None:
                 raise RetryAfter(self.backoff, f"{type(error).__name__}: {error}") from error
             raise
         if counted:
-            store.forget_kind(key, "exception")
+            with contextlib.suppress(QueueDatabaseError):
+                store.forget_kind(key, "exception")
         return result
 
     def _exceptions_or_wait(self, state: LimitState, writes: KeyWrites) -> float:
