@@ -12,20 +12,25 @@ Figures, each only after its checks pass:
 * backlog (optional) — the drain with a million rows waiting behind the jobs, divided by the
   drain with ten thousand.
 
+And the figures of real workloads (app/bench/workloads.py), chosen with `figures`: the no-op
+as `async def`, the default worker, I/O-bound jobs (async and threads), many dispatching
+processes, 10 KB payloads, latency under load, and churn without vacuum (with the workers'
+memory).
+
 Everything happens on a scratch queue of the configured database, which is left as it was found.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from app.bench import figures
+from app.bench import figures, workloads
 from app.bench.checks import BenchError, require
 from app.bench.scratch import Scratch
 from app.bench.workers import BENCH_JOB_MODULE
-from app.queue import context
+from app.queue import context, dispatch_many
 from app.queue.context import QueueContext
 
 
@@ -36,10 +41,57 @@ class BenchOptions:
     concurrency: int = 10
     latency_jobs: int = 200
     interval_ms: float = 20.0
-    backlog: bool = False
     backlog_rows: int = 1_000_000
     timeout: float = 300.0
     """Seconds a drain may take before the bench gives up."""
+    figures: tuple[str, ...] = field(default_factory=lambda: DEFAULT_FIGURES)
+    dispatchers: int = 8
+    dispatcher_jobs: int = 2_000
+    """dispatch() calls each dispatching process makes."""
+    churn_jobs: int = 1_000_000
+
+
+Measure = Callable[[Scratch, BenchOptions], Any]
+FIGURES: dict[str, tuple[str, Measure]] = {
+    "enqueue": ("enqueue: {o.jobs:,} jobs, one dispatch() each",
+                lambda s, o: figures.enqueue_single(s, o.jobs)),
+    "enqueue_bulk": ("bulk enqueue: {o.jobs:,} jobs in one dispatch_many()",
+                     lambda s, o: figures.enqueue_bulk(s, o.jobs)),
+    "drain": ("drain: {o.jobs:,} jobs, {o.workers} worker process(es), "
+              "concurrency {o.concurrency}",
+              lambda s, o: figures.drain(s, o.jobs, o.workers, o.concurrency, o.timeout)),
+    "latency": ("latency: {o.latency_jobs} jobs {o.interval_ms:g} ms apart, one idle worker",
+                lambda s, o: figures.latency(s, o.latency_jobs, o.interval_ms, o.concurrency,
+                                             o.timeout)),
+    "backlog": ("backlog: drain {o.jobs:,} jobs with 10,000, then {o.backlog_rows:,} "
+                "rows waiting",
+                lambda s, o: figures.backlog(s, o.jobs, o.workers, o.concurrency,
+                                             o.backlog_rows, o.timeout)),
+    "drain_async": ("async drain: {o.jobs:,} jobs, plain then async def, concurrency 10 "
+                    "and 50", lambda s, o: workloads.drain_async(s, o.jobs, o.timeout)),
+    "default_worker": ("default worker: {o.jobs:,} jobs, queue:work without options, 1 and 2 "
+                       "processes", lambda s, o: workloads.default_worker(s, o.jobs, o.timeout)),
+    "io_async": ("I/O-bound async: {o.jobs:,} jobs awaiting asyncio.sleep(0.05), concurrency "
+                 "500", lambda s, o: workloads.io_async(s, o.jobs, o.timeout)),
+    "io_threads": ("I/O-bound threads: {o.jobs:,} jobs in time.sleep(0.05), concurrency 200",
+                   lambda s, o: workloads.io_threads(s, o.jobs, o.timeout)),
+    "dispatchers": ("many dispatchers: {o.dispatchers} processes x {o.dispatcher_jobs:,} "
+                    "dispatch()",
+                    lambda s, o: workloads.dispatchers(s, o.dispatchers, o.dispatcher_jobs)),
+    "payload": ("payload: {o.jobs:,} jobs of 10 KB against the no-op, concurrency "
+                "{o.concurrency}",
+                lambda s, o: workloads.payload(s, o.jobs, o.concurrency, o.timeout)),
+    "latency_load": ("latency under load: {o.latency_jobs} jobs {o.interval_ms:g} ms apart "
+                     "beside 5,000 jobs/s",
+                     lambda s, o: workloads.latency_under_load(
+                         s, o.latency_jobs, o.interval_ms, o.concurrency, o.timeout)),
+    "churn": ("churn without vacuum: {o.churn_jobs:,} jobs, {o.workers} worker process(es), "
+              "concurrency {o.concurrency}",
+              lambda s, o: workloads.churn(s, o.churn_jobs, o.workers, o.concurrency,
+                                           o.timeout)),
+}
+"""Every figure, in the order measured: (progress line, measurement)."""
+DEFAULT_FIGURES = ("enqueue", "enqueue_bulk", "drain", "latency")
 
 
 def run_bench(options: BenchOptions,
@@ -71,22 +123,14 @@ def measure(options: BenchOptions, progress: Callable[[str], None]) -> dict[str,
     with Scratch(ctx, max_time=worker_lifetime(o)) as s:
         out: dict[str, Any] = {"database": describe_database(s), "settings": asdict(o)}
         out["settings"]["queue"] = s.queue
-        progress(f"enqueue: {o.jobs:,} jobs, one dispatch() each")
-        out["enqueue"] = figures.enqueue_single(s, o.jobs)
-        progress(f"bulk enqueue: {o.jobs:,} jobs in one dispatch_many()")
-        out["enqueue_bulk"] = figures.enqueue_bulk(s, o.jobs)
-        progress(f"drain: {o.jobs:,} jobs, {o.workers} worker process(es), "
-                 f"concurrency {o.concurrency}")
-        out["drain"] = figures.drain(s, o.jobs, o.workers, o.concurrency, o.timeout)
-        progress(f"latency: {o.latency_jobs} jobs {o.interval_ms:g} ms apart, one idle worker")
-        out["latency"] = figures.latency(s, o.latency_jobs, o.interval_ms, o.concurrency,
-                                         o.timeout)
-        out["backlog"] = None
-        if o.backlog:
-            progress(f"backlog: drain {o.jobs:,} jobs with {figures.BACKLOG_SMALL:,}, then "
-                     f"{o.backlog_rows:,} rows waiting")
-            out["backlog"] = figures.backlog(s, o.jobs, o.workers, o.concurrency,
-                                             o.backlog_rows, o.timeout)
+        for name, (line, measure_one) in FIGURES.items():
+            out[name] = None
+            if name not in o.figures:
+                continue
+            if name == "drain" and "enqueue_bulk" not in o.figures:
+                dispatch_many(figures.jobs_numbered(o.jobs))  # the bulk enqueue's pre-fill
+            progress(line.format(o=o))
+            out[name] = measure_one(s, o)
         out["settings"]["checkpoint"] = s.checkpoint
         progress("cleaning up the scratch queue")
     return out
@@ -94,9 +138,11 @@ def measure(options: BenchOptions, progress: Callable[[str], None]) -> dict[str,
 
 def worker_lifetime(o: BenchOptions) -> float:
     """--max-time for the bench's workers: past any run of theirs, so that a bench killed
-    outright cannot leave them running for ever."""
+    outright cannot leave them running for ever. The churn's workers live through all its
+    rounds, each of which may take --timeout."""
     latency_run = 2 * figures.IDLE_S + o.latency_jobs * o.interval_ms / 1000
-    return o.timeout + latency_run + 120
+    windows = -(-o.churn_jobs // workloads.CHURN_ROUND) if "churn" in o.figures else 1
+    return o.timeout * windows + latency_run + 120
 
 
 def describe_database(s: Scratch) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def enqueue_bulk(s: Scratch, n: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------- drain
 
 
-def drain(s: Scratch, n: int, workers: int, concurrency: int,
+def drain(s: Scratch, n: int, workers: int, concurrency: int | None,
           timeout: float) -> dict[str, Any]:
     """The queue holds N jobs; W worker processes are released at once; the window ends
     when the poll first sees the queue empty (every job run and acknowledged)."""
@@ -86,7 +86,7 @@ def drain(s: Scratch, n: int, workers: int, concurrency: int,
             "worker_cpu_s_per_1000_jobs": round(cpu * 1000 / n, 3) if cpu is not None else None}
 
 
-def released_window(s: Scratch, run: str, workers: int, concurrency: int,
+def released_window(s: Scratch, run: str, workers: int, concurrency: int | None,
                     timeout: float) -> dict[str, Any]:
     """Pause, settle, start the workers, GO (resume + NOTIFY), wait for the measured jobs
     to be gone, stop the workers. See app/bench/workers.py for why a pause is the gate."""
@@ -131,6 +131,15 @@ def latency(s: Scratch, n: int, interval_ms: float, concurrency: int,
         time.sleep(interval)
     wait_drained(lambda: s.store.count_queue(s.queue), timeout, group)
     time.sleep(IDLE_S)  # idle again: LISTEN, not a loop still busy with the warm-up
+    calls = dispatch_on_grid(n, interval)
+    wait_drained(lambda: s.store.count_queue(s.queue), timeout, group)
+    group.stop()
+    return latency_figures(s, group, calls, warm, interval_ms)
+
+
+def dispatch_on_grid(n: int, interval: float) -> list[tuple[float, float]]:
+    """dispatch() jobs 0 … n-1 on a fixed grid `interval` seconds apart; each call's
+    (start, return) on the shared clock."""
     calls = []
     base = clock()
     for i in range(n):
@@ -140,9 +149,7 @@ def latency(s: Scratch, n: int, interval_ms: float, concurrency: int,
         c0 = clock()
         dispatch(BenchNoop({"i": i}))
         calls.append((c0, clock()))
-    wait_drained(lambda: s.store.count_queue(s.queue), timeout, group)
-    group.stop()
-    return latency_figures(s, group, calls, warm, interval_ms)
+    return calls
 
 
 def latency_figures(s: Scratch, group: WorkerGroup, calls: list[tuple[float, float]],
@@ -157,6 +164,17 @@ def latency_figures(s: Scratch, group: WorkerGroup, calls: list[tuple[float, flo
             f"expected {n + len(warm)}")
     s.forget_workers()
     started = dict(entries)
+    return {
+        **latency_stats(started, calls, interval_ms),
+        "cold_first_job_ms": round((started[-1] - warm[0][1]) * 1000, 2) if warm else None,
+        "worker_settings": group.settings(),
+    }
+
+
+def latency_stats(started: dict[int, float], calls: list[tuple[float, float]],
+                  interval_ms: float) -> dict[str, Any]:
+    """Job i's start against the (call, return) of its dispatch(), in ms."""
+    n = len(calls)
     from_commit = [(started[i] - calls[i][1]) * 1000 for i in range(n)]
     from_call = [(started[i] - calls[i][0]) * 1000 for i in range(n)]
     return {
@@ -167,8 +185,6 @@ def latency_figures(s: Scratch, group: WorkerGroup, calls: list[tuple[float, flo
         "max_ms": round(max(from_commit), 2),
         "call_to_start_median_ms": round(median(from_call), 2),
         "dispatch_call_median_ms": round(median([(b - a) * 1000 for a, b in calls]), 2),
-        "cold_first_job_ms": round((started[-1] - warm[0][1]) * 1000, 2) if warm else None,
-        "worker_settings": group.settings(),
     }
 
 
