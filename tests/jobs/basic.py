@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 
 import sqlalchemy as sa
@@ -165,3 +166,28 @@ class Ledgered(Job):
         record(self, "start", str(self.n))
         time.sleep(self.seconds)
         record(self, "end", str(self.n))
+
+
+class StopsItsWorker(Job):
+    """Sends its own worker SIGTERM and returns at once: the worker stops while still holding
+    the jobs it claimed ahead of this one."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def handle(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        record(self, "start", self.tag)
+
+
+class KillsItsWorker(Job):
+    """On its first attempt, SIGKILLs its own worker before doing anything else (so within
+    microseconds of its claim); on later ones, records that it ran."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def handle(self) -> None:
+        if self.attempts == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        record(self, "start", self.tag)
