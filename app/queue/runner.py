@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from typing import Any
 
 from app.queue.backoff import backoff_delay
 from app.queue.errors import Abort, JobTimeout, RetryAfter
@@ -64,15 +65,27 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 def call_handle(job: Job, timeout: float) -> None:
-    """Run `handle()`; an `async def` one runs on this thread's loop, cancelled at `timeout`."""
-    outcome = job.handle()
+    """Run `handle()`; an `async def` one runs on this thread's loop, cancelled at `timeout`.
+    (The worker runs async jobs on its own shared loop instead: app/queue/event_loop.py.)"""
+    outcome = start_attempt(job)
     if inspect.isawaitable(outcome):
         awaitable = outcome if timeout <= 0 else asyncio.wait_for(outcome, timeout)
         try:
             _event_loop().run_until_complete(awaitable)
         except TimeoutError:
-            name = type(job).__qualname__
-            raise JobTimeout(f"{name} ran past its timeout of {timeout:g}s") from None
+            raise timeout_error(job, timeout) from None
+
+
+def start_attempt(job: Job) -> Any:
+    """Forget what an earlier attempt's handle() asked for, and call it: an `async def` one
+    returns its coroutine, not yet started."""
+    job._released_delay = None
+    job._fail_reason = None
+    return job.handle()
+
+
+def timeout_error(job: Job, timeout: float) -> JobTimeout:
+    return JobTimeout(f"{type(job).__qualname__} ran past its timeout of {timeout:g}s")
 
 
 def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
@@ -81,8 +94,6 @@ def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
     Catches BaseException on purpose: a job that calls sys.exit() or raises
     KeyboardInterrupt fails like any other job instead of taking the worker down with it.
     """
-    job._released_delay = None
-    job._fail_reason = None
     started = time.perf_counter()
     try:
         call_handle(job, timeout_of(job, defaults))

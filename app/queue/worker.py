@@ -33,6 +33,7 @@ from app.queue.errors import (
     PayloadError,
     QueueDatabaseError,
 )
+from app.queue.event_loop import JobLoop
 from app.queue.heartbeat import Heartbeat
 from app.queue.hooks import HOOK_ENDED, FailedHooks
 from app.queue.ids import new_id
@@ -52,13 +53,15 @@ from app.queue.runner import (
     Outcome,
     decide_after_error,
     run_attempt,
+    start_attempt,
+    timeout_of,
     tries_of,
 )
 from app.queue.settings import QueueSettings
 from app.queue.signals import StopSignals
 from app.queue.slot import Slot
 from app.queue.threads import JobThreads
-from app.queue.timeouts import Timeouts
+from app.queue.timeouts import Timeouts, is_async
 
 GATHER_WINDOW = 0.002
 """Seconds the worker may wait for more slots to free before claiming (see
@@ -181,6 +184,7 @@ class Worker:
         self.started = time.monotonic()
         # One thread per slot, and two for failed() hooks, which run beside the slots.
         self.pool = JobThreads(options.concurrency + 2, name="skiplock-job")
+        self.job_loop = JobLoop(self.defaults, name="skiplock-loop")
         self.hooks = FailedHooks(store, self.pool, self.timeouts, self.events, self.log)
         self.signals = StopSignals(on_stop=lambda: self.request_stop(StopReason.SIGNAL),
                                    give_back=self._give_back_all, log=self.log)
@@ -343,6 +347,7 @@ class Worker:
         in_user_code = any(slot.in_user_code
                            for slot in chain(self.slots.values(), self.hooks.running.values()))
         self.pool.shutdown(wait=not in_user_code)
+        self.job_loop.stop(wait=not in_user_code)
         self.claimer.close()
         if not self.link.down:
             try:
@@ -408,9 +413,11 @@ class Worker:
         return len(self.slots) - len(self.ahead)
 
     def _claim_ahead(self) -> int:
-        """How many jobs to claim beyond the free slots: none while jobs are slow, or when
-        --once or --max-jobs will stop the worker before it could run them."""
-        if not self._fast or self.options.once or self.options.max_jobs is not None:
+        """How many jobs to claim beyond the free slots: none while jobs are slow, when
+        --once or --max-jobs will stop the worker before it could run them, or with --rest
+        (it rests before each claim, so between jobs)."""
+        o = self.options
+        if not self._fast or o.once or o.max_jobs is not None or o.rest > 0:
             return 0
         return self.options.claim_ahead
 
@@ -453,13 +460,20 @@ class Worker:
         except BaseException as error:  # noqa: BLE001 - a late timeout, or a bug of ours
             result = decide_after_error(slot.job, error, self.defaults, 0.0) if slot.job \
                 else AttemptResult(Outcome.FAIL, error=error, error_text=repr(error))
+        if result is not None:
+            self._post(slot, result)
+
+    def _post(self, slot: Slot, result: AttemptResult) -> None:
+        """From a job thread, or the event loop's: the main thread records the outcome."""
         with self._done_lock:
             self._done.append((slot, result))
             wake = len(self._done) == self._wake_at
         if wake:
             self.events.put(("done", None))
 
-    def _attempt(self, slot: Slot) -> AttemptResult:
+    def _attempt(self, slot: Slot) -> AttemptResult | None:
+        """The attempt's result; None for an async job, whose task on the shared event loop
+        posts its result when it ends."""
         claimed = slot.claimed
         try:
             job = payload.decode(claimed.payload, self.resolver)
@@ -478,6 +492,10 @@ class Worker:
         self.timeouts.arm_attempt(slot, job)
         if self.report is not None:
             self.events.put(("start", slot))
+        if is_async(type(job)):
+            coroutine = start_attempt(job)
+            self.job_loop.run(slot, job, coroutine, timeout_of(job, self.defaults), self._post)
+            return None
         try:
             result = run_attempt(job, self.defaults)
             if process.in_forked_child:  # the job forked, and its child returned here

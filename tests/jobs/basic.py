@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 
 import sqlalchemy as sa
@@ -191,3 +192,36 @@ class KillsItsWorker(Job):
         if self.attempts == 1:
             os.kill(os.getpid(), signal.SIGKILL)
         record(self, "start", self.tag)
+
+
+class AsyncWhere(Job):
+    """Records which event loop and thread its `async def handle` ran on."""
+
+    def __init__(self, tag: str, seconds: float = 0.2) -> None:
+        self.tag = tag
+        self.seconds = seconds
+
+    async def handle(self) -> None:
+        await asyncio.sleep(self.seconds)  # overlap with the others: all are running at once
+        loop = id(asyncio.get_running_loop())
+        record(self, f"loop {loop} thread {threading.get_ident()}", self.tag)
+
+
+class AsyncSpins(Sleeps):
+    """Blocks its event loop with Python code past its timeout (no await)."""
+
+    async def handle(self) -> None:
+        record(self, "start", self.tag)
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            pass
+        record(self, "end", self.tag)
+
+
+class AsyncBlocks(Sleeps):
+    """Blocks its event loop in C (time.sleep in an async def) past its timeout."""
+
+    async def handle(self) -> None:
+        record(self, "start", self.tag)
+        time.sleep(self.seconds)
+        record(self, "end", self.tag)
