@@ -1,21 +1,20 @@
 """`async def` jobs run as tasks on one event loop per worker process (app/queue/event_loop.py),
-with their timeouts enforced there: cancelled when they await past it, interrupted (or their
-worker replaced) when they block the loop."""
+with their timeouts enforced there: cancelled when they await past it, interrupted when they
+block the loop (one blocked in C gets its worker replaced: tests/integration/test_worker.py)."""
 
 from __future__ import annotations
 
-import signal
 import time
 
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
-from tests.jobs.basic import AsyncBlocks, AsyncRecord, AsyncSpins, AsyncWhere
-from tests.support import count, ledger, start_worker, wait_for, work
+from tests.jobs.basic import AsyncRecord, AsyncSpins, AsyncWhere
+from tests.support import ledger, work
 
 
 def test_async_jobs_run_side_by_side_on_one_event_loop(queue, engine):
-    dispatch_many(AsyncWhere(f"w{n}") for n in range(20))
+    dispatch_many(AsyncWhere(f"w{n}", 0.2) for n in range(20))
     assert work("--concurrency", "20", "--quiet").returncode == 0
     places = {event for _, event in ledger(engine)}
     assert len(ledger(engine)) == 20
@@ -35,19 +34,3 @@ def test_an_async_job_blocking_the_loop_past_its_timeout_fails_alone(queue, engi
     with engine.connect() as conn:
         text = conn.execute(sa.text("SELECT exception FROM failed_jobs")).scalar_one()
     assert "ran past its timeout of 2s" in text
-
-
-def test_an_async_job_blocked_in_c_past_its_timeout_restarts_the_worker(queue, engine):
-    dispatch(AsyncBlocks("blocks", 30))
-    dispatch(AsyncRecord("after", 0))
-    proc = start_worker("--sleep", "0.2", "--quiet")
-    try:
-        assert wait_for(lambda: ("blocks", "start") in ledger(engine), 20)
-        assert wait_for(lambda: ("after", "end") in ledger(engine), 20)
-        assert wait_for(lambda: ("blocks", "failed: JobTimeout") in ledger(engine), 10)
-        assert ("blocks", "end") not in ledger(engine)
-        assert count(engine, "SELECT count(*) FROM failed_jobs") == 1
-        assert proc.poll() is None  # same process, restarted in place
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)

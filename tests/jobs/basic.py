@@ -194,12 +194,8 @@ class KillsItsWorker(Job):
         record(self, "start", self.tag)
 
 
-class AsyncWhere(Job):
+class AsyncWhere(AsyncRecord):
     """Records which event loop and thread its `async def handle` ran on."""
-
-    def __init__(self, tag: str, seconds: float = 0.2) -> None:
-        self.tag = tag
-        self.seconds = seconds
 
     async def handle(self) -> None:
         await asyncio.sleep(self.seconds)  # overlap with the others: all are running at once
@@ -207,21 +203,15 @@ class AsyncWhere(Job):
         record(self, f"loop {loop} thread {threading.get_ident()}", self.tag)
 
 
-class AsyncSpins(Sleeps):
+class AsyncSpins(Spins):
     """Blocks its event loop with Python code past its timeout (no await)."""
 
-    async def handle(self) -> None:
-        record(self, "start", self.tag)
-        deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline:
-            pass
-        record(self, "end", self.tag)
+    async def handle(self) -> None:  # type: ignore[override]
+        Spins.handle(self)
 
 
 class AsyncBlocks(Sleeps):
     """Blocks its event loop in C (time.sleep in an async def) past its timeout."""
 
-    async def handle(self) -> None:
-        record(self, "start", self.tag)
-        time.sleep(self.seconds)
-        record(self, "end", self.tag)
+    async def handle(self) -> None:  # type: ignore[override]
+        Sleeps.handle(self)
