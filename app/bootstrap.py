@@ -21,6 +21,7 @@ def queue_settings() -> QueueSettings:
         listen=cfg.listen,
         dispatch_lock_timeout=cfg.dispatch_lock_timeout,
         metrics_days=config.dashboard.load().metrics_days,
+        vacuum_every=cfg.vacuum_every,
     )
 
 

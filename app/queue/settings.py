@@ -34,3 +34,6 @@ class QueueSettings:
     """Seconds a dispatch of our own may wait for a lock on jobs; 0: as long as it takes."""
     metrics_days: int = 7
     """Days of per-minute history (queue_metrics) the workers keep."""
+    vacuum_every: int = 100_000
+    """Rows inserted into jobs since its last VACUUM after which a worker vacuums it (the
+    bloat guard, app/queue/vacuum.py); 0: never."""

@@ -62,6 +62,7 @@ from app.queue.signals import StopSignals
 from app.queue.slot import Slot
 from app.queue.threads import JobThreads
 from app.queue.timeouts import Timeouts, is_async
+from app.queue.vacuum import BloatGuard
 
 GATHER_WINDOW = 0.002
 """Seconds the worker may wait for more slots to free before claiming (see
@@ -195,6 +196,7 @@ class Worker:
         self.metrics = MetricsRecorder(settings.metrics_days)
         self.metrics_store = MetricsStore(store.engine)
         self._metrics_refused = False
+        self.bloat = BloatGuard(store, settings.vacuum_every, self.log)
         self.heartbeat: Heartbeat | None = None
         self.listener: Listener | None = None
         self._announced_wait = False
@@ -225,7 +227,7 @@ class Worker:
             stats=lambda: (self._running(), self.processed, self.failed),
             on_restart=lambda: self.request_stop(StopReason.RESTART),
             on_lost_row=self._register_again, log=self.log, outage=self.outage,
-            on_beat=self._flush_metrics)
+            on_beat=self._after_beat)
         self.heartbeat.start()
         self.timeouts.record_jobs_left_by_restart(self.store, self.resolver, self._record,
                                                   self._until_database_answers)
@@ -618,6 +620,10 @@ class Worker:
             self.report(JobEvent(result.outcome.value, claimed.id, slot.class_name,
                                  claimed.queue, result.duration, _first_line(result)))
         self._check_memory()
+
+    def _after_beat(self) -> None:
+        self._flush_metrics()
+        self.bloat.check()
 
     def _flush_metrics(self) -> None:
         """From the heartbeat thread, after each beat: one write for everything counted since

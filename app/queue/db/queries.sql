@@ -199,3 +199,16 @@ FROM given_back CROSS JOIN LATERAL (SELECT pg_notify('skiplock', given_back.queu
 -- Bound a dispatch's wait for a lock on jobs (QUEUE_DISPATCH_LOCK_TIMEOUT, in ms): for the
 -- session of a connection of our own, or (:local) for the current transaction only.
 SELECT set_config('lock_timeout', :timeout, CAST(:local AS boolean));
+
+-- name: jobs_since_vacuum
+-- For the bloat guard (app/queue/vacuum.py): rows inserted into jobs since its last VACUUM (by
+-- anyone; the statistics lag a second or so), and whether this role owns jobs (only the owner,
+-- or a superuser, may VACUUM it).
+SELECT s.n_ins_since_vacuum AS inserted, pg_has_role(c.relowner, 'USAGE') AS may_vacuum
+FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+WHERE s.relid = 'jobs'::regclass;
+
+-- name: vacuum_jobs
+-- Remove the dead rows and index entries finished jobs left. SKIP_LOCKED: if another worker's
+-- VACUUM (or autovacuum) holds the table, this one is skipped rather than queued behind it.
+VACUUM (SKIP_LOCKED) jobs;
