@@ -79,10 +79,10 @@ PREFETCH_HOLD_S = 0.02
 where other workers can take them, and the worker stops claiming ahead until a job ends
 within it again: a slow job never hoards."""
 MAX_CONCURRENCY = 1000
-"""Slots one worker process may run. Each is an OS thread: 1,000 start in ~0.7 s and reserve
-~9 GB of address space (8 MB of stack each, ~72 MB resident), and `--concurrency 100000` spent
-11 s and 611 MB before the OS refused a thread. Past a few hundred threads the GIL, not the
-slots, is the limit: more processes serve better."""
+"""Slots one worker process may run. Each running a plain job is an OS thread: 1,000 start
+in ~0.7 s and reserve ~9 GB of address space (8 MB of stack each, ~72 MB resident), and
+`--concurrency 100000` spent 11 s and 611 MB before the OS refused a thread. Past a few
+hundred threads the GIL, not the slots, is the limit: more processes serve better."""
 
 
 class StopReason(enum.StrEnum):
@@ -116,15 +116,6 @@ class WorkerOptions:
     rest: float = 0.0
     name: str = "default"
     listen: bool = True
-    prefetch: int | None = None
-    """Jobs claimed ahead of the running ones; None: PREFETCH for a one-slot worker, else 0
-    (a claim for several slots already serves several jobs per round trip)."""
-
-    @property
-    def claim_ahead(self) -> int:
-        if self.prefetch is not None:
-            return self.prefetch
-        return PREFETCH if self.concurrency == 1 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +174,8 @@ class Worker:
         self.claim_was_full = False
         """The last claim got every job it asked for: the queue may hold more."""
         self.started = time.monotonic()
-        # One thread per slot, and two for failed() hooks, which run beside the slots.
+        # Up to a thread per slot (started as plain jobs need them), and two for failed()
+        # hooks, which run beside the slots.
         self.pool = JobThreads(options.concurrency + 2, name="skiplock-job")
         self.job_loop = JobLoop(self.defaults, name="skiplock-loop")
         self.hooks = FailedHooks(store, self.pool, self.timeouts, self.events, self.log)
@@ -415,13 +407,15 @@ class Worker:
         return len(self.slots) - len(self.ahead)
 
     def _claim_ahead(self) -> int:
-        """How many jobs to claim beyond the free slots: none while jobs are slow, when
-        --once or --max-jobs will stop the worker before it could run them, or with --rest
-        (it rests before each claim, so between jobs)."""
+        """How many jobs to claim beyond the free slots: PREFETCH for a one-slot worker (a
+        claim for several slots serves several jobs a round trip already); none while jobs
+        are slow, when --once or --max-jobs will stop the worker before it could run them,
+        or with --rest (it rests before each claim, so between jobs)."""
         o = self.options
-        if not self._fast or o.once or o.max_jobs is not None or o.rest > 0:
+        if o.concurrency > 1 or not self._fast or o.once or o.max_jobs is not None \
+                or o.rest > 0:
             return 0
-        return self.options.claim_ahead
+        return PREFETCH
 
     def _wants_jobs(self) -> bool:
         """Claim when a slot is free, or when nothing is left claimed ahead: then the round
