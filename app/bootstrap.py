@@ -25,6 +25,7 @@ def queue_settings() -> QueueSettings:
         dispatch_lock_timeout=cfg.dispatch_lock_timeout,
         metrics_days=config.dashboard.load().metrics_days,
         app_keys=config.app.load().keys,
+        vacuum_every=cfg.vacuum_every,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.queue.names import check_queue_name
-from config import boolean, env, name_list, non_negative_float, positive_int
+from config import boolean, env, name_list, non_negative_float, non_negative_int, positive_int
 
 
 def connection_name(raw: str) -> str:
@@ -26,6 +26,7 @@ class QueueConfig:
     job_packages: tuple[str, ...]
     listen: bool
     dispatch_lock_timeout: float
+    vacuum_every: int
 
 
 def load() -> QueueConfig:
@@ -40,4 +41,5 @@ def load() -> QueueConfig:
         job_packages=env("QUEUE_JOB_PACKAGES", ("app.jobs",), name_list),
         listen=env("QUEUE_LISTEN", True, boolean),
         dispatch_lock_timeout=env("QUEUE_DISPATCH_LOCK_TIMEOUT", 5.0, non_negative_float),
+        vacuum_every=env("QUEUE_VACUUM_EVERY", 100_000, non_negative_int),
     )

@@ -14,6 +14,7 @@ record in memory too.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import threading
@@ -83,6 +84,36 @@ class BenchRateLimited(BenchNoop):
     def middleware(self) -> list[Any]:
         record_start(CLAIMED, clock())
         return [RateLimited(self.args["key"], self.args["limit"], self.args["per"])]
+
+
+class BenchNoopAsync(BenchNoop):
+    """The no-op as `async def`: what the async drain figure compares with BenchNoop."""
+
+    async def handle(self) -> None:  # type: ignore[override]
+        record_start(self.args.get("i"), clock())
+
+
+class BenchSleep(BenchNoop):
+    """An I/O-bound job written the threaded way: `time.sleep(args["sleep"])` after its start
+    is noted, as a stand-in for a blocking call over the network."""
+
+    def handle(self) -> None:
+        record_start(self.args.get("i"), clock())
+        time.sleep(self.args["sleep"])
+
+
+class BenchSleepAsync(BenchNoop):
+    """The same wait written the asyncio way: `await asyncio.sleep(args["sleep"])`."""
+
+    async def handle(self) -> None:  # type: ignore[override]
+        record_start(self.args.get("i"), clock())
+        await asyncio.sleep(self.args["sleep"])
+
+
+BENCH_JOBS: tuple[type[BenchNoop], ...] = (BenchNoop, BenchUnique, BenchNoopMiddleware,
+                                            BenchRateLimited, BenchNoopAsync, BenchSleep,
+                                            BenchSleepAsync)
+"""Every job class the bench dispatches: the scratch queue is set on each for a run."""
 
 
 def record_start(i: Any, started: float) -> None:

@@ -77,9 +77,9 @@ def enqueue_bulk(s: Scratch, n: int) -> dict[str, Any]:
     return timed(n, t1 - t0)
 
 
-def batch_dispatch(s: Scratch, n: int) -> tuple[dict[str, Any], str]:
+def batch_dispatch(s: Scratch, n: int) -> dict[str, Any]:
     """One batch([...]).dispatch() of N jobs: the job_batches row and one COPY, in one
-    transaction. The rows stay: they are the batch drain's pre-fill. Returns the batch id."""
+    transaction. The rows stay: they are the batch drain's pre-fill (`batch_id`)."""
     jobs = jobs_numbered(n)
     s.settle()
     s.store.count_queue(s.queue)
@@ -88,7 +88,7 @@ def batch_dispatch(s: Scratch, n: int) -> tuple[dict[str, Any], str]:
     t1 = clock()
     enqueued = s.store.count_queue(s.queue)
     require(enqueued == n, f"batch dispatch: {enqueued} rows on the queue after batch()")
-    return timed(n, t1 - t0), dispatched.id
+    return {**timed(n, t1 - t0), "batch_id": dispatched.id}
 
 
 def batch_drain(s: Scratch, batch_id: str, n: int, workers: int, concurrency: int,
@@ -105,7 +105,7 @@ def batch_drain(s: Scratch, batch_id: str, n: int, workers: int, concurrency: in
 # --------------------------------------------------------------------------------- drain
 
 
-def drain(s: Scratch, n: int, workers: int, concurrency: int, timeout: float,
+def drain(s: Scratch, n: int, workers: int, concurrency: int | None, timeout: float,
           run: str = "drain") -> dict[str, Any]:
     """The queue holds N jobs; W worker processes are released at once; the window ends
     when the poll first sees the queue empty (every job run and acknowledged)."""
@@ -126,12 +126,13 @@ def drain(s: Scratch, n: int, workers: int, concurrency: int, timeout: float,
 
 
 def drain_with_middleware(s: Scratch, n: int, workers: int, concurrency: int,
-                          timeout: float, plain: dict[str, Any]) -> dict[str, Any]:
+                          timeout: float, plain: dict[str, Any] | None) -> dict[str, Any]:
     """The drain, of N jobs that each pass one no-op middleware, and its share of `plain`'s
-    rate: what the pipeline costs a job that uses it."""
+    rate (when the plain drain was measured too): what the pipeline costs a job that uses it."""
     dispatch_many([BenchNoopMiddleware({"i": i}) for i in range(n)])
     figure = drain(s, n, workers, concurrency, timeout, "drain-middleware")
-    return {**figure, "of_plain": round(figure["jobs_per_s"] / max(plain["jobs_per_s"], 1), 3)}
+    share = round(figure["jobs_per_s"] / max(plain["jobs_per_s"], 1), 3) if plain else None
+    return {**figure, "of_plain": share}
 
 
 def rate_limited(s: Scratch, n: int, workers: int, concurrency: int, limit: int, per: float,
@@ -175,7 +176,7 @@ def half_figures(entries: list[tuple[int, float]], begin: tuple[float, float | N
             "worker_cpu_pct": round(cpu * 100, 1) if cpu is not None else None}
 
 
-def released_window(s: Scratch, run: str, workers: int, concurrency: int,
+def released_window(s: Scratch, run: str, workers: int, concurrency: int | None,
                     timeout: float) -> dict[str, Any]:
     """Pause, settle, start the workers, GO (resume + NOTIFY), wait for the measured jobs
     to be gone, stop the workers. See app/bench/workers.py for why a pause is the gate."""
@@ -220,6 +221,15 @@ def latency(s: Scratch, n: int, interval_ms: float, concurrency: int,
         time.sleep(interval)
     wait_drained(lambda: s.store.count_queue(s.queue), timeout, group)
     time.sleep(IDLE_S)  # idle again: LISTEN, not a loop still busy with the warm-up
+    calls = dispatch_on_grid(n, interval)
+    wait_drained(lambda: s.store.count_queue(s.queue), timeout, group)
+    group.stop()
+    return latency_figures(s, group, calls, warm, interval_ms)
+
+
+def dispatch_on_grid(n: int, interval: float) -> list[tuple[float, float]]:
+    """dispatch() jobs 0 … n-1 on a fixed grid `interval` seconds apart; each call's
+    (start, return) on the shared clock."""
     calls = []
     base = clock()
     for i in range(n):
@@ -229,9 +239,7 @@ def latency(s: Scratch, n: int, interval_ms: float, concurrency: int,
         c0 = clock()
         dispatch(BenchNoop({"i": i}))
         calls.append((c0, clock()))
-    wait_drained(lambda: s.store.count_queue(s.queue), timeout, group)
-    group.stop()
-    return latency_figures(s, group, calls, warm, interval_ms)
+    return calls
 
 
 def latency_figures(s: Scratch, group: WorkerGroup, calls: list[tuple[float, float]],
@@ -246,6 +254,17 @@ def latency_figures(s: Scratch, group: WorkerGroup, calls: list[tuple[float, flo
             f"expected {n + len(warm)}")
     s.forget_workers()
     started = dict(entries)
+    return {
+        **latency_stats(started, calls, interval_ms),
+        "cold_first_job_ms": round((started[-1] - warm[0][1]) * 1000, 2) if warm else None,
+        "worker_settings": group.settings(),
+    }
+
+
+def latency_stats(started: dict[int, float], calls: list[tuple[float, float]],
+                  interval_ms: float) -> dict[str, Any]:
+    """Job i's start against the (call, return) of its dispatch(), in ms."""
+    n = len(calls)
     from_commit = [(started[i] - calls[i][1]) * 1000 for i in range(n)]
     from_call = [(started[i] - calls[i][0]) * 1000 for i in range(n)]
     return {
@@ -256,8 +275,6 @@ def latency_figures(s: Scratch, group: WorkerGroup, calls: list[tuple[float, flo
         "max_ms": round(max(from_commit), 2),
         "call_to_start_median_ms": round(median(from_call), 2),
         "dispatch_call_median_ms": round(median([(b - a) * 1000 for a, b in calls]), 2),
-        "cold_first_job_ms": round((started[-1] - warm[0][1]) * 1000, 2) if warm else None,
-        "worker_settings": group.settings(),
     }
 
 

@@ -81,3 +81,20 @@ SELECT current_setting('server_version') AS version,
 -- name: delete_limits
 -- The rate limit of the scratch queue's RateLimited figure (its key is the queue's name).
 DELETE FROM job_limits WHERE key = 'rate:' || :queue;
+
+-- name: jobs_bloat
+-- What churn leaves behind when nothing vacuums: dead row versions in jobs (the statistics
+-- collector's count, a second or so behind), and the size of the table and of the claim index.
+SELECT s.n_dead_tup AS dead_rows,
+       pg_relation_size('jobs') / 8192 AS heap_pages,
+       pg_relation_size('jobs_claim_idx') / 8192 AS claim_index_pages
+FROM pg_stat_user_tables s WHERE s.relid = 'jobs'::regclass;
+
+-- name: claim_probe
+-- The pages one claim of the scratch queue reads (the claim's locking walk of jobs_claim_idx,
+-- without taking anything): EXPLAIN ANALYZE's buffer count. Index entries of rows the claim
+-- reserved or deleted stay until a vacuum, and each claim steps over them.
+EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
+SELECT id FROM jobs
+WHERE queue = :queue AND reserved_at IS NULL AND available_at <= now()
+ORDER BY priority, available_at, id LIMIT 10 FOR UPDATE SKIP LOCKED;

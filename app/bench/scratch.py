@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from app.bench.bench_noop import BenchNoop
+from app.bench.bench_noop import BENCH_JOBS
 from app.bench.store import BenchStore
 from app.bench.workers import WorkerGroup
 from app.queue.context import QueueContext
@@ -35,9 +35,10 @@ class Scratch:
         self.vacuum_at_exit = False
 
     def __enter__(self) -> Scratch:
-        # dispatch_many takes each job's queue from its class; BenchNoop is the bench's own
-        # class, so pointing it at the scratch queue for the run changes nothing else.
-        BenchNoop.queue = self.queue
+        # dispatch_many takes each job's queue from its class; these are the bench's own
+        # classes, so pointing them at the scratch queue for the run changes nothing else.
+        for job_class in BENCH_JOBS:
+            job_class.queue = self.queue
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -49,16 +50,18 @@ class Scratch:
             if self.vacuum_at_exit:
                 self.store.vacuum_jobs()  # a million dead rows: reclaim them now
         finally:
-            BenchNoop.queue = None
+            for job_class in BENCH_JOBS:
+                job_class.queue = None
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def settle(self) -> None:
         """ANALYZE and CHECKPOINT before a window (remembers if CHECKPOINT was refused)."""
         self.checkpoint = self.store.settle() and self.checkpoint
 
-    def workers(self, run: str, count: int, concurrency: int) -> WorkerGroup:
-        """Start `count` workers on the scratch queue, each with its ledger in `run`'s folder."""
-        folder = self.directory / run
+    def workers(self, run: str, count: int, concurrency: int | None) -> WorkerGroup:
+        """Start `count` workers on the scratch queue, each with its ledger in `run`'s folder
+        (numbered: a figure may drain several times)."""
+        folder = self.directory / f"{run}-{len(self.groups)}"
         folder.mkdir()
         group = WorkerGroup(self.store, self.queue, count, concurrency, folder,
                             self.ctx.settings.job_packages, self.ctx.settings.listen,

@@ -89,6 +89,14 @@ class BenchStore:
     def vacuum_jobs(self) -> None:
         self._run("vacuum_jobs")
 
+    def jobs_bloat(self) -> dict[str, int]:
+        return dict(self._run("jobs_bloat")[0]._mapping)
+
+    def claim_probe_pages(self, queue: str) -> int:
+        """Pages (buffers hit or read) one claim of `queue` touches, from EXPLAIN ANALYZE."""
+        plan = self._run("claim_probe", {"queue": queue})[0][0][0]["Plan"]
+        return int(plan["Shared Hit Blocks"] + plan["Shared Read Blocks"])
+
     def server(self) -> dict[str, str]:
         row = self._run("server")[0]
         return {"version": row.version, "synchronous_commit": row.synchronous_commit,

@@ -41,7 +41,7 @@ LISTEN_SETTLE_S = 0.2
 class WorkerGroup:
     """`count` processes of `python artisan.py queue:work` on one scratch queue."""
 
-    def __init__(self, store: BenchStore, queue: str, count: int, concurrency: int,
+    def __init__(self, store: BenchStore, queue: str, count: int, concurrency: int | None,
                  ledger_dir: Path, job_packages: tuple[str, ...], listen: bool,
                  max_time: float) -> None:
         self.store = store
@@ -59,8 +59,9 @@ class WorkerGroup:
         from config import BASE_PATH
 
         cmd = [sys.executable, str(BASE_PATH / "artisan.py"), "queue:work", "--queue", self.queue,
-               "--name", self.queue, "--concurrency", str(self.concurrency), "--quiet",
-               "--max-time", f"{self.max_time:g}"]
+               "--name", self.queue, "--quiet", "--max-time", f"{self.max_time:g}"]
+        if self.concurrency is not None:  # None: the worker's own default, as a user gets it
+            cmd += ["--concurrency", str(self.concurrency)]
         if not self.listen:
             # Poll-only workers (QUEUE_LISTEN=false) would see GO only at their next poll.
             cmd += ["--sleep", "0.1"]
@@ -136,6 +137,16 @@ class WorkerGroup:
                 return None
             total += int(fields[11]) + int(fields[12])
         return total / ticks
+
+    def rss_mb(self) -> list[float]:
+        """Each worker's resident memory now (VmRSS), in MB."""
+        sizes = []
+        for proc in self.procs:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            kb = next(line.split()[1] for line in status.splitlines()
+                      if line.startswith("VmRSS:"))
+            sizes.append(round(int(kb) / 1024, 1))
+        return sizes
 
     def check_alive(self) -> None:
         for n, proc in enumerate(self.procs):

@@ -59,7 +59,11 @@ def stop(slot: Slot) -> bool:
         slot.cancelled = True
         if not slot.in_user_code or slot.thread_id is None or slot.job is None:
             return True
-        if is_async(type(slot.job)):
+        if slot.task is not None:  # a task on the worker's shared event loop
+            slot.task.get_loop().call_soon_threadsafe(slot.task.cancel)
+        elif is_async(type(slot.job)):
+            # On its own thread's loop (it has middleware), or not begun yet on the shared
+            # one (JobLoop._begin then cancels its task at once).
             request_cancel(slot.job)
         else:
             raise_in_thread(slot.thread_id, JobCancelled)

@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from typing import Any
 
 from app.queue.backoff import backoff_delay
 from app.queue.errors import Abort, JobCancelled, JobTimeout, RetryAfter
@@ -68,8 +69,9 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def call_handle(job: Job, timeout: float) -> None:
     """Run `handle()`; an `async def` one runs on this thread's loop as a task, cancelled at
-    `timeout` or when the job is cancelled (request_cancel)."""
-    outcome = job.handle()
+    `timeout` or when the job is cancelled (request_cancel). (The worker runs async jobs
+    without middleware on its own shared loop instead: app/queue/event_loop.py.)"""
+    outcome = start_attempt(job)
     if inspect.isawaitable(outcome):
         awaitable = outcome if timeout <= 0 else asyncio.wait_for(outcome, timeout)
         loop = _event_loop()
@@ -79,8 +81,7 @@ def call_handle(job: Job, timeout: float) -> None:
         try:
             loop.run_until_complete(task)
         except TimeoutError:
-            name = type(job).__qualname__
-            raise JobTimeout(f"{name} ran past its timeout of {timeout:g}s") from None
+            raise timeout_error(job, timeout) from None
         finally:
             job._task = None
 
@@ -96,18 +97,34 @@ def request_cancel(job: Job) -> bool:
     return True
 
 
+def uses_middleware(job: Job) -> bool:
+    """Does the job's class override middleware()? (One attribute read: jobs without any
+    take the path they took before middleware existed.)"""
+    return type(job).middleware is not Job.middleware
+
+
+def start_attempt(job: Job) -> Any:
+    """Forget what an earlier attempt's handle() asked for, and call it: an `async def` one
+    returns its coroutine, not yet started."""
+    job._released_delay = None
+    job._fail_reason = None
+    return job.handle()
+
+
+def timeout_error(job: Job, timeout: float) -> JobTimeout:
+    return JobTimeout(f"{type(job).__qualname__} ran past its timeout of {timeout:g}s")
+
+
 def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
     """Call the job once and decide DONE / RETRY (with delay) / FAIL.
 
     Catches BaseException on purpose: a job that calls sys.exit() or raises
     KeyboardInterrupt fails like any other job instead of taking the worker down with it.
     """
-    job._released_delay = None
-    job._fail_reason = None
     started = time.perf_counter()
     timeout = timeout_of(job, defaults)
     try:
-        if type(job).middleware is Job.middleware:  # none: the path jobs took before it
+        if not uses_middleware(job):  # the path jobs took before middleware
             call_handle(job, timeout)
         else:
             run_through_middleware(job, lambda: call_handle(job, timeout))

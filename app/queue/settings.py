@@ -37,3 +37,6 @@ class QueueSettings:
     app_keys: tuple[str, ...] = ()
     """APP_KEY then APP_PREVIOUS_KEYS: the first encrypts `encrypted = True` jobs, any
     decrypts."""
+    vacuum_every: int = 100_000
+    """Rows inserted into jobs since its last VACUUM after which a worker vacuums it (the
+    bloat guard, app/queue/vacuum.py); 0: never."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.queue.db.records import ClaimedJob
 from app.queue.job import Job
@@ -27,7 +29,15 @@ class Slot:
     hook: bool = False
     cancelled: bool = False
     """Cancelled (queue:cancel) before or while it ran: recorded as cancelled, never retried."""
+    task: asyncio.Task[Any] | None = None
+    """An async job's task on the worker's event loop (app/queue/event_loop.py)."""
     guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def reachable(self) -> bool:
+        """Would an exception raised in `thread_id` land in this job's code? For a task on
+        the shared event loop, only while the loop runs that task (asked from another
+        thread: the loop's current task is a dict entry, read under the GIL)."""
+        return self.task is None or asyncio.current_task(self.task.get_loop()) is self.task
 
     @property
     def what(self) -> str:

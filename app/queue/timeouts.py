@@ -106,7 +106,7 @@ class Timeouts:
     def _past_deadline(self, slot: Slot, late: float) -> None:
         if not slot.interrupted:
             with slot.guard:
-                if slot.in_user_code and slot.thread_id is not None:
+                if slot.in_user_code and slot.thread_id is not None and slot.reachable():
                     slot.interrupted = raise_in_thread(slot.thread_id, JobTimeout)
         elif not slot.stuck and slot.in_user_code and late >= STUCK_GRACE:
             slot.stuck = True

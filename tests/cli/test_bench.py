@@ -67,6 +67,42 @@ def test_bench_middleware_figures_hold_the_rate_and_leave_nothing_behind(queue, 
     assert 0 < rate["started"] <= rate["limit"] * rate["seconds"] / rate["per_s"]
     assert 0 < rate["accuracy"] <= 1.0
     assert rate["first_half"]["claims_per_s"] > 0
+
+
+WORKLOAD_FIGURES = ("drain_async,default_worker,io_async,io_threads,dispatchers,payload,"
+                    "latency_load,churn")
+
+
+def test_bench_measures_the_workload_figures_and_leaves_the_database_as_it_was(queue, engine):
+    result = artisan("queue:bench", "--figures", WORKLOAD_FIGURES, "--jobs", "200",
+                     "--dispatchers", "3", "--dispatcher-jobs", "40", "--churn-jobs", "400",
+                     "--latency-jobs", "10", "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+
+    assert figures["enqueue"] is None and figures["drain"] is None  # not chosen
+    for concurrency in ("c10", "c50"):
+        pair = figures["drain_async"][concurrency]
+        assert pair["plain"]["jobs"] == pair["async"]["jobs"] == 200
+        assert pair["async"]["worker_settings"]["concurrency"] == int(concurrency[1:])
+        assert pair["ratio"] > 0
+    for processes in ("w1", "w2"):
+        run = figures["default_worker"][processes]
+        assert run["jobs"] == 200 and run["worker_settings"]["concurrency"] is None
+        assert run["worker_settings"]["processes"] == int(processes[1:])
+    assert figures["io_async"]["ideal_jobs_per_s"] == 10_000
+    assert figures["io_threads"]["ideal_jobs_per_s"] == 4_000
+    # 200 jobs waiting 50 ms each on 200 or 500 slots: one wave, so at least the wait.
+    assert figures["io_threads"]["seconds"] >= 0.05 and figures["io_async"]["seconds"] >= 0.05
+    assert figures["dispatchers"]["jobs"] == 120 and figures["dispatchers"]["processes"] == 3
+    assert figures["payload"]["payload_bytes"] == 10_240 and figures["payload"]["ratio"] > 0
+    load = figures["latency_load"]
+    assert load["jobs"] == 10 and load["load_jobs_per_s"] > 0
+    assert 0 < load["median_ms"] <= load["p99_ms"] <= load["max_ms"]
+    churn = figures["churn"]
+    assert [r["jobs"] for r in churn["rounds"]] == [200, 200]
+    assert churn["rounds"][-1]["dead_rows"] >= 0 and churn["rounds"][0]["claim_pages"] >= 1
+    assert 0 < churn["memory"]["idle_mb"] <= churn["memory"]["end_mb"]
     assert bench_rows(engine) == dict.fromkeys(BENCH_ROWS, 0)
 
 
@@ -79,7 +115,9 @@ def test_bench_prints_a_table(queue):
 
 @pytest.mark.parametrize("option, value", [("--jobs", "0"), ("--workers", "0"),
                                            ("--concurrency", "-1"), ("--latency-jobs", "0"),
-                                           ("--backlog-rows", "100"), ("--timeout", "0")])
+                                           ("--backlog-rows", "100"), ("--timeout", "0"),
+                                           ("--figures", "drain,nonsense"), ("--figures", ","),
+                                           ("--churn-jobs", "1"), ("--dispatchers", "0")])
 def test_bad_options_are_one_line(option, value):
     result = artisan("queue:bench", option, value)
     assert result.returncode != 0

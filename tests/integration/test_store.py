@@ -100,6 +100,36 @@ def test_the_claimer_plans_its_claim_once_and_walks_the_claim_index(queue, engin
     assert "Seq Scan on jobs" not in plan and "Sort" not in plan, plan
 
 
+def test_a_claim_planned_on_an_empty_table_stays_a_lookup_per_row(queue, engine):
+    """A worker that starts while jobs is empty (a fresh install, or just after a VACUUM
+    truncated it) keeps the plan it made then. Joined by id, that plan walked the whole primary
+    key on every claim once a backlog came (328 ms a claim at 50,000 rows); by ctid it fetches
+    each picked row alone, however many rows wait."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE jobs"))  # empty: truncated to no pages
+    claimer = queue.store.claimer(prepare=True)
+    try:
+        assert claimer.claim("w", ["default"], 10) == []  # planned now, on the empty table
+        dispatch_many(Record(str(n)) for n in range(5_000))
+        conn = claimer.conn
+        assert conn is not None
+        with conn.transaction(force_rollback=True):
+            plan = conn.execute(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE {claimer.STATEMENT.decode()}"
+                "('{}', 'w', '{default}', 10)").fetchone()[0][0]["Plan"]
+    finally:
+        claimer.close()
+    assert plan["Actual Rows"] == 10
+    rows_read = [node["Actual Rows"] * node["Actual Loops"] for node in plan_nodes(plan)
+                 if node.get("Relation Name") == "jobs" and node["Node Type"] != "ModifyTable"]
+    assert max(rows_read) <= 20, rows_read  # not the 5,000 of a walk of the whole table
+
+
+def plan_nodes(node: dict) -> list[dict]:
+    return [node, *(found for child in node.get("Plans", []) for found in plan_nodes(child))]
+
+
+
 @pytest.mark.parametrize("prepare", [True, False])
 def test_the_claimer_claims_and_acknowledges_ids_of_any_spelling(queue, engine, prepare):
     # Ids are ours (ULIDs) unless a row was written by hand: the claimer writes its own array

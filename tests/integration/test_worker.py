@@ -8,12 +8,14 @@ import sys
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch
 from tests.jobs.basic import (
     Aborts,
     AlwaysFails,
+    AsyncBlocks,
     AsyncRecord,
     AsyncSleeps,
     FailsItself,
@@ -150,9 +152,11 @@ def test_python_code_past_its_timeout_is_interrupted(queue, engine):
     assert "ran past its timeout of 2s" in text
 
 
-def test_blocked_sleep_past_timeout_restarts_the_worker(queue, engine):
-    """A job sleeping 30 s with timeout = 2 fails as a timeout; the next starts within 10 s."""
-    dispatch(Sleeps("sleepy", 30))
+@pytest.mark.parametrize("blocker", [Sleeps, AsyncBlocks])
+def test_blocked_sleep_past_timeout_restarts_the_worker(queue, engine, blocker):
+    """A job sleeping 30 s with timeout = 2 fails as a timeout; the next starts within 10 s.
+    The same for an `async def` one blocking the worker's event loop in C."""
+    dispatch(blocker("sleepy", 30))
     dispatch(Record("after"))
     proc = start_worker("--sleep", "0.2")
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import threading
 import time
 
 import sqlalchemy as sa
@@ -179,3 +181,51 @@ class Ledgered(Job):
         record(self, "start", str(self.n))
         time.sleep(self.seconds)
         record(self, "end", str(self.n))
+
+
+class StopsItsWorker(Job):
+    """Sends its own worker SIGTERM and returns at once: the worker stops while still holding
+    the jobs it claimed ahead of this one."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def handle(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        record(self, "start", self.tag)
+
+
+class KillsItsWorker(Job):
+    """On its first attempt, SIGKILLs its own worker before doing anything else (so within
+    microseconds of its claim); on later ones, records that it ran."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def handle(self) -> None:
+        if self.attempts == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        record(self, "start", self.tag)
+
+
+class AsyncWhere(AsyncRecord):
+    """Records which event loop and thread its `async def handle` ran on."""
+
+    async def handle(self) -> None:
+        await asyncio.sleep(self.seconds)  # overlap with the others: all are running at once
+        loop = id(asyncio.get_running_loop())
+        record(self, f"loop {loop} thread {threading.get_ident()}", self.tag)
+
+
+class AsyncSpins(Spins):
+    """Blocks its event loop with Python code past its timeout (no await)."""
+
+    async def handle(self) -> None:  # type: ignore[override]
+        Spins.handle(self)
+
+
+class AsyncBlocks(Sleeps):
+    """Blocks its event loop in C (time.sleep in an async def) past its timeout."""
+
+    async def handle(self) -> None:  # type: ignore[override]
+        Sleeps.handle(self)

@@ -70,6 +70,12 @@ SELECT pg_notify('skiplock', q) FROM unnest(CAST(:queues AS text[])) AS q;
 -- the first queue before any of the second), then priority, available_at, id. Each queue's
 -- subquery walks jobs_claim_idx; SKIP LOCKED lets concurrent workers pass each other's rows.
 -- MATERIALIZED keeps the locking SELECT from being inlined and re-run by the planner.
+-- The rows picked are updated by ctid (a TID scan per row: nothing else can plan it). Joined by
+-- id, the plan a worker prepared while jobs was empty (a fresh install; or a VACUUM had just
+-- truncated it) walked the whole primary key for every claim, and kept doing so as the backlog
+-- grew until an ANALYZE: 328 ms a claim with 50,000 rows waiting, against 0.7 ms by ctid
+-- (with fresh statistics both take 0.3-0.9 ms). A row another claim updates between this one's
+-- snapshot and its lock is skipped (not updated twice): the claim then returns fewer rows.
 -- It also acknowledges the worker's completed jobs (:acks), saving a commit per turn; those
 -- rows are reserved, so the claim in the same snapshot cannot pick them. When :acks hold a
 -- member of a chain or batch, the Claimer sends this statement with carry_on_members spliced
@@ -79,10 +85,10 @@ WITH acked AS (
     RETURNING batch_id, chain
 ),
 picked AS MATERIALIZED (
-    SELECT j.id, row_number() OVER () AS position
+    SELECT j.ctid, row_number() OVER () AS position
     FROM unnest(CAST(:queues AS text[])) WITH ORDINALITY AS q(name, ordinal)
     CROSS JOIN LATERAL (
-        SELECT id FROM jobs
+        SELECT ctid FROM jobs
         WHERE jobs.queue = q.name
           AND jobs.reserved_at IS NULL
           AND jobs.available_at <= now()
@@ -103,7 +109,7 @@ claimed AS (
         -- alternated runs of 5,000 jobs, 2026-11-28).
         unique_key = CASE WHEN jobs.unique_at_start THEN NULL ELSE jobs.unique_key END
     FROM picked
-    WHERE jobs.id = picked.id
+    WHERE jobs.ctid = picked.ctid
     -- waited: seconds since the job became available (for the per-minute metrics).
     RETURNING jobs.id, jobs.queue, jobs.payload::text AS payload, jobs.attempts, picked.position,
         EXTRACT(epoch FROM now() - jobs.available_at)::float8 AS waited, jobs.batch_id,
@@ -423,3 +429,16 @@ FROM given_back CROSS JOIN LATERAL (SELECT pg_notify('skiplock', given_back.queu
 -- Bound a dispatch's wait for a lock on jobs (QUEUE_DISPATCH_LOCK_TIMEOUT, in ms): for the
 -- session of a connection of our own, or (:local) for the current transaction only.
 SELECT set_config('lock_timeout', :timeout, CAST(:local AS boolean));
+
+-- name: jobs_since_vacuum
+-- For the bloat guard (app/queue/vacuum.py): rows inserted into jobs since its last VACUUM (by
+-- anyone; the statistics lag a second or so), and whether this role owns jobs (only the owner,
+-- or a superuser, may VACUUM it).
+SELECT s.n_ins_since_vacuum AS inserted, pg_has_role(c.relowner, 'USAGE') AS may_vacuum
+FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+WHERE s.relid = 'jobs'::regclass;
+
+-- name: vacuum_jobs
+-- Remove the dead rows and index entries finished jobs left. SKIP_LOCKED: if another worker's
+-- VACUUM (or autovacuum) holds the table, this one is skipped rather than queued behind it.
+VACUUM (SKIP_LOCKED) jobs;

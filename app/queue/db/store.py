@@ -276,6 +276,14 @@ class JobStore:
             self._run("notify_queues", {"queues": sorted({row.queue for row in rows})})
         return [row.id for row in rows]
 
+    def jobs_since_vacuum(self) -> tuple[int, bool]:
+        """(rows inserted into jobs since its last VACUUM, whether this role may VACUUM it)."""
+        row = self._run("jobs_since_vacuum")[0]
+        return int(row.inserted or 0), bool(row.may_vacuum)
+
+    def vacuum_jobs(self) -> None:
+        self._run("vacuum_jobs")
+
     def rescue_jobs_of_dead_workers(self, retry_after: float) -> list[str]:
         rows = self._run("rescue_jobs_of_dead_workers", {"retry_after": retry_after})
         if rows:
