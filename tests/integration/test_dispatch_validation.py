@@ -74,16 +74,18 @@ def test_arguments_named_like_skiplocks_own_are_refused_and_enqueue_nothing(
 
 
 def test_the_reserved_names_are_read_from_the_job_class(monkeypatch):
-    assert {"job_id", "attempts"} == job.RUNTIME_STATE
-    assert {"handle", "failed", "release", "fail", "progress", "dispatch"} <= job.BEHAVIOUR
+    assert {"job_id", "attempts", "batch_id", "chain_id", "failed_job_id", "error"} \
+        == job.RUNTIME_STATE
+    assert {"handle", "failed", "release", "fail", "progress", "dispatch", "batch"} \
+        <= job.BEHAVIOUR
     # The options are the user's to set, per class or per instance.
     assert not {"queue", "tries", "backoff", "timeout", "priority"} & RESERVED_NAMES
     # A feature that gives Job a method or a runtime field is covered without a list to edit.
     monkeypatch.setattr(Job, "cancel", lambda self: None, raising=False)
-    monkeypatch.setitem(Job.__annotations__, "batch_id", "str | None")
-    monkeypatch.setattr(Job, "batch_id", None, raising=False)
+    monkeypatch.setitem(Job.__annotations__, "lease_id", "str | None")
+    monkeypatch.setattr(Job, "lease_id", None, raising=False)
     state, behaviour = job.public_names_of_job()
-    assert "cancel" in behaviour and "batch_id" in state
+    assert "cancel" in behaviour and "lease_id" in state
 
 
 def test_a_dispatched_job_can_be_dispatched_again_with_its_runtime_state(queue, engine):

@@ -11,19 +11,22 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from app.queue import context, dispatch, dispatch_many
+from app.queue import batch, context, dispatch, dispatch_many
 from app.queue.context import QueueContext
 from tests.jobs.basic import AlwaysFails, FailTimes, Record
 from tests.support import artisan, count, ledger
 
 # The README's grants, word for word (section "A role of its own").
-DISPATCHER_GRANTS = "GRANT INSERT, SELECT (queue) ON jobs TO {role}"
+DISPATCHER_GRANTS = ("GRANT INSERT, SELECT (queue) ON jobs TO {role}",
+                     "GRANT SELECT, INSERT, UPDATE ON job_batches TO {role}")
 WORKER_GRANTS = (
     "GRANT SELECT, INSERT, UPDATE, DELETE ON jobs, failed_jobs, workers TO {role}",
+    "GRANT SELECT, UPDATE ON job_batches TO {role}",
     "GRANT SELECT ON paused_queues, queue_signals, alembic_version TO {role}",
 )
 OPERATOR_GRANTS = (*WORKER_GRANTS,
-                   "GRANT INSERT, UPDATE, DELETE ON paused_queues, queue_signals TO {role}")
+                   "GRANT INSERT, UPDATE, DELETE ON paused_queues, queue_signals TO {role}",
+                   "GRANT DELETE ON job_batches TO {role}")
 # The test jobs write to the suite's own ledger table: not a queue table.
 LEDGER_GRANTS = ("GRANT INSERT ON ledger TO {role}",
                  "GRANT USAGE ON SEQUENCE ledger_id_seq TO {role}")
@@ -50,7 +53,7 @@ def roles(queue, engine, database_url) -> Iterator[dict[str, str]]:
     """role kind -> URL to connect as it; both roles dropped afterwards."""
     database = sa.make_url(database_url).database
     password = secrets.token_hex(8)
-    made = {"dispatcher": (f"{database}_dispatcher", (DISPATCHER_GRANTS,)),
+    made = {"dispatcher": (f"{database}_dispatcher", DISPATCHER_GRANTS),
             "worker": (f"{database}_worker", WORKER_GRANTS + LEDGER_GRANTS),
             "operator": (f"{database}_operator", OPERATOR_GRANTS)}
     try:
@@ -73,13 +76,18 @@ def test_the_documented_grants_are_enough_for_a_dispatcher_and_a_worker(queue, e
         with as_dispatcher.begin() as conn:
             dispatch(FailTimes("retried", failures=1), connection=conn)
             dispatch(AlwaysFails("failed"), connection=conn)
+        # A batch with a chain in it and a failure: the worker's grants carry the chain on
+        # and count in the batch.
+        batched = batch([[Record("step-1"), Record("step-2")], AlwaysFails("batched")]) \
+            .allow_failures().then(Record("then")).finally_(Record("finally")).dispatch()
+        assert batched.add([Record("added")]).total_jobs == 3
         with as_dispatcher.connect() as conn, pytest.raises(sa.exc.ProgrammingError,
                                                             match="permission denied"):
             conn.execute(sa.text("SELECT payload FROM jobs"))
     finally:
         context.current().store.dispatcher.close()
         as_dispatcher.dispose()
-    assert count(engine, "SELECT count(*) FROM jobs") == 6
+    assert count(engine, "SELECT count(*) FROM jobs") == 9
 
     worker = artisan("queue:work", "--stop-when-empty", "--sleep", "0.2", "--max-time", "60",
                      env={"DATABASE_URL": roles["worker"]}, timeout=90)
@@ -88,12 +96,14 @@ def test_the_documented_grants_are_enough_for_a_dispatcher_and_a_worker(queue, e
     assert count(engine, "SELECT count(*) FROM jobs") == 0
     assert [event for _, event in ledger(engine, "retried")] == ["attempt 1", "attempt 2"]
     assert ledger(engine, "failed")[-1] == ("failed", "failed: RuntimeError")
-    assert count(engine, "SELECT count(*) FROM failed_jobs") == 1
-    assert all(ledger(engine, tag) for tag in ("single", "bulk-0", "bulk-1", "bulk-2"))
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 2
+    assert all(ledger(engine, tag) for tag in ("single", "bulk-0", "bulk-1", "bulk-2",
+                                               "step-1", "step-2", "added", "finally"))
+    assert not ledger(engine, "then")
     status = artisan("queue:failed", "--json", env={"DATABASE_URL": roles["worker"]})
     assert status.returncode == 0, status.stderr
     assert [job["job_class"] for job in json.loads(status.stdout)["failed_jobs"]] == \
-        ["tests.jobs.basic.AlwaysFails"]
+        ["tests.jobs.basic.AlwaysFails"] * 2
 
 
 def test_the_console_needs_only_the_operator_grants(queue, engine, roles):

@@ -139,7 +139,7 @@ next_steps AS (
     -- A cancelled batch's chains stop here (the step counts as the chain's end, below).
     INSERT INTO jobs (id, queue, payload, priority, batch_id, chain)
     SELECT step.id, step.queue, step.payload, step.priority, m.batch_id,
-           jsonb_set(m.chain, '{next}', (m.chain -> 'next') - 0)
+           jsonb_set(m.chain, ARRAY['next'], (m.chain -> 'next') - 0)
     FROM members m
     CROSS JOIN LATERAL jsonb_populate_record(NULL::jobs, m.chain -> 'next' -> 0) AS step
     WHERE jsonb_array_length(m.chain -> 'next') > 0 AND NOT m.cancelled
@@ -238,7 +238,7 @@ failure AS (
 chain_caught AS (
     INSERT INTO jobs (id, queue, payload, priority)
     SELECT c.id, c.queue,
-           jsonb_set(c.payload, '{context}', (c.payload -> 'context') || failure.context),
+           jsonb_set(c.payload, ARRAY['context'], (c.payload -> 'context') || failure.context),
            c.priority
     FROM moved m CROSS JOIN failure
     CROSS JOIN LATERAL jsonb_populate_record(NULL::jobs, m.chain -> 'catch') AS c
@@ -271,7 +271,8 @@ batch_callbacks AS (
     INSERT INTO jobs (id, queue, payload, priority)
     SELECT r.id, r.queue,
            CASE WHEN due.name = 'catch'
-                THEN jsonb_set(r.payload, '{context}', (r.payload -> 'context') || failure.context)
+                THEN jsonb_set(r.payload, ARRAY['context'],
+                              (r.payload -> 'context') || failure.context)
                 ELSE r.payload END,
            r.priority
     FROM counted c CROSS JOIN failure
