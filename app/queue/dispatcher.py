@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.queue import context, job_events, payload, testing, unique
-from app.queue.db.records import NewJob, UniqueLock
+from app.queue.db.records import NewJob
 from app.queue.errors import MaxAttemptsExceeded, QueueError
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job
@@ -69,16 +69,16 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
         return []
     callers = connection_of(connection)
     ids = new_ids(len(jobs))
-    locks = [unique.lock_of(job) for job in jobs]
     if (fake := testing.active()) is not None:
         # Every job is checked before any is kept, as a COPY keeps none of a failed batch.
         rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
+        locks = [unique.lock_of(job) for job in jobs]
         for job, row, lock in zip(jobs, rows, locks, strict=True):
             job.job_id = fake.push(testing.Pushed(row.id, job, row.queue, None, row.priority,
                                                   lock))
         return [job.job_id for job in jobs]
-    if any(locks) and ctx.settings.connection != "sync":
-        return _dispatch_many_unique(jobs, ids, locks, ctx, callers)
+    if unique.any_unique(jobs) and ctx.settings.connection != "sync":
+        return _dispatch_many_unique(jobs, ids, ctx, callers)
     if ctx.settings.connection == "sync" or callers is not None:
         rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
         if ctx.settings.connection == "sync":
@@ -99,10 +99,10 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
     return list(ids)
 
 
-def _dispatch_many_unique(jobs: list[Job], ids: list[str], locks: list[UniqueLock | None],
-                          ctx: context.QueueContext, callers: Connection | None
-                          ) -> list[str | None]:
+def _dispatch_many_unique(jobs: list[Job], ids: list[str], ctx: context.QueueContext,
+                          callers: Connection | None) -> list[str | None]:
     rows = [new_row(job, None, None, ctx, id_) for job, id_ in zip(jobs, ids, strict=True)]
+    locks = [unique.lock_of(job) for job in jobs]
     inserted = ctx.store.insert_jobs_unique(rows, locks, connection=callers)
     placed = [id_ if id_ in inserted else None for id_ in ids]
     for job, id_ in zip(jobs, placed, strict=True):
