@@ -147,6 +147,11 @@ def on(event: type[E]) -> Callable[[Callable[[E], object]], Callable[[E], object
     return register
 
 
+def listening() -> bool:
+    """Whether any listener is registered: the worker skips its events per job without."""
+    return bool(_listeners)
+
+
 def has_listeners(event: type[Event]) -> bool:
     """For callers that would build an event only to fire it at nobody."""
     return event in _listeners
@@ -184,5 +189,5 @@ def _subclasses(cls: type) -> list[type]:
 __all__ = [
     "BatchFinished", "Event", "JobEvent", "JobExceptionOccurred", "JobFailed", "JobProcessed",
     "JobProcessing", "JobQueued", "JobReleased", "QueueBusy", "WorkerEvent", "WorkerStarting",
-    "WorkerStopping", "fire", "forget_all", "has_listeners", "listen", "on",
+    "WorkerStopping", "fire", "forget_all", "has_listeners", "listen", "listening", "on",
 ]

@@ -1,6 +1,6 @@
 """The job and worker events of app.queue.events, built and fired where they happen (dispatch,
-the worker). Each is built only when someone listens: with no listener, a job costs a dict
-lookup per event."""
+the worker). Each is built only when someone listens for it: with no listener at all (the
+usual worker), a job costs one call of events.listening() per event."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def queued(jobs: Sequence[Job], ids: Sequence[str], queue_of: Callable[[Job], st
 
 
 def processing(claimed: ClaimedJob, job: Job) -> None:
-    if events.has_listeners(events.JobProcessing):
+    if events.listening() and events.has_listeners(events.JobProcessing):
         events.fire(events.JobProcessing(claimed.id, type(job).__qualname__, claimed.queue,
                                          claimed.attempts, job))
 
@@ -50,6 +50,8 @@ def outcome(claimed: ClaimedJob, class_name: str, job: Job | None,
             result: AttemptResult) -> None:
     """After the outcome is written: JobExceptionOccurred if handle() raised, then
     JobProcessed, JobReleased or JobFailed."""
+    if not events.listening():
+        return
     kind = OUTCOME_EVENTS[result.outcome]
     raised = result.error is not None and events.has_listeners(events.JobExceptionOccurred)
     if not (raised or events.has_listeners(kind)):

@@ -28,7 +28,7 @@ def upgrade() -> None:
     # counted by a concurrency limit, at = since; alive while its worker's heartbeat is, and
     # until expires_at), 'waiting' (a job held back, at = when it may try again), 'exception'
     # (an exception ThrottlesExceptions counts, at = when), 'woken' (a waiting job a holder
-    # woke when it was done: put back with no delay if it was still reserved).
+    # woke when it was done, so that the next holder to end wakes another).
     op.execute(
         """
         CREATE TABLE job_limits (
@@ -43,7 +43,6 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX job_limits_at_idx ON job_limits (key, kind, at)")
-    op.execute("CREATE INDEX job_limits_job_id_idx ON job_limits (job_id)")
 
 
 def downgrade() -> None:

@@ -76,5 +76,7 @@ class LimitStore:
 
     def free_hold(self, key: str, job_id: str) -> None:
         """End the hold of `job_id` and wake the job that has waited longest for `key`."""
+        params = {"key": key, "job_id": job_id}
         with translated_errors(self.engine.url), self.engine.begin() as conn:
-            conn.execute(LIMIT_QUERIES["free_hold"], {"key": key, "job_id": job_id})
+            conn.execute(LIMIT_QUERIES["lock_limit_key"], params)
+            conn.execute(LIMIT_QUERIES["free_hold"], params)

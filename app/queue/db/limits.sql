@@ -73,10 +73,12 @@ SET at = excluded.at, worker_id = excluded.worker_id, expires_at = excluded.expi
 DELETE FROM job_limits WHERE key = :key AND kind = :kind;
 
 -- name: free_hold
--- A job ends its hold, and the job that has waited longest for the key (still queued, and not
--- woken already) is woken: made available now, its queue notified. If that job is still reserved
--- (its worker is about to put it back), the 'woken' mark makes release_limited put it back
--- with no delay.
+-- A job ends its hold (under the key's lock, so no decision is half-way), and wakes the job
+-- that has waited longest for the key (still queued, not woken already): due now, its queue
+-- notified. If that job is still reserved (its worker is about to put it back), its
+-- available_at moves past its reserved_at, which release_limited keeps: a wake-up is never
+-- lost between the two, whichever commits first (the worker's UPDATE re-reads the row it
+-- waited for). The 'woken' mark makes the next free wake another job.
 WITH freed AS (
     DELETE FROM job_limits WHERE key = :key AND kind = 'holding' AND job_id = :job_id
 ), next_waiter AS (
@@ -89,8 +91,9 @@ WITH freed AS (
     INSERT INTO job_limits (key, kind, job_id) SELECT :key, 'woken', job_id FROM next_waiter
     ON CONFLICT DO NOTHING
 ), woken AS (
-    UPDATE jobs SET available_at = now()
-    WHERE id IN (SELECT job_id FROM next_waiter) AND available_at > now()
+    UPDATE jobs SET available_at = clock_timestamp()
+    WHERE id IN (SELECT job_id FROM next_waiter)
+      AND (reserved_at IS NOT NULL OR available_at > now())
     RETURNING queue, reserved_at
 )
 SELECT pg_notify('skiplock', queue) FROM woken WHERE reserved_at IS NULL;

@@ -203,12 +203,12 @@ RETURNING queue;
 
 -- name: release_limited
 -- Put back a job a middleware limit held back (it never ran): the attempt does not count.
--- A job woken meanwhile by the holder it waited for (free_hold in limits.sql) is due now.
+-- An available_at later than the claim was set by the holder it waits for, which woke it
+-- meanwhile (free_hold in limits.sql): it stays, and the job is due at once.
 UPDATE jobs
 SET reserved_at = NULL, reserved_by = NULL, attempts = greatest(attempts - 1, 0),
-    available_at = now() + make_interval(secs => CASE
-        WHEN EXISTS (SELECT 1 FROM job_limits WHERE job_id = :id AND kind = 'woken') THEN 0
-        ELSE CAST(:delay AS float8) END)
+    available_at = CASE WHEN available_at > reserved_at THEN available_at
+                        ELSE now() + make_interval(secs => :delay) END
 WHERE id = :id AND reserved_by = :worker
 RETURNING queue, available_at <= now() AS due_now;
 
