@@ -76,9 +76,9 @@ GATHER_QUIET = 0.0005
 """...but no longer than this after the last job that ended."""
 PREFETCH = 4
 """Jobs a one-slot worker claims ahead of the one it runs (see Worker._claim_ahead). A claim
-round trip (and its commit) per job cost a default worker 0.23-0.30 ms of CPU per no-op job;
-claiming five at a time, 0.12 ms, and its drain went from ~570 to ~2,800 jobs/s (queue:bench
---figures default_worker, same busy machine)."""
+round trip (and its commit) per job cost a default worker 0.37 ms of CPU per no-op job;
+claiming five at a time, 0.17 ms, and its drain went from 177 to 684 jobs/s (queue:bench
+--figures default_worker, medians of three runs alternated old/new on a busy machine)."""
 PREFETCH_HOLD_S = 0.02
 """A job still running after this long sends the jobs claimed ahead of it back to the queue,
 where other workers can take them, and the worker stops claiming ahead until a job ends

@@ -50,7 +50,7 @@ def test_every_queue_key_has_its_documented_default() -> None:
     assert cfg == config.queue.QueueConfig(
         connection="database", default_queue="default", retry_after=90.0, max_tries=3,
         retry_delay=None, timeout=300.0, concurrency=1, job_packages=("app.jobs",), listen=True,
-        dispatch_lock_timeout=5.0)
+        dispatch_lock_timeout=5.0, vacuum_every=100_000)
 
 
 def test_database_url_unset_means_the_embedded_server_under_storage() -> None:
@@ -71,12 +71,13 @@ def test_every_queue_key_is_read_and_parsed(monkeypatch: pytest.MonkeyPatch) -> 
         "JOB_MAX_RETRY_ATTEMPTS": "7", "JOB_RETRY_DELAY": "0", "JOB_DEFAULT_TIMEOUT": "30",
         "JOB_WORKER_CONCURRENCY": "4", "QUEUE_JOB_PACKAGES": " app.jobs, tests.jobs ,",
         "QUEUE_LISTEN": "false", "QUEUE_DISPATCH_LOCK_TIMEOUT": "0.5",
+        "QUEUE_VACUUM_EVERY": "0",
     }.items():
         monkeypatch.setenv(key, value)
     assert config.queue.load() == config.queue.QueueConfig(
         connection="sync", default_queue="emails", retry_after=12.5, max_tries=7,
         retry_delay=0.0, timeout=30.0, concurrency=4, job_packages=("app.jobs", "tests.jobs"),
-        listen=False, dispatch_lock_timeout=0.5)
+        listen=False, dispatch_lock_timeout=0.5, vacuum_every=0)
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "TRUE", "yes", "on"])
