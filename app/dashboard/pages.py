@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.dashboard import health
+from app.dashboard.actions import cancel_one_batch, cancel_one_job, retry_batch
 from app.dashboard.api import FieldError, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
@@ -217,6 +218,33 @@ def forget_job(request: Request, form: FormData) -> Response:
     return back(f"/jobs/{job_id}")
 
 
+@form_action
+def cancel_job(request: Request, form: FormData) -> Response:
+    job_id = request.path_params["id"]
+    flash(request, cancel_one_job(job_id)[1])
+    return back(f"/jobs/{job_id}")
+
+
+@form_action
+def cancel_batch(request: Request, form: FormData) -> Response:
+    batch_id = request.path_params["id"]
+    flash(request, cancel_one_batch(batch_id)[1])
+    return back(f"/batches/{batch_id}")
+
+
+@form_action
+def retry_failed_of_batch(request: Request, form: FormData) -> Response:
+    batch_id = request.path_params["id"]
+    result = retry_batch(request.app.state.admin, batch_id)
+    if result is None:
+        flash(request, f"There is no batch with id {batch_id}.")
+    elif not result.retried and not result.kept:
+        flash(request, f"Batch {batch_id} has no failed jobs to retry.")
+    else:
+        flash(request, retry_message(result))
+    return back(f"/batches/{batch_id}")
+
+
 def retry_message(result: RetryResult) -> str:
     parts = [f"{plural(len(result.retried), 'failed job')} pushed back onto the queue."]
     if result.unknown:
@@ -288,13 +316,14 @@ ROUTES = [
     Route("/jobs/{id}", job),
     Route("/jobs/{id}/retry", retry_job, methods=["POST"]),
     Route("/jobs/{id}/forget", forget_job, methods=["POST"]),
+    Route("/jobs/{id}/cancel", cancel_job, methods=["POST"]),
     Route("/failed", failed),
     Route("/failed/retry", retry_failed, methods=["POST"]),
     Route("/failed/forget", forget_failed, methods=["POST"]),
     Route("/batches", batches),
     Route("/batches/{id}", batch),
-    # Batch actions (cancel, retry failed) join here once Batch.cancel() and queue:retry-batch
-    # are on main: POST /batches/{id}/cancel and /batches/{id}/retry, as @form_action.
+    Route("/batches/{id}/cancel", cancel_batch, methods=["POST"]),
+    Route("/batches/{id}/retry", retry_failed_of_batch, methods=["POST"]),
     Route("/workers", workers),
     Route("/schedule", schedule),
 ]
