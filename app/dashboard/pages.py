@@ -17,7 +17,7 @@ from app.dashboard.api import FieldError, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
 from app.dashboard.security import csrf_token, form_action, log_in, token_matches
-from app.dashboard.store import FAILED_IDS, SCAN
+from app.dashboard.store import FAILED_IDS, SCAN, FailedFilter
 from app.dashboard.views import error_page, flash, render
 from app.queue import context
 from app.queue.admin import RetryResult
@@ -126,12 +126,13 @@ def job(request: Request) -> Response:
 
 
 def failed(request: Request) -> Response:
-    queue = request.query_params.get("queue") or None
-    after = request.query_params.get("after") or None
-    page = request.app.state.admin.failed_jobs(queue, PAGE, after=after)
+    params = request.query_params
+    where = FailedFilter(params.get("queue") or None, params.get("class") or None)
+    after = params.get("after") or None
+    page = request.app.state.store.failed(where, PAGE, after)
     if page is None:
         return error_page(request, 404, f"There is no failed job with id {after}.")
-    return render(request, "failed.html", title="Failed jobs", jobs=page, queue=queue,
+    return render(request, "failed.html", title="Failed jobs", jobs=page, where=where,
                   shown_at=request.app.state.admin.now().isoformat(),
                   next_after=page[-1].id if len(page) == PAGE else None)
 
@@ -255,29 +256,36 @@ def retry_message(result: RetryResult) -> str:
     return " ".join(parts)
 
 
-def selection(form: FormData) -> tuple[list[str], bool, str | None]:
-    """(ids ticked, whether "all matching" was asked, the queue filter)."""
+def selection(form: FormData) -> tuple[list[str], bool, FailedFilter]:
+    """(ids ticked, whether "all matching" was asked, the page's filter)."""
     ids = [value for value in form.getlist("ids") if isinstance(value, str) and value]
-    queue = form.get("queue")
-    return ids, form.get("all") == "1", queue if isinstance(queue, str) and queue else None
+    queue, job_class = (form.get(key) for key in ("queue", "class"))
+    return ids, form.get("all") == "1", FailedFilter(
+        queue if isinstance(queue, str) and queue else None,
+        job_class if isinstance(job_class, str) and job_class else None)
 
 
 @form_action
 def retry_failed(request: Request, form: FormData) -> Response:
-    ids, everything, queue = selection(form)
-    admin = request.app.state.admin
+    """"Retry all" takes the ids matching the filter, then QueueAdmin.retry moves them back a
+    thousand per transaction (QueueAdmin.retry_all filters by queue only)."""
+    ids, everything, where = selection(form)
+    if everything:
+        before = shown_at(request, form)
+        ids = request.app.state.store.failed_ids_matching(where, before)
     if not ids and not everything:
         flash(request, "Tick the failed jobs to retry, or retry all that match.")
     else:
-        flash(request, retry_message(admin.retry_all(queue) if everything else admin.retry(ids)))
-    return back("/failed", queue=queue)
+        flash(request, retry_message(request.app.state.admin.retry(ids)))
+    return back("/failed", **where.query)
 
 
-def shown_at(form: FormData) -> dt.datetime | None:
-    """When the failed-jobs page was shown: "forget all" spares jobs that failed since."""
+def shown_at(request: Request, form: FormData) -> dt.datetime:
+    """When the failed-jobs page was shown (now if the form does not say): "retry all" and
+    "forget all" spare jobs that failed since, which the user has not seen."""
     value = form.get("shown_at")
     if not isinstance(value, str) or not value:
-        return None
+        return request.app.state.admin.now()
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -289,18 +297,18 @@ def shown_at(form: FormData) -> dt.datetime | None:
 
 @form_action
 def forget_failed(request: Request, form: FormData) -> Response:
-    ids, everything, queue = selection(form)
+    ids, everything, where = selection(form)
     store = request.app.state.store
     if everything:
-        before = shown_at(form) or request.app.state.admin.now()
-        count = store.forget_failed_matching(queue, None, before)
+        before = shown_at(request, form)
+        count = store.forget_failed_matching(where, before)
     elif ids:
         count = len(store.forget_failed(ids))
     else:
         flash(request, "Tick the failed jobs to forget, or forget all that match.")
-        return back("/failed", queue=queue)
+        return back("/failed", **where.query)
     flash(request, f"{plural(count, 'failed job')} forgotten.")
-    return back("/failed", queue=queue)
+    return back("/failed", **where.query)
 
 
 ROUTES = [
