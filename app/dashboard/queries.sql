@@ -58,7 +58,9 @@ LIMIT 1;
 -- name: failed_page
 -- A page of the failed-jobs page, newest first, of :queue and of :job_class (all when NULL),
 -- after the row :after (keyset). Walks failed_jobs_failed_at_idx backwards (or
--- failed_jobs_queue_failed_at_idx with a queue), reading payloads to filter by class.
+-- failed_jobs_queue_failed_at_idx with a queue), reading payloads to filter by class: with
+-- 100,000 failed jobs a common class's page takes 5 ms, a class with none reads them all,
+-- 38 ms (median of 7, DashboardStore.failed, shared 2-vCPU machine at load average 10).
 SELECT id, queue, payload->>'job' AS job_class, attempts, exception, failed_at
 FROM failed_jobs
 WHERE (CAST(:queue AS text) IS NULL OR queue = :queue)
