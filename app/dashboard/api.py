@@ -11,10 +11,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.dashboard import health, shapes
+from app.dashboard.actions import BatchCancel, cancel_one_batch, cancel_one_job, retry_batch
 from app.dashboard.openapi import DOCUMENT
 from app.dashboard.security import api_action
 from app.dashboard.store import JOB_STATES, JobFilter
 from app.queue import context
+from app.queue.db.store import CancelOutcome
 from app.queue.dispatcher import delay_of, dispatch
 from app.queue.errors import DatabaseUnavailable, PayloadError
 from app.queue.resolver import JobClassResolver
@@ -205,6 +207,41 @@ def retry_job(request: Request, body: bytes) -> JSONResponse:
 
 
 @api_action
+def cancel_job(request: Request, body: bytes) -> JSONResponse:
+    """409 for a job that had already failed: it exists (GET finds it), but its state
+    conflicts with the request, which no retry of the same request can change."""
+    job_id = request.path_params["id"]
+    outcome, sentence = cancel_one_job(job_id)
+    if outcome is CancelOutcome.UNKNOWN:
+        return not_found(f"job with id {job_id} waiting or running")
+    if outcome is CancelOutcome.FINISHED:
+        return JSONResponse({"error": sentence}, status_code=409)
+    return JSONResponse({"cancelled": job_id, "outcome": outcome.value})
+
+
+@api_action
+def cancel_batch(request: Request, body: bytes) -> JSONResponse:
+    batch_id = request.path_params["id"]
+    outcome, sentence = cancel_one_batch(batch_id)
+    if outcome is BatchCancel.UNKNOWN:
+        return not_found(f"batch with id {batch_id}")
+    if outcome is not BatchCancel.CANCELLED:
+        return JSONResponse({"error": sentence}, status_code=409)
+    return JSONResponse({"cancelled": batch_id})
+
+
+@api_action
+def retry_failed_of_batch(request: Request, body: bytes) -> JSONResponse:
+    """200 with what was retried, an empty list when the batch has no failed job."""
+    batch_id = request.path_params["id"]
+    result = retry_batch(request.app.state.admin, batch_id)
+    if result is None:
+        return not_found(f"batch with id {batch_id}")
+    return JSONResponse({"retried": list(result.retried), "queues": list(result.queues),
+                         "kept": list(result.kept)})
+
+
+@api_action
 def forget_failed(request: Request, body: bytes) -> Response:
     job_id = request.path_params["id"]
     if not request.app.state.admin.forget(job_id):
@@ -220,8 +257,11 @@ ROUTES = [
     Route("/api/jobs", post_job, methods=["POST"]),
     Route("/api/jobs/{id}", get_job),
     Route("/api/jobs/{id}/retry", retry_job, methods=["POST"]),
+    Route("/api/jobs/{id}/cancel", cancel_job, methods=["POST"]),
     Route("/api/failed/{id}", forget_failed, methods=["DELETE"]),
     Route("/api/batches", get_batches),
     Route("/api/batches/{id}", get_batch),
+    Route("/api/batches/{id}/cancel", cancel_batch, methods=["POST"]),
+    Route("/api/batches/{id}/retry", retry_failed_of_batch, methods=["POST"]),
     Route("/api/metrics/history", get_history),
 ]

@@ -135,6 +135,16 @@ PATHS = {
         "404": answer("No failed job has this id", ERROR),
         "409": answer("A job with this id is queued again", ERROR), **ACTION},
         parameters=ID)},
+    "/api/jobs/{id}/cancel": {"post": operation(
+        "Cancel a waiting job (moved to failed jobs as cancelled) or a running one (its "
+        "worker stops it); never retried", {
+            "200": answer("Cancelled: `removed` from its queue, or its worker is `stopping` it",
+                          obj({"cancelled": {"type": "string"}, "outcome": {
+                              "type": "string", "enum": ["removed", "stopping"]}})),
+            "404": answer("No job with this id is waiting or running (a job that succeeded "
+                          "leaves no row)", ERROR),
+            "409": answer("The job had already failed: nothing to cancel", ERROR), **ACTION},
+        parameters=ID)},
     "/api/failed/{id}": {"delete": operation("Forget a failed job", {
         "200": answer("Forgotten", obj({"forgotten": {"type": "string"}})),
         "404": answer("No failed job has this id", ERROR), **ACTION},
@@ -149,6 +159,22 @@ PATHS = {
                      "schema": {"type": "integer", "minimum": 1, "maximum": 500}}])},
     "/api/batches/{id}": {"get": operation("One batch: progress, counts, state", {
         "200": answer("The batch", BATCH), "404": answer("No such batch", ERROR), **COMMON},
+        parameters=ID)},
+    "/api/batches/{id}/cancel": {"post": operation(
+        "Cancel a batch: its waiting jobs never run; running ones see it cancelled", {
+            "200": answer("Cancelled", obj({"cancelled": {"type": "string"}})),
+            "404": answer("No such batch", ERROR),
+            "409": answer("The batch had finished, or was cancelled already", ERROR),
+            **ACTION},
+        parameters=ID)},
+    "/api/batches/{id}/retry": {"post": operation(
+        "Push the batch's failed jobs back onto their queues (as queue:retry-batch)", {
+            "200": answer("What was retried (empty lists: it had no failed job); `kept`: "
+                          "left in failed jobs, a job with the same id is queued", obj({
+                              "retried": {"type": "array", "items": {"type": "string"}},
+                              "queues": {"type": "array", "items": {"type": "string"}},
+                              "kept": {"type": "array", "items": {"type": "string"}}})),
+            "404": answer("No such batch", ERROR), **ACTION},
         parameters=ID)},
     "/api/metrics/history": {"get": operation(
         "Per minute: processed, failed, runtime and wait (the overview's charts)", {

@@ -12,11 +12,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.dashboard import health
+from app.dashboard.actions import cancel_one_batch, cancel_one_job, retry_batch
 from app.dashboard.api import FieldError, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
 from app.dashboard.security import csrf_token, form_action, log_in, token_matches
-from app.dashboard.store import FAILED_IDS, SCAN
+from app.dashboard.store import FAILED_IDS, SCAN, FailedFilter
 from app.dashboard.views import error_page, flash, render
 from app.queue import context
 from app.queue.admin import RetryResult
@@ -125,12 +126,13 @@ def job(request: Request) -> Response:
 
 
 def failed(request: Request) -> Response:
-    queue = request.query_params.get("queue") or None
-    after = request.query_params.get("after") or None
-    page = request.app.state.admin.failed_jobs(queue, PAGE, after=after)
+    params = request.query_params
+    where = FailedFilter(params.get("queue") or None, params.get("class") or None)
+    after = params.get("after") or None
+    page = request.app.state.store.failed(where, PAGE, after)
     if page is None:
         return error_page(request, 404, f"There is no failed job with id {after}.")
-    return render(request, "failed.html", title="Failed jobs", jobs=page, queue=queue,
+    return render(request, "failed.html", title="Failed jobs", jobs=page, where=where,
                   shown_at=request.app.state.admin.now().isoformat(),
                   next_after=page[-1].id if len(page) == PAGE else None)
 
@@ -217,6 +219,33 @@ def forget_job(request: Request, form: FormData) -> Response:
     return back(f"/jobs/{job_id}")
 
 
+@form_action
+def cancel_job(request: Request, form: FormData) -> Response:
+    job_id = request.path_params["id"]
+    flash(request, cancel_one_job(job_id)[1])
+    return back(f"/jobs/{job_id}")
+
+
+@form_action
+def cancel_batch(request: Request, form: FormData) -> Response:
+    batch_id = request.path_params["id"]
+    flash(request, cancel_one_batch(batch_id)[1])
+    return back(f"/batches/{batch_id}")
+
+
+@form_action
+def retry_failed_of_batch(request: Request, form: FormData) -> Response:
+    batch_id = request.path_params["id"]
+    result = retry_batch(request.app.state.admin, batch_id)
+    if result is None:
+        flash(request, f"There is no batch with id {batch_id}.")
+    elif not result.retried and not result.kept:
+        flash(request, f"Batch {batch_id} has no failed jobs to retry.")
+    else:
+        flash(request, retry_message(result))
+    return back(f"/batches/{batch_id}")
+
+
 def retry_message(result: RetryResult) -> str:
     parts = [f"{plural(len(result.retried), 'failed job')} pushed back onto the queue."]
     if result.unknown:
@@ -227,29 +256,36 @@ def retry_message(result: RetryResult) -> str:
     return " ".join(parts)
 
 
-def selection(form: FormData) -> tuple[list[str], bool, str | None]:
-    """(ids ticked, whether "all matching" was asked, the queue filter)."""
+def selection(form: FormData) -> tuple[list[str], bool, FailedFilter]:
+    """(ids ticked, whether "all matching" was asked, the page's filter)."""
     ids = [value for value in form.getlist("ids") if isinstance(value, str) and value]
-    queue = form.get("queue")
-    return ids, form.get("all") == "1", queue if isinstance(queue, str) and queue else None
+    queue, job_class = (form.get(key) for key in ("queue", "class"))
+    return ids, form.get("all") == "1", FailedFilter(
+        queue if isinstance(queue, str) and queue else None,
+        job_class if isinstance(job_class, str) and job_class else None)
 
 
 @form_action
 def retry_failed(request: Request, form: FormData) -> Response:
-    ids, everything, queue = selection(form)
-    admin = request.app.state.admin
+    """"Retry all" takes the ids matching the filter, then QueueAdmin.retry moves them back a
+    thousand per transaction (QueueAdmin.retry_all filters by queue only)."""
+    ids, everything, where = selection(form)
+    if everything:
+        before = shown_at(request, form)
+        ids = request.app.state.store.failed_ids_matching(where, before)
     if not ids and not everything:
         flash(request, "Tick the failed jobs to retry, or retry all that match.")
     else:
-        flash(request, retry_message(admin.retry_all(queue) if everything else admin.retry(ids)))
-    return back("/failed", queue=queue)
+        flash(request, retry_message(request.app.state.admin.retry(ids)))
+    return back("/failed", **where.query)
 
 
-def shown_at(form: FormData) -> dt.datetime | None:
-    """When the failed-jobs page was shown: "forget all" spares jobs that failed since."""
+def shown_at(request: Request, form: FormData) -> dt.datetime:
+    """When the failed-jobs page was shown (now if the form does not say): "retry all" and
+    "forget all" spare jobs that failed since, which the user has not seen."""
     value = form.get("shown_at")
     if not isinstance(value, str) or not value:
-        return None
+        return request.app.state.admin.now()
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -261,18 +297,18 @@ def shown_at(form: FormData) -> dt.datetime | None:
 
 @form_action
 def forget_failed(request: Request, form: FormData) -> Response:
-    ids, everything, queue = selection(form)
+    ids, everything, where = selection(form)
     store = request.app.state.store
     if everything:
-        before = shown_at(form) or request.app.state.admin.now()
-        count = store.forget_failed_matching(queue, None, before)
+        before = shown_at(request, form)
+        count = store.forget_failed_matching(where, before)
     elif ids:
         count = len(store.forget_failed(ids))
     else:
         flash(request, "Tick the failed jobs to forget, or forget all that match.")
-        return back("/failed", queue=queue)
+        return back("/failed", **where.query)
     flash(request, f"{plural(count, 'failed job')} forgotten.")
-    return back("/failed", queue=queue)
+    return back("/failed", **where.query)
 
 
 ROUTES = [
@@ -288,13 +324,14 @@ ROUTES = [
     Route("/jobs/{id}", job),
     Route("/jobs/{id}/retry", retry_job, methods=["POST"]),
     Route("/jobs/{id}/forget", forget_job, methods=["POST"]),
+    Route("/jobs/{id}/cancel", cancel_job, methods=["POST"]),
     Route("/failed", failed),
     Route("/failed/retry", retry_failed, methods=["POST"]),
     Route("/failed/forget", forget_failed, methods=["POST"]),
     Route("/batches", batches),
     Route("/batches/{id}", batch),
-    # Batch actions (cancel, retry failed) join here once Batch.cancel() and queue:retry-batch
-    # are on main: POST /batches/{id}/cancel and /batches/{id}/retry, as @form_action.
+    Route("/batches/{id}/cancel", cancel_batch, methods=["POST"]),
+    Route("/batches/{id}/retry", retry_failed_of_batch, methods=["POST"]),
     Route("/workers", workers),
     Route("/schedule", schedule),
 ]

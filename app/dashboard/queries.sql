@@ -55,6 +55,35 @@ UNION ALL
 SELECT payload, batch_id FROM failed_jobs WHERE id = :id
 LIMIT 1;
 
+-- name: failed_page
+-- A page of the failed-jobs page, newest first, of :queue and of :job_class (all when NULL),
+-- after the row :after (keyset). Walks failed_jobs_failed_at_idx backwards (or
+-- failed_jobs_queue_failed_at_idx with a queue), reading payloads to filter by class: with
+-- 100,000 failed jobs a common class's page takes 5 ms, a class with none reads them all,
+-- 38 ms (median of 7, DashboardStore.failed, shared 2-vCPU machine at load average 10).
+SELECT id, queue, payload->>'job' AS job_class, attempts, exception, failed_at
+FROM failed_jobs
+WHERE (CAST(:queue AS text) IS NULL OR queue = :queue)
+  AND (CAST(:job_class AS text) IS NULL OR payload->>'job' = :job_class)
+  AND (CAST(:after AS text) IS NULL
+       OR (failed_at, id) < (SELECT failed_at, id FROM failed_jobs WHERE id = :after))
+ORDER BY failed_at DESC, id DESC
+LIMIT :limit;
+
+-- name: is_failed_job
+-- Whether :id is in failed_jobs (a cursor of the failed-jobs page that names none is a 404).
+SELECT EXISTS (SELECT FROM failed_jobs WHERE id = :id) AS found;
+
+-- name: failed_ids_matching
+-- The failed-jobs page's "retry all matching": the ids of every failed job of :queue and
+-- :job_class (all when NULL) that failed before :before (when the page was shown), oldest
+-- first, for QueueAdmin.retry (which moves them back a thousand per transaction).
+SELECT id FROM failed_jobs
+WHERE (CAST(:queue AS text) IS NULL OR queue = :queue)
+  AND (CAST(:job_class AS text) IS NULL OR payload->>'job' = :job_class)
+  AND failed_at <= CAST(:before AS timestamptz)
+ORDER BY failed_at, id;
+
 -- name: forget_failed_jobs
 -- The failed-jobs page's "forget selected".
 DELETE FROM failed_jobs WHERE id = ANY(CAST(:ids AS text[])) RETURNING id;

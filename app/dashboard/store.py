@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from app.queue.admin import FailedJob
 from app.queue.db.errors import translated_errors
 from app.queue.db.sql import load_queries
 
@@ -60,6 +61,19 @@ class JobFilter:
     state: str | None = None
     queue: str | None = None
     job_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedFilter:
+    """The failed-jobs page's filter (None: all)."""
+
+    queue: str | None = None
+    job_class: str | None = None
+
+    @property
+    def query(self) -> dict[str, str | None]:
+        """As the page's query string has it."""
+        return {"queue": self.queue, "class": self.job_class}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +175,29 @@ class DashboardStore:
         rows = self._run("job_payload", {"id": job_id})
         return (rows[0].payload, rows[0].batch_id) if rows else (None, None)
 
+    def failed(self, where: FailedFilter, limit: int, after: str | None
+               ) -> list[FailedJob] | None:
+        """A page of failed jobs, newest first; None when `after` names no failed job."""
+        rows = self._run("failed_page", {"queue": where.queue, "job_class": where.job_class,
+                                         "after": after, "limit": limit})
+        if not rows and after is not None and not self._run("is_failed_job",
+                                                            {"id": after})[0].found:
+            return None
+        return [FailedJob.from_row(row) for row in rows]
+
+    def failed_ids_matching(self, where: FailedFilter, before: dt.datetime) -> list[str]:
+        rows = self._run("failed_ids_matching", {"queue": where.queue,
+                                                 "job_class": where.job_class,
+                                                 "before": before})
+        return [row.id for row in rows]
+
     def forget_failed(self, ids: Sequence[str]) -> list[str]:
         return [row.id for row in self._run("forget_failed_jobs", {"ids": list(ids)})]
 
-    def forget_failed_matching(self, queue: str | None, job_class: str | None,
-                               before: dt.datetime) -> int:
-        rows = self._run("forget_failed_matching",
-                         {"queue": queue, "job_class": job_class, "before": before})
+    def forget_failed_matching(self, where: FailedFilter, before: dt.datetime) -> int:
+        rows = self._run("forget_failed_matching", {"queue": where.queue,
+                                                    "job_class": where.job_class,
+                                                    "before": before})
         return int(rows[0].deleted)
 
     def batches(self, before: str | None, limit: int) -> list[BatchRow]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.queue import dispatch
+from app.queue import batch, dispatch
 from tests.dashboard.conftest import add_failed
 from tests.dashboard.test_batches import add_batch
 from tests.jobs.basic import HalfwayUntil, Record
@@ -190,3 +190,26 @@ def test_the_job_page_shows_progress_as_the_job_reports_it(page, dashboard: str,
         go_on.touch()
         worker.terminate()
         worker.communicate(timeout=30)
+
+
+def test_a_user_cancels_a_job_and_a_batch_by_clicking(page, dashboard: str,
+                                                     engine: sa.Engine) -> None:
+    job_id = dispatch(Record("never-runs"), queue="default")
+    page.goto(f"/login?token={TOKEN}")
+    page.goto(f"/jobs/{job_id}")
+    page.click("button:has-text('Cancel')")  # its data-confirm question is accepted
+    page.wait_for_selector(f"text=Job {job_id} cancelled: removed from its queue")
+    page.goto("/failed")
+    row = page.locator("tr", has_text=job_id)
+    row.locator("text=JobCancelled: cancelled while waiting").wait_for()
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+    b = batch([Record("member-1"), Record("member-2")]).name("import 7").dispatch()
+    page.goto(f"/batches/{b.id}")
+    shoot(page, "batch-running")
+    page.click("button:has-text('Cancel')")
+    page.wait_for_selector(f"text=Batch {b.id} cancelled")
+    page.locator(".state.cancelled").wait_for()
+    assert page.locator("button:has-text('Cancel')").count() == 0
+    assert b.fresh().cancelled
+    assert ledger(engine) == []  # neither the job nor the batch's members ever ran

@@ -140,3 +140,43 @@ def test_overview_charts_one_queue_or_all(browser_client, engine) -> None:
     assert 'href="/?queue=emails"' in page and 'data-queue=""' in page
     one = client.get("/?queue=emails&window=day").text
     assert 'data-queue="emails"' in one and 'data-window="day"' in one
+
+
+def test_failed_jobs_filter_by_class_and_act_on_all_matching(browser_client, engine) -> None:
+    client, csrf = browser_client
+    for job_id, job_class in (("R1", "tests.jobs.basic.Record"), ("R2", "tests.jobs.basic.Record"),
+                              ("A1", "tests.jobs.basic.AlwaysFails")):
+        add_failed(engine, job_id, job_class=job_class)
+    page = client.get("/failed?class=tests.jobs.basic.Record")
+    shown = page.text.split('name="shown_at" value="')[1].split('"')[0]
+    assert 'href="/jobs/R1"' in page.text and 'href="/jobs/R2"' in page.text
+    assert 'href="/jobs/A1"' not in page.text
+    assert 'name="class" value="tests.jobs.basic.Record"' in page.text  # "all" keeps the filter
+    add_failed(engine, "R3", job_class="tests.jobs.basic.Record")  # failed after it was shown
+    answer = client.post("/failed/retry", data={"csrf_token": csrf, "all": "1", "shown_at": shown,
+                                                "class": "tests.jobs.basic.Record"})
+    assert answer.headers["location"] == "/failed?class=tests.jobs.basic.Record"
+    assert count(engine, "SELECT count(*) FROM jobs") == 2
+    assert count(engine, "SELECT count(*) FROM failed_jobs WHERE id IN ('A1', 'R3')") == 2
+    client.post("/failed/forget", data={"csrf_token": csrf, "all": "1",
+                                        "class": "tests.jobs.basic.AlwaysFails"})
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 1  # R3 is left
+    assert "No failed jobs of class AlwaysFails." in client.get(
+        "/failed?class=tests.jobs.basic.AlwaysFails").text
+
+
+def test_failed_jobs_pages_on_within_a_class(browser_client, engine) -> None:
+    client, _csrf = browser_client
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO failed_jobs (id, queue, payload, attempts, exception, failed_at) "
+            "SELECT 'F' || lpad(n::text, 3, '0'), 'default', jsonb_build_object('job', CASE "
+            "WHEN n % 2 = 0 THEN 'x.Even' ELSE 'x.Odd' END), 1, 'boom', "
+            "now() - n * interval '1 second' FROM generate_series(1, 120) n"))
+    first = client.get("/failed?class=x.Even").text
+    assert first.count('href="/jobs/F') == 50
+    assert "/jobs/F002" in first and "/jobs/F100" in first and "/jobs/F001" not in first
+    second = client.get("/failed?class=x.Even&after=F100").text
+    assert second.count('href="/jobs/F') == 10 and "/jobs/F120" in second
+    assert "Older failed jobs" not in second
+    assert client.get("/failed?after=NOPE").status_code == 404

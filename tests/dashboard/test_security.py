@@ -34,7 +34,10 @@ def test_every_state_changing_route_is_known(client) -> None:
         ("POST", "/logout"), ("POST", "/queues/pause"), ("POST", "/queues/resume"),
         ("POST", "/queues/clear"), ("POST", "/jobs/F1/retry"), ("POST", "/jobs/F1/forget"),
         ("POST", "/failed/retry"), ("POST", "/failed/forget"), ("POST", "/api/jobs"),
-        ("POST", "/api/jobs/F1/retry"), ("DELETE", "/api/failed/F1")}
+        ("POST", "/api/jobs/F1/retry"), ("DELETE", "/api/failed/F1"),
+        ("POST", "/jobs/F1/cancel"), ("POST", "/batches/F1/cancel"), ("POST", "/batches/F1/retry"),
+        ("POST", "/api/jobs/F1/cancel"), ("POST", "/api/batches/F1/cancel"),
+        ("POST", "/api/batches/F1/retry")}
 
 
 def test_every_state_changing_route_refuses_without_the_token(client, engine) -> None:
