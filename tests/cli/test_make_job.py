@@ -138,17 +138,33 @@ def test_readme_example_job_runs_inline(queue, capsys):
     assert "Sending welcome email to a@b.c" in capsys.readouterr().out
 
 
-def test_batched_stub_skips_the_work_of_a_cancelled_batch(generated, queue, engine):
+BATCHED, BATCHED_MODULE = "ZzTmpBatchedJob", "zz_tmp_batched_job"
+"""A name of its own: under pytest -n 2 another worker may be writing NAME's file meanwhile."""
+
+
+@pytest.fixture
+def generated_batched():
+    target = ROOT / "app" / "jobs" / f"{BATCHED_MODULE}.py"
+    sys.modules.pop(f"app.jobs.{BATCHED_MODULE}", None)
+    yield target
+    target.unlink(missing_ok=True)
+    sys.modules.pop(f"app.jobs.{BATCHED_MODULE}", None)
+    importlib.invalidate_caches()
+
+
+def test_batched_stub_skips_the_work_of_a_cancelled_batch(generated_batched, queue, engine):
     from app.queue import batch, cancel_batch
 
-    result = artisan("make:job", NAME, "--batched")
+    result = artisan("make:job", BATCHED, "--batched")
     assert result.returncode == 0, result.stderr
-    text = generated.read_text()
+    text = generated_batched.read_text()
     assert "batch = self.batch()" in text and "batch.cancelled" in text and "{{" not in text
-    b = batch([load()()]).dispatch()
+    importlib.invalidate_caches()
+    cls = getattr(importlib.import_module(f"app.jobs.{BATCHED_MODULE}"), BATCHED)
+    b = batch([cls()]).dispatch()
     worked = work()
     assert worked.returncode == 0 and f"ran in batch {b.id}" in worked.stderr, worked.stderr
-    b = batch([load()()]).allow_failures().dispatch()
+    b = batch([cls()]).allow_failures().dispatch()
     with engine.begin() as conn:  # cancelled while its job runs: as cancel_batch leaves it
         conn.execute(sa.text("UPDATE job_batches SET cancelled_at = now() WHERE id = :id"),
                      {"id": b.id})
