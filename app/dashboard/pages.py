@@ -271,12 +271,11 @@ def retry_failed(request: Request, form: FormData) -> Response:
     thousand per transaction (QueueAdmin.retry_all filters by queue only)."""
     ids, everything, where = selection(form)
     if everything:
-        before = shown_at(request, form)
-        ids = request.app.state.store.failed_ids_matching(where, before)
-    if not ids and not everything:
+        ids = request.app.state.store.failed_ids_matching(where, shown_at(request, form))
+    elif not ids:
         flash(request, "Tick the failed jobs to retry, or retry all that match.")
-    else:
-        flash(request, retry_message(request.app.state.admin.retry(ids)))
+        return back("/failed", **where.query)
+    flash(request, retry_message(request.app.state.admin.retry(ids)))
     return back("/failed", **where.query)
 
 
@@ -300,8 +299,7 @@ def forget_failed(request: Request, form: FormData) -> Response:
     ids, everything, where = selection(form)
     store = request.app.state.store
     if everything:
-        before = shown_at(request, form)
-        count = store.forget_failed_matching(where, before)
+        count = store.forget_failed_matching(where, shown_at(request, form))
     elif ids:
         count = len(store.forget_failed(ids))
     else:
