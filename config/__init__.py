@@ -33,8 +33,10 @@ def load_env() -> None:
         _loaded = True
 
 
-def env(key: str, default: T, parse: Callable[[str], T]) -> T:
-    """Read `key` from the environment, parsed by `parse`; unset or empty gives `default`."""
+def env(key: str, default: T, parse: Callable[[str], T], secret: bool = False) -> T:
+    """Read `key` from the environment, parsed by `parse`; unset or empty gives `default`.
+    The error for a bad `secret` value gives its length, never the value (a mistyped key is
+    still most of a key)."""
     load_env()
     raw = os.environ.get(key, "").strip()
     if raw == "":
@@ -42,7 +44,8 @@ def env(key: str, default: T, parse: Callable[[str], T]) -> T:
     try:
         return parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"invalid value for {key}: {raw!r} ({exc})") from None
+        shown = f"{len(raw)} characters, not shown" if secret else repr(raw)
+        raise ConfigError(f"invalid value for {key}: {shown} ({exc})") from None
 
 
 def positive_int(raw: str) -> int:

@@ -41,7 +41,7 @@ class AppConfig:
 
 def load() -> AppConfig:
     return AppConfig(
-        key=env("APP_KEY", None, key),
-        previous_keys=env("APP_PREVIOUS_KEYS", (), key_list),
+        key=env("APP_KEY", None, key, secret=True),
+        previous_keys=env("APP_PREVIOUS_KEYS", (), key_list, secret=True),
         providers=env("APP_PROVIDERS", "app.providers", module_name),
     )

@@ -91,4 +91,5 @@ def test_a_malformed_app_key_is_one_config_line(queue):
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: invalid value for APP_KEY"), lines
+    assert "not-a-key" not in result.stderr and "9 characters, not shown" in lines[0]
 
