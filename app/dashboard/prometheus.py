@@ -1,10 +1,11 @@
 """GET /metrics: Prometheus text, read from the database at scrape time (the per-queue
 counts through QueueCounts: fresh while cheap, else a snapshot a few seconds old).
 
-Runtime and wait come from the per-minute sums and maxima workers write (queue_metrics), over
-the last RECENT_MINUTES: a mean and a max per queue, as gauges. Bucketed histograms would
-need bucket counts in queue_metrics (a schema change), and cumulative counters would drop
-each time old minutes are pruned, which Prometheus reads as a reset.
+Runtime and wait come from the per-minute sums, maxima and bucket counts workers write
+(queue_metrics), over the last RECENT_MINUTES: a mean and a max per queue as gauges, and the
+histograms as gauge histograms (Prometheus' type for a distribution of a window, which may
+shrink: cumulative counters would drop each time old minutes leave the window or are pruned,
+which Prometheus reads as a reset).
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -20,6 +26,7 @@ from starlette.responses import Response
 
 from app.dashboard.counts import QueueCounts
 from app.dashboard.store import DashboardStore, RecentMetrics
+from app.queue.metrics import BUCKETS
 
 RECENT_MINUTES = 5
 """The window of the runtime, wait and throughput gauges: this minute and the four before."""
@@ -73,14 +80,36 @@ def recent_metrics(recent: list[RecentMetrics]) -> Iterator[Metric]:
     wait = GaugeMetricFamily("skiplock_recent_wait_seconds",
                              f"Mean and max wait (available to claimed) of {window}",
                              labels=["queue", "stat"])
+    runtime_histogram = GaugeHistogramMetricFamily(
+        "skiplock_recent_runtime_seconds_histogram",
+        f"Runtime of the attempts of {window}", labels=["queue"])
+    wait_histogram = GaugeHistogramMetricFamily(
+        "skiplock_recent_wait_seconds_histogram",
+        f"Wait (available to claimed) of the attempts of {window}", labels=["queue"])
     for queue in recent:
+        if queue.runtime_buckets:
+            runtime_histogram.add_metric([queue.queue], cumulative(queue.runtime_buckets),
+                                         queue.runtime_total)
+        if queue.wait_buckets:
+            wait_histogram.add_metric([queue.queue], cumulative(queue.wait_buckets),
+                                      queue.wait_total)
         finished.add_metric([queue.queue], queue.processed)
         failed.add_metric([queue.queue], queue.failed)
         for stat, value in (("mean", queue.runtime_avg), ("max", queue.runtime_max)):
             runtime.add_metric([queue.queue, stat], value or 0.0)
         for stat, value in (("mean", queue.wait_avg), ("max", queue.wait_max)):
             wait.add_metric([queue.queue, stat], value or 0.0)
-    yield from (finished, failed, runtime, wait)
+    yield from (finished, failed, runtime, wait, runtime_histogram, wait_histogram)
+
+
+def cumulative(counts: list[int]) -> list[tuple[str, float]]:
+    """Per-bucket counts as Prometheus' cumulative (le, count) pairs, ending with +Inf."""
+    bounds = [*(f"{bound:g}" for bound in BUCKETS), "+Inf"]
+    total, pairs = 0, []
+    for bound, count in zip(bounds, counts, strict=False):
+        total += count
+        pairs.append((bound, float(total)))
+    return pairs
 
 
 def metrics_endpoint(request: Request) -> Response:

@@ -158,14 +158,36 @@ WHERE id = :id;
 
 -- name: recent_metrics
 -- Per queue, over the current minute and the :minutes - 1 before it: attempts finished and
--- failed, mean and max runtime and wait (what /metrics exposes: queue_metrics holds sums and
--- maxima per minute, not the spread of each job, so these are a window's figures).
-SELECT queue, sum(processed)::bigint AS processed, sum(failed)::bigint AS failed,
+-- failed, mean and max runtime and wait, and the runtime and wait bucket counts summed
+-- element-wise (what /metrics exposes: a window's figures, from queue_metrics' per-minute rows).
+WITH recent AS (
+    SELECT * FROM queue_metrics
+    WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
+),
+runtime AS (
+    SELECT queue, array_agg(total ORDER BY n) AS buckets
+    FROM (SELECT queue, n, sum(v)::bigint AS total
+          FROM recent CROSS JOIN LATERAL unnest(runtime_buckets) WITH ORDINALITY AS b(v, n)
+          GROUP BY queue, n) AS per_bucket
+    GROUP BY queue
+),
+wait AS (
+    SELECT queue, array_agg(total ORDER BY n) AS buckets
+    FROM (SELECT queue, n, sum(v)::bigint AS total
+          FROM recent CROSS JOIN LATERAL unnest(wait_buckets) WITH ORDINALITY AS b(v, n)
+          GROUP BY queue, n) AS per_bucket
+    GROUP BY queue
+)
+SELECT r.queue, sum(processed)::bigint AS processed, sum(failed)::bigint AS failed,
        (sum(runtime_sum) / nullif(sum(processed), 0))::double precision AS runtime_avg,
        max(runtime_max)::double precision AS runtime_max,
        (sum(wait_sum) / nullif(sum(processed), 0))::double precision AS wait_avg,
-       max(wait_max)::double precision AS wait_max
-FROM queue_metrics
-WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
-GROUP BY queue
-ORDER BY queue;
+       max(wait_max)::double precision AS wait_max,
+       sum(runtime_sum)::double precision AS runtime_total,
+       sum(wait_sum)::double precision AS wait_total,
+       rt.buckets AS runtime_buckets, wt.buckets AS wait_buckets
+FROM recent r
+LEFT JOIN runtime rt ON rt.queue = r.queue
+LEFT JOIN wait wt ON wt.queue = r.queue
+GROUP BY r.queue, rt.buckets, wt.buckets
+ORDER BY r.queue;

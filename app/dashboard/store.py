@@ -142,6 +142,12 @@ class RecentMetrics:
     runtime_max: float | None
     wait_avg: float | None
     wait_max: float | None
+    runtime_total: float
+    wait_total: float
+    runtime_buckets: list[int] | None
+    """Attempts per bucket of app.queue.metrics.BUCKETS (the last: above them); None for
+    minutes written before the buckets were."""
+    wait_buckets: list[int] | None
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> RecentMetrics:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -27,6 +28,17 @@ QUERIES = load_queries(Path(__file__).with_name("metrics.sql"))
 
 PRUNE_EVERY = 3600.0
 """Seconds between two prunes of old minutes by one process."""
+BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+"""Upper bounds (seconds) of the runtime and wait histograms; one more bucket counts the rest
+(+Inf). From a no-op job's millisecond to the default 300 s timeout."""
+
+
+def buckets() -> list[int]:
+    return [0] * (len(BUCKETS) + 1)
+
+
+def summed(a: list[int], b: list[int]) -> list[int]:
+    return [x + y for x, y in zip(a, b, strict=True)]
 
 
 @dataclass(slots=True)
@@ -39,12 +51,16 @@ class MinuteCounts:
     runtime_max: float = 0.0
     wait_sum: float = 0.0
     wait_max: float = 0.0
+    runtime_buckets: list[int] = field(default_factory=buckets)
+    wait_buckets: list[int] = field(default_factory=buckets)
 
     def merged(self, other: MinuteCounts) -> MinuteCounts:
         return MinuteCounts(self.processed + other.processed, self.failed + other.failed,
                             self.runtime_sum + other.runtime_sum,
                             max(self.runtime_max, other.runtime_max),
-                            self.wait_sum + other.wait_sum, max(self.wait_max, other.wait_max))
+                            self.wait_sum + other.wait_sum, max(self.wait_max, other.wait_max),
+                            summed(self.runtime_buckets, other.runtime_buckets),
+                            summed(self.wait_buckets, other.wait_buckets))
 
 
 Key = tuple[int, str, str]
@@ -69,11 +85,18 @@ class MetricsStore:
                 "runtime_sums": [v.runtime_sum for v in values],
                 "runtime_maxes": [v.runtime_max for v in values],
                 "wait_sums": [v.wait_sum for v in values],
-                "wait_maxes": [v.wait_max for v in values]})
+                "wait_maxes": [v.wait_max for v in values],
+                # Text, one array literal each: unnest() would flatten a two-dimensional array.
+                "runtime_buckets": [array_literal(v.runtime_buckets) for v in values],
+                "wait_buckets": [array_literal(v.wait_buckets) for v in values]})
 
     def prune(self, days: int) -> None:
         with translated_errors(self.engine.url), self.engine.begin() as conn:
             conn.execute(QUERIES["prune_metrics"], {"days": days})
+
+
+def array_literal(counts: list[int]) -> str:
+    return "{" + ",".join(map(str, counts)) + "}"
 
 
 class MetricsRecorder:
@@ -103,6 +126,8 @@ class MetricsRecorder:
             if counts is None:
                 counts = self._counts[key] = MinuteCounts()
             counts.processed += 1
+            counts.runtime_buckets[bisect_left(BUCKETS, runtime)] += 1
+            counts.wait_buckets[bisect_left(BUCKETS, wait)] += 1
             if failed:
                 counts.failed += 1
             if runtime > 0:

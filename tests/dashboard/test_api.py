@@ -184,8 +184,18 @@ def test_metrics_count_what_a_real_worker_ran(client, engine) -> None:
     for n in range(3):
         dispatch(Record(f"m{n}"), queue="measured")
     work("--queue", "measured")
-    assert 'skiplock_recent_jobs_finished{queue="measured"} 3.0' in client.get(
-        "/metrics", headers=BEARER).text
+    text = client.get("/metrics", headers=BEARER).text
+    assert 'skiplock_recent_jobs_finished{queue="measured"} 3.0' in text
+    # The gauge histograms: every attempt is in the +Inf bucket, and in the count.
+    for name in ("runtime", "wait"):
+        histogram = f"skiplock_recent_{name}_seconds_histogram"
+        assert f'{histogram}_bucket{{le="+Inf",queue="measured"}} 3.0' in text
+        assert f'{histogram}_gcount{{queue="measured"}} 3.0' in text
+        assert f'{histogram}_bucket{{le="300",queue="measured"}} 3.0' in text  # none past 300 s
+        # The text format writes a gauge histogram's buckets as a histogram's, with gauges
+        # for its count and sum (the window may shrink: never a counter).
+        assert f"# TYPE {histogram} histogram" in text
+        assert f"# TYPE {histogram}_gcount gauge" in text
 
 
 def test_history_reads_queue_metrics_per_minute(client, engine) -> None:

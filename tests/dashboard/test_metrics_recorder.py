@@ -54,6 +54,26 @@ def test_attempts_are_summed_per_minute_queue_and_class(queue, engine) -> None:
         (T0 + 60, "q", "A", 1, 0, 0.5, 0.5, 2.0, 2.0)]
 
 
+def buckets(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(
+            "SELECT runtime_buckets, wait_buckets FROM queue_metrics ORDER BY minute"))]
+
+
+def test_runtimes_and_waits_are_counted_per_bucket_and_flushes_add_them(queue, engine) -> None:
+    store = MetricsStore(engine)
+    first, second = MetricsRecorder(clock=Clock(T0)), MetricsRecorder(clock=Clock(T0 + 30))
+    # Bounds (BUCKETS): 0.001 0.005 0.01 0.05 0.1 0.5 1 5 10 30 60 300, then +Inf.
+    first.add("q", "A", runtime=0.0005, wait=0.0, failed=False)   # bucket 0, wait 0
+    first.add("q", "A", runtime=0.001, wait=2.0, failed=False)    # 0 (le is inclusive), 7
+    first.add("q", "A", runtime=0.2, wait=400.0, failed=False)    # 5, wait +Inf
+    first.flush(store)
+    second.add("q", "A", runtime=0.2, wait=0.03, failed=True)     # 5, wait 3
+    second.flush(store)
+    assert buckets(engine) == [([2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+                                [1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1])]
+
+
 def test_flushes_of_several_workers_add_up_in_one_statement_each(queue, engine) -> None:
     store = MetricsStore(engine)
     first, second = MetricsRecorder(clock=Clock(T0)), MetricsRecorder(clock=Clock(T0 + 30))
