@@ -164,17 +164,12 @@ WITH recent AS (
     SELECT * FROM queue_metrics
     WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
 ),
-runtime AS (
-    SELECT queue, array_agg(total ORDER BY n) AS buckets
-    FROM (SELECT queue, n, sum(v)::bigint AS total
-          FROM recent CROSS JOIN LATERAL unnest(runtime_buckets) WITH ORDINALITY AS b(v, n)
-          GROUP BY queue, n) AS per_bucket
-    GROUP BY queue
-),
-wait AS (
-    SELECT queue, array_agg(total ORDER BY n) AS buckets
-    FROM (SELECT queue, n, sum(v)::bigint AS total
-          FROM recent CROSS JOIN LATERAL unnest(wait_buckets) WITH ORDINALITY AS b(v, n)
+buckets AS (
+    -- Both arrays have one element per bucket (or are both empty): summed side by side.
+    SELECT queue, array_agg(runtime ORDER BY n) AS runtime, array_agg(wait ORDER BY n) AS wait
+    FROM (SELECT queue, n, sum(rv)::bigint AS runtime, sum(wv)::bigint AS wait
+          FROM recent
+          CROSS JOIN LATERAL unnest(runtime_buckets, wait_buckets) WITH ORDINALITY AS b(rv, wv, n)
           GROUP BY queue, n) AS per_bucket
     GROUP BY queue
 )
@@ -185,9 +180,7 @@ SELECT r.queue, sum(processed)::bigint AS processed, sum(failed)::bigint AS fail
        max(wait_max)::double precision AS wait_max,
        sum(runtime_sum)::double precision AS runtime_total,
        sum(wait_sum)::double precision AS wait_total,
-       rt.buckets AS runtime_buckets, wt.buckets AS wait_buckets
-FROM recent r
-LEFT JOIN runtime rt ON rt.queue = r.queue
-LEFT JOIN wait wt ON wt.queue = r.queue
-GROUP BY r.queue, rt.buckets, wt.buckets
+       b.runtime AS runtime_buckets, b.wait AS wait_buckets
+FROM recent r LEFT JOIN buckets b ON b.queue = r.queue
+GROUP BY r.queue, b.runtime, b.wait
 ORDER BY r.queue;
