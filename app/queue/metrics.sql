@@ -26,8 +26,8 @@ SET processed = m.processed + EXCLUDED.processed,
     runtime_max = greatest(m.runtime_max, EXCLUDED.runtime_max),
     wait_sum = m.wait_sum + EXCLUDED.wait_sum,
     wait_max = greatest(m.wait_max, EXCLUDED.wait_max),
-    -- Element-wise sums; a row from before migration 0007 holds '{}' (its missing elements
-    -- count 0).
+    -- Element-wise sums; a row from before migration 0007 holds an empty array (its missing
+    -- elements count 0).
     runtime_buckets = (SELECT array_agg(COALESCE(a, 0) + COALESCE(b, 0) ORDER BY n)
                        FROM unnest(m.runtime_buckets, EXCLUDED.runtime_buckets)
                             WITH ORDINALITY AS t(a, b, n)),

@@ -706,6 +706,10 @@ class Worker:
         if result.outcome is Outcome.LIMITED:
             self._wake_by(result.delay)
             return self.store.release_limited(owner, claimed.id, result.delay)
+        if claimed.batch_id is not None and self.ahead:
+            # Its failure may cancel the batch: the jobs claimed ahead go back first, so that
+            # the cancel removes them with the batch's other waiting jobs (not run).
+            self._give_back_ahead()
         failed = self.store.fail(owner, claimed.id, result.error_text or "failed",
                                  job_events.error_line(result.error))
         if failed is not None and failed.finished_batch is not None:
