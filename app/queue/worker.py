@@ -161,6 +161,8 @@ class Worker:
         """When the running job last changed: a job older than PREFETCH_HOLD_S is slow."""
         self._fast = True
         """The last job ended within PREFETCH_HOLD_S: claiming ahead pays."""
+        self._members_claimed = False
+        """The last claim took members of a batch: they are not claimed ahead."""
         self.acks: list[str] = []
         self.acks_carry_on = False
         """A member of a chain or batch is among `acks`: the claim that sends them may enqueue
@@ -416,6 +418,12 @@ class Worker:
             self.slots[job.id] = slot
             self.ahead.append(slot)
         self._start_ahead()
+        # A batch cancelled while its members wait here could not remove them (they are
+        # reserved) and they would run: members are never held ahead. They go back at once,
+        # and the next claim takes one job, until one is not a member.
+        self._members_claimed = any(job.batch_id is not None for job in claimed)
+        if self._members_claimed and self.ahead:
+            self._give_back_ahead()
         return claimed
 
     def _held_ids(self) -> list[str]:
@@ -434,7 +442,7 @@ class Worker:
         or with --rest (it rests before each claim, so between jobs)."""
         o = self.options
         if o.concurrency > 1 or not self._fast or o.once or o.max_jobs is not None \
-                or o.rest > 0:
+                or o.rest > 0 or self._members_claimed:
             return 0
         return PREFETCH
 
@@ -706,10 +714,6 @@ class Worker:
         if result.outcome is Outcome.LIMITED:
             self._wake_by(result.delay)
             return self.store.release_limited(owner, claimed.id, result.delay)
-        if claimed.batch_id is not None and self.ahead:
-            # Its failure may cancel the batch: the jobs claimed ahead go back first, so that
-            # the cancel removes them with the batch's other waiting jobs (not run).
-            self._give_back_ahead()
         failed = self.store.fail(owner, claimed.id, result.error_text or "failed",
                                  job_events.error_line(result.error))
         if failed is not None and failed.finished_batch is not None:
