@@ -9,6 +9,12 @@ from app.queue import Abort, Job
 from tests.jobs.basic import record
 
 
+def sleep_in_steps(seconds: float) -> None:
+    """Sleep in 10 ms steps: a cancel (an exception raised in this thread) lands between them."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+
 class UniqueReport(Job):
     """Unique per report id for a minute; records its run, fails when told to."""
 
@@ -40,9 +46,7 @@ class UniqueUntilProcessing(Job):
 
     def handle(self) -> None:
         record(self, "start", self.tag)
-        deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline:
-            time.sleep(0.01)
+        sleep_in_steps(self.seconds)
 
 
 class UniqueBriefly(Job):
@@ -67,9 +71,7 @@ class SleepsInSteps(Job):
 
     def handle(self) -> None:
         record(self, "start", self.tag)
-        deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline:
-            time.sleep(0.01)
+        sleep_in_steps(self.seconds)
         record(self, "end", self.tag)
 
     def failed(self, error: BaseException) -> None:
