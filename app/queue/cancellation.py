@@ -63,7 +63,7 @@ def stop(slot: Slot) -> bool:
             slot.task.get_loop().call_soon_threadsafe(slot.task.cancel)
         elif is_async(type(slot.job)):
             # On its own thread's loop (it has middleware), or not begun yet on the shared
-            # one (JobLoop._begin then cancels its task at once).
+            # one (JobLoop.begin then cancels its task at once).
             request_cancel(slot.job)
         else:
             raise_in_thread(slot.thread_id, JobCancelled)

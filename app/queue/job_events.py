@@ -40,8 +40,14 @@ def queued(jobs: Sequence[Job], ids: Sequence[str], queue_of: Callable[[Job], st
                                      delay=delay))
 
 
+def processing_heard() -> bool:
+    """Does anyone listen for JobProcessing? (The worker starts an async job on its event
+    loop's thread only when not: a listener runs where the job starts.)"""
+    return events.listening() and events.has_listeners(events.JobProcessing)
+
+
 def processing(claimed: ClaimedJob, job: Job) -> None:
-    if events.listening() and events.has_listeners(events.JobProcessing):
+    if processing_heard():
         events.fire(events.JobProcessing(claimed.id, type(job).__qualname__, claimed.queue,
                                          claimed.attempts, job))
 

@@ -359,6 +359,19 @@ NESTED_TOO_DEEPLY = (f"payload is nested too deeply to decode (dispatch writes a
                      f"{MAX_NESTING} levels)")
 
 
+_JOB_KEY = '{"job": "'
+
+
+def class_path_of(text: str) -> str | None:
+    """The class path a stored payload names, read off its text without parsing it: jsonb
+    writes its shortest key first, and `job` is. None for text that does not start so (decode
+    then says what is wrong with it)."""
+    if not text.startswith(_JOB_KEY):
+        return None
+    end = text.find('"', len(_JOB_KEY))
+    return text[len(_JOB_KEY):end] if end > 0 else None
+
+
 def decode(text: str | bytes | dict[str, Any], resolver: JobClassResolver) -> Job:
     """A job instance from a stored payload; `PayloadError` says what is wrong with the row."""
     if isinstance(text, dict):

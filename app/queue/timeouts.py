@@ -62,20 +62,21 @@ class Timeouts:
 
     # ------------------------------------------------------------------ in a job thread
 
-    def arm_attempt(self, slot: Slot, job: Job) -> None:
+    def arm_attempt(self, slot: Slot, job: Job, guard_held: bool = False) -> None:
         margin = ASYNC_MARGIN if is_async(type(job)) else 0.0
-        self._arm(slot, timeout_of(job, self.defaults), margin)
+        self._arm(slot, timeout_of(job, self.defaults), margin, guard_held)
 
     def arm_failed_hook(self, slot: Slot, job: Job) -> None:
         timeout = timeout_of(job, self.defaults)
         self._arm(slot, timeout if timeout > 0 else FAILED_HOOK_TIMEOUT)
 
     @staticmethod
-    def _arm(slot: Slot, timeout: float, margin: float = 0.0) -> None:
+    def _arm(slot: Slot, timeout: float, margin: float = 0.0, guard_held: bool = False
+             ) -> None:
         slot.timeout = timeout
         if timeout > 0:
             slot.deadline = time.monotonic() + timeout + margin
-        with slot.guard:
+        with contextlib.nullcontext() if guard_held else slot.guard:
             slot.thread_id = threading.get_ident()
             slot.in_user_code = True
 

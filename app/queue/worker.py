@@ -39,6 +39,7 @@ from app.queue.event_loop import JobLoop
 from app.queue.heartbeat import Heartbeat
 from app.queue.hooks import HOOK_ENDED, FailedHooks
 from app.queue.ids import new_id
+from app.queue.job import Job
 from app.queue.listener import Listener
 from app.queue.metrics import MetricsRecorder, MetricsStore
 from app.queue.outage import (
@@ -457,8 +458,15 @@ class Worker:
         if not self.ahead or self.stop_reason is not None:
             return
         if self._running() < self.options.concurrency:
+            on_loop: list[Slot] = []
             while self.ahead and self._running() < self.options.concurrency:
-                self.pool.submit(self._execute, self.ahead.popleft())
+                slot = self.ahead.popleft()
+                if self._starts_on_loop(slot):
+                    on_loop.append(slot)
+                else:
+                    self.pool.submit(self._execute, slot)
+            if on_loop:
+                self.job_loop.start_each(on_loop, self._begin_on_loop)
             self._ahead_at = time.monotonic()
         elif time.monotonic() - self._ahead_at >= PREFETCH_HOLD_S:
             self._fast = False
@@ -477,16 +485,32 @@ class Worker:
         except DatabaseUnavailable as exc:
             self.link.lost(exc)
 
+    def _starts_on_loop(self, slot: Slot) -> bool:
+        """Can the job skip the job thread and start on the event loop's own? An `async def`
+        job (its class read off the payload's text, resolved here the first time: an import
+        from the job packages, once per class) without middleware, while nobody listens for
+        JobProcessing (listeners run on job threads, never on the loop all async jobs share).
+        A payload that names no class it may run goes to a job thread, whose decode fails it."""
+        try:
+            cls = self.resolver.resolve(payload.class_path_of(slot.claimed.payload))
+        except BaseException:  # noqa: BLE001 - a module that exits as it is imported, too
+            return False
+        return (is_async(cls) and cls.middleware is Job.middleware and not slot.cancelled
+                and not job_events.processing_heard())
+
     # ------------------------------------------------------------------ in a job thread
 
     def _execute(self, slot: Slot) -> None:
         try:
             result = self._attempt(slot)
         except BaseException as error:  # noqa: BLE001 - a late timeout, or a bug of ours
-            result = decide_after_error(slot.job, error, self.defaults, 0.0) if slot.job \
-                else AttemptResult(Outcome.FAIL, error=error, error_text=repr(error))
+            result = self._error_result(slot, error)
         if result is not None:
             self._post(slot, result)
+
+    def _error_result(self, slot: Slot, error: BaseException) -> AttemptResult:
+        return decide_after_error(slot.job, error, self.defaults, 0.0) if slot.job \
+            else AttemptResult(Outcome.FAIL, error=error, error_text=repr(error))
 
     def _post(self, slot: Slot, result: AttemptResult) -> None:
         """From a job thread, or the event loop's: the main thread records the outcome."""
@@ -499,23 +523,10 @@ class Worker:
     def _attempt(self, slot: Slot) -> AttemptResult | None:
         """The attempt's result; None for an async job, whose task on the shared event loop
         posts its result when it ends."""
+        job = self._job_of(slot)
+        if isinstance(job, AttemptResult):
+            return job
         claimed = slot.claimed
-        try:
-            job = payload.decode(claimed.payload, self.resolver)
-        except PayloadError as error:
-            return AttemptResult(Outcome.FAIL, error=error, error_text=f"PayloadError: {error}")
-        job.job_id, job.attempts, job._control = claimed.id, claimed.attempts, self
-        if claimed.batch_id is not None or claimed.chain_id is not None:
-            job.batch_id, job.chain_id = claimed.batch_id, claimed.chain_id
-        slot.job, slot.class_name = job, type(job).__qualname__
-        tries = tries_of(job, self.defaults)
-        if claimed.attempts > tries:
-            exceeded = MaxAttemptsExceeded(
-                f"{slot.class_name} has been attempted too many times ({claimed.attempts - 1} "
-                f"of {tries}); its last attempt ended without an outcome (worker killed?) or "
-                "it released itself after its last attempt")
-            return AttemptResult(Outcome.FAIL, error=exceeded,
-                                 error_text=f"MaxAttemptsExceeded: {exceeded}")
         self.timeouts.arm_attempt(slot, job)
         if self.report is not None:
             self.events.put(("start", slot))
@@ -533,6 +544,45 @@ class Worker:
             return result
         finally:
             self.timeouts.leave_user_code(slot)
+
+    def _job_of(self, slot: Slot) -> Job | AttemptResult:
+        """The claimed job, decoded and ready to run; or the failed result of a row that
+        cannot run (a bad payload, no attempt left)."""
+        claimed = slot.claimed
+        try:
+            job = payload.decode(claimed.payload, self.resolver)
+        except PayloadError as error:
+            return AttemptResult(Outcome.FAIL, error=error, error_text=f"PayloadError: {error}")
+        job.job_id, job.attempts, job._control = claimed.id, claimed.attempts, self
+        if claimed.batch_id is not None or claimed.chain_id is not None:
+            job.batch_id, job.chain_id = claimed.batch_id, claimed.chain_id
+        slot.job, slot.class_name = job, type(job).__qualname__
+        tries = tries_of(job, self.defaults)
+        if claimed.attempts > tries:
+            exceeded = MaxAttemptsExceeded(
+                f"{slot.class_name} has been attempted too many times ({claimed.attempts - 1} "
+                f"of {tries}); its last attempt ended without an outcome (worker killed?) or "
+                "it released itself after its last attempt")
+            return AttemptResult(Outcome.FAIL, error=exceeded,
+                                 error_text=f"MaxAttemptsExceeded: {exceeded}")
+        return job
+
+    # ---------------------------------------------------------- on the event loop's thread
+
+    def _begin_on_loop(self, slot: Slot) -> None:
+        """An async job the main thread handed to the loop (see _starts_on_loop): decode it
+        and start its task. Never raises: what goes wrong is the job's result."""
+        try:
+            job = self._job_of(slot)
+            if isinstance(job, AttemptResult):
+                return self._post(slot, job)
+            if self.report is not None:
+                self.events.put(("start", slot))
+            self.job_loop.begin(slot, job, start_attempt(job), timeout_of(job, self.defaults),
+                                self._post, arm=self.timeouts.arm_attempt)
+        except BaseException as error:  # noqa: BLE001 - a bug of ours, or of handle()'s call
+            self._post(slot, self._error_result(slot, error))
+        return None
 
     def progress(self, job_id: str, percent: float, message: str | None) -> None:
         """RunControl for Job.progress(): written at once, from the job's thread. Progress

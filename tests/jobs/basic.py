@@ -154,6 +154,12 @@ class AsyncSleeps(Sleeps):
         record(self, "end", self.tag)
 
 
+class AsyncSleepsLonger(AsyncSleeps):
+    """AsyncSleeps with a longer timeout: tasks of two timeouts share the worker's loop."""
+
+    timeout = 4
+
+
 class HalfwayUntil(Job):
     """Reports 50 % progress, then waits (a minute at most) until the file `go_on` exists:
     a job caught mid-way for as long as a test looks at it."""
@@ -215,6 +221,15 @@ class AsyncWhere(AsyncRecord):
         await asyncio.sleep(self.seconds)  # overlap with the others: all are running at once
         loop = id(asyncio.get_running_loop())
         record(self, f"loop {loop} thread {threading.get_ident()}", self.tag)
+
+
+class AsyncJobThreads(AsyncRecord):
+    """Records how many job threads its worker has started by the time it runs."""
+
+    async def handle(self) -> None:
+        await asyncio.sleep(self.seconds)
+        threads = [t for t in threading.enumerate() if t.name.startswith("skiplock-job")]
+        record(self, f"job threads {len(threads)}", self.tag)
 
 
 class AsyncSpins(Spins):
