@@ -157,7 +157,9 @@ class Worker:
         self.events: stdlib_queue.SimpleQueue[tuple[str, Any]] = stdlib_queue.SimpleQueue()
         self.slots: dict[str, Slot] = {}
         self.ahead: deque[Slot] = deque()
-        """Claimed ahead (in `slots` too), not yet handed to a job thread."""
+        """Claimed ahead (in `slots` too), not yet handed to a job thread. Taken from under
+        `_ahead_lock`: a one-slot worker's job thread takes the next itself (_next_ahead)."""
+        self._ahead_lock = threading.Lock()
         self._ahead_at = 0.0
         """When the running job last changed: a job older than PREFETCH_HOLD_S is slow."""
         self._fast = True
@@ -459,15 +461,16 @@ class Worker:
             return
         if self._running() < self.options.concurrency:
             on_loop: list[Slot] = []
-            while self.ahead and self._running() < self.options.concurrency:
-                slot = self.ahead.popleft()
-                if self._starts_on_loop(slot):
-                    on_loop.append(slot)
-                else:
-                    self.pool.submit(self._execute, slot)
+            with self._ahead_lock:
+                while self.ahead and self._running() < self.options.concurrency:
+                    slot = self.ahead.popleft()
+                    if self._starts_on_loop(slot):
+                        on_loop.append(slot)
+                    else:
+                        self.pool.submit(self._execute, slot)
+                self._ahead_at = time.monotonic()
             if on_loop:
                 self.job_loop.start_each(on_loop, self._begin_on_loop)
-            self._ahead_at = time.monotonic()
         elif time.monotonic() - self._ahead_at >= PREFETCH_HOLD_S:
             self._fast = False
             self._give_back_ahead()
@@ -475,10 +478,11 @@ class Worker:
     def _give_back_ahead(self) -> None:
         """Jobs claimed ahead go back to the queue unstarted, their attempt not counted. If
         the database does not answer, QUEUE_RETRY_AFTER gives them back, as after a crash."""
-        if not self.ahead:
+        with self._ahead_lock:
+            given_back = [self.slots.pop(slot.claimed.id) for slot in self.ahead]
+            self.ahead.clear()
+        if not given_back:
             return
-        given_back = [self.slots.pop(slot.claimed.id) for slot in self.ahead]
-        self.ahead.clear()
         try:
             self.store.release_unstarted(self.id, [slot.claimed.id for slot in given_back])
             self.store.notify(sorted({slot.claimed.queue for slot in given_back}))
@@ -501,12 +505,35 @@ class Worker:
     # ------------------------------------------------------------------ in a job thread
 
     def _execute(self, slot: Slot) -> None:
-        try:
-            result = self._attempt(slot)
-        except BaseException as error:  # noqa: BLE001 - a late timeout, or a bug of ours
-            result = self._error_result(slot, error)
-        if result is not None:
-            self._post(slot, result)
+        job: Slot | None = slot
+        while job is not None:
+            try:
+                result = self._attempt(job)
+            except BaseException as error:  # noqa: BLE001 - a late timeout, or a bug of ours
+                result = self._error_result(job, error)
+            if result is None:
+                return  # an async job, running on the event loop
+            # Taken before the result is posted: the main thread, once it has recorded it,
+            # then finds this slot busy and starts nothing beside it.
+            after = self._next_ahead()
+            self._post(job, result)
+            job = after
+
+    def _next_ahead(self) -> Slot | None:
+        """On a one-slot worker's job thread, after a job: the next job claimed ahead, taken
+        here rather than handed over by the main thread, which cost two thread switches a
+        job. None when there is none, or the worker is stopping or about to (--max-time or
+        --memory reached: the main thread stops it once it sees this job's outcome)."""
+        o = self.options
+        if o.concurrency != 1 or (
+                o.max_time is not None and time.monotonic() - self.started >= o.max_time) or (
+                o.memory is not None and rss_megabytes() >= o.memory):
+            return None
+        with self._ahead_lock:
+            if not self.ahead or self.stop_reason is not None:
+                return None
+            self._ahead_at = time.monotonic()
+            return self.ahead.popleft()
 
     def _error_result(self, slot: Slot, error: BaseException) -> AttemptResult:
         return decide_after_error(slot.job, error, self.defaults, 0.0) if slot.job \

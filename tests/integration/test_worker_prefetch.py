@@ -80,3 +80,16 @@ def test_a_kill_9_with_jobs_claimed_ahead_loses_none(queue, engine):
     assert all(len(pids) == 1 for pids in runs.values())
     assert sorted(tag for tag, event in ledger(engine) if event == "end") == sorted(AHEAD)
     assert count(engine, "SELECT count(*) FROM failed_jobs") == 0
+
+
+def test_a_one_slot_worker_runs_the_jobs_claimed_ahead_one_at_a_time(queue, engine):
+    # Its job thread takes the next job claimed ahead itself, before it posts the result of
+    # the last: the main thread, recording that result, must never start one beside it.
+    tags = [f"j{n:03}" for n in range(120)]
+    dispatch_many(Record(tag) for tag in tags)
+    assert work("--quiet").returncode == 0
+    events = ledger(engine)  # in the order they were written
+    assert len(events) == 2 * len(tags)
+    for (tag, event), (next_tag, next_event) in zip(events[::2], events[1::2], strict=True):
+        assert (event, next_event, next_tag) == ("start", "end", tag), events
+    assert sorted(tag for tag, _ in events[::2]) == tags
