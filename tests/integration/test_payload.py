@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 
 from app.queue import dispatch, dispatch_many
-from app.queue.payload import decode, encode
+from app.queue.payload import class_path_of, decode, encode
 from tests.jobs.sample_jobs import Carry, Colour, Derived, Level, Palette, Size
 from tests.support import count
 from tests.unit.test_payload_codec import RESOLVER, assert_same, values
@@ -127,3 +127,16 @@ def test_any_supported_value_survives_jsonb(engine, value):
         stored = conn.execute(sa.text("SELECT CAST(:p AS jsonb)::text"),
                               {"p": encode(Carry(value))}).scalar_one()
     assert_same(decode(stored, RESOLVER).value, value)
+
+
+def test_the_class_path_is_read_off_the_stored_text_of_any_payload(engine):
+    # The worker routes an async job by the class named at the start of the payload's text,
+    # unparsed: jsonb writes its shortest key, "job", first, whatever the arguments are.
+    texts = []
+    with engine.connect() as conn:
+        for job in (Carry({"a": 1}), Carry({"": [1, {"job": "x"}]}), Carry("j" * 5000)):
+            texts.append(conn.execute(sa.text("SELECT CAST(:p AS jsonb)::text"),
+                                      {"p": encode(job)}).scalar_one())
+    assert [class_path_of(text) for text in texts] == ["tests.jobs.sample_jobs.Carry"] * 3
+    assert class_path_of('{"data": {}, "jobs": 1}') is None
+    assert class_path_of('{"job": "unterminated') is None
