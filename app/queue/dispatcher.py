@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from app.queue import context, job_events, payload, testing, unique
 from app.queue.db.records import NewJob
@@ -19,6 +19,9 @@ from app.queue.job import Delay, Job
 from app.queue.names import check_queue_name
 from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
 from app.queue.settings import MAX_DELAY, MAX_PRIORITY
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
@@ -209,6 +212,9 @@ def refuse_sync_connection(what: str) -> None:
 
 
 def connection_of(connection: Connection | Session | None) -> Connection | None:
-    if isinstance(connection, Session):
+    # A Session exists only where its module is imported: looked up there rather than
+    # imported, the ORM (5 MB) stays out of every worker and script that never uses one.
+    orm = sys.modules.get("sqlalchemy.orm")
+    if orm is not None and isinstance(connection, orm.Session):
         return connection.connection()
     return connection
