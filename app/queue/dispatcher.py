@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import sys
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -212,9 +211,8 @@ def refuse_sync_connection(what: str) -> None:
 
 
 def connection_of(connection: Connection | Session | None) -> Connection | None:
-    # A Session exists only where its module is imported: looked up there rather than
-    # imported, the ORM (5 MB) stays out of every worker and script that never uses one.
-    orm = sys.modules.get("sqlalchemy.orm")
-    if orm is not None and isinstance(connection, orm.Session):
-        return connection.connection()
-    return connection
+    # Not isinstance(connection, Session): that would import the ORM (5 MB) into every worker
+    # and script that never uses one.
+    if connection is None or isinstance(connection, Connection):
+        return connection
+    return connection.connection()
