@@ -1,6 +1,6 @@
 """Alembic from code: `migrate`, `migrate:status`, `migrate:rollback`, and auto-create.
 
-Alembic (with Mako and Pygments, 11 MB of a process's memory) is imported only by the commands
+Alembic (with Mako and Pygments, 9 MB of a worker's memory) is imported only by the commands
 that migrate. Checking that the tables are current, which every worker does at start, needs
 neither: the database's revision is one row of `alembic_version`, and the code's is read from
 the migration files' `revision` lines (tests/integration/test_database.py holds both to what

@@ -2,7 +2,7 @@
 
 Typer converts every option's value through a pydantic `TypeAdapter`, built on first use. For
 the numbers and names our commands take that is pydantic, pydantic-core and an adapter per
-option: 7.4 MB of an idle `queue:work --concurrency 10 --quiet` (VmRSS 65.5 MB with it, 58.1
+option: 7.2 MB of an idle `queue:work --concurrency 10 --quiet` (VmRSS 64.0 MB with it, 56.8
 without), kept for the worker's whole life, to run `int()` on a few strings. So an option
 whose annotation is one of these, with no parser, range, choices, file or path to check, gets
 the conversion below before its first use; anything else keeps typer's. The messages are

@@ -211,7 +211,7 @@ def refuse_sync_connection(what: str) -> None:
 
 
 def connection_of(connection: Connection | Session | None) -> Connection | None:
-    # Not isinstance(connection, Session): that would import the ORM (5 MB) into every worker
+    # Not isinstance(connection, Session): that would import the ORM (6 MB) into every worker
     # and script that never uses one.
     if connection is None or isinstance(connection, Connection):
         return connection

@@ -32,7 +32,7 @@ class WorkReporter:
     """One line per job, as Laravel's queue:work prints them: time, class, id, state. Written
     through the worker's own copies of stdout and stderr, which no job can close.
 
-    rich (2.5 MB of the worker's memory, 40 modules) is imported on the first line it styles:
+    rich (1.5 MB of the worker's memory, 40 modules) is imported on the first line it styles:
     a `--quiet` or `--json` worker, which prints none until it stops, never holds it idle."""
 
     def __init__(self, quiet: bool, as_json: bool = False) -> None:
