@@ -3,8 +3,8 @@
 Alembic (with Mako and Pygments, 9 MB of a worker's memory) is imported only by the commands
 that migrate. Checking that the tables are current, which every worker does at start, needs
 neither: the database's revision is one row of `alembic_version`, and the code's is read from
-the migration files' `revision` lines (tests/integration/test_database.py holds both to what
-Alembic itself reads).
+the migration files' `revision` lines (tests/unit/test_schema_revisions.py and
+tests/integration/test_database.py hold both to what Alembic itself reads).
 """
 
 from __future__ import annotations
