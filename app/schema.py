@@ -1,19 +1,36 @@
-"""Alembic from code: `migrate`, `migrate:status`, `migrate:rollback`, and auto-create."""
+"""Alembic from code: `migrate`, `migrate:status`, `migrate:rollback`, and auto-create.
+
+Alembic (with Mako and Pygments, 9 MB of a worker's memory) is imported only by the commands
+that migrate. Checking that the tables are current, which every worker does at start, needs
+neither: the database's revision is one row of `alembic_version`, and the code's is read from
+the migration files' `revision` lines (tests/unit/test_schema_revisions.py and
+tests/integration/test_database.py hold both to what Alembic itself reads).
+"""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+import re
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.queue.db.errors import MIGRATE, translated_errors
 from app.queue.errors import SchemaMissing
 from config import BASE_PATH
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+VERSIONS = BASE_PATH / "migrations" / "versions"
+VERSION_TABLE = sa.table("alembic_version", sa.column("version_num"))
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*['"]?(\w+)['"]?""",
+                            re.MULTILINE)
+
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(BASE_PATH / "migrations"))
     if connection is not None:
@@ -22,20 +39,37 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest migration's revision: the one no other migration names as its down_revision
+    (the history is one line, as Alembic's own head check assumes here)."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in VERSIONS.glob("*.py"):
+        for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else downs).add(value)
+    heads = sorted(revisions - downs)
+    if len(heads) > 1:
+        raise SchemaMissing(f"the migrations have several heads ({', '.join(heads)})")
+    return heads[0] if heads else None
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at: None without tables (or after the last rollback)."""
     with translated_errors(engine.url), engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table(VERSION_TABLE.name):
+            return None
+        return conn.execute(sa.select(VERSION_TABLE.c.version_num)).scalar_one_or_none()
 
 
 def upgrade(engine: Engine, target: str = "head") -> None:
+    from alembic import command
+
     with translated_errors(engine.url), engine.connect() as conn:
         command.upgrade(alembic_config(conn), target)
 
 
 def downgrade(engine: Engine, target: str = "-1") -> None:
+    from alembic import command
+
     with translated_errors(engine.url), engine.connect() as conn:
         command.downgrade(alembic_config(conn), target)
 

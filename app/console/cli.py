@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import typer
 from typer.core import TyperGroup
 
+from app.console.scalars import convert_plain_options
+
 if TYPE_CHECKING:
-    from typer._click import Context, HelpFormatter
+    from typer._click import Command, Context, HelpFormatter, Parameter
 
 
 def namespace(command: str) -> str:
@@ -19,10 +21,24 @@ def namespace(command: str) -> str:
 
 class ArtisanGroup(TyperGroup):
     """Lists the commands as Laravel's `artisan list` does: under their namespace (db, make,
-    migrate, queue …), alphabetical in each, names aligned across groups."""
+    migrate, queue …), alphabetical in each, names aligned across groups; plain options are
+    converted without pydantic (app/console/scalars.py)."""
 
     def list_commands(self, ctx: Context) -> list[str]:
         return sorted(self.commands)
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        params = super().get_params(ctx)
+        convert_plain_options(params)
+        return params
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            # With the group's context: the help option it makes and keeps is the one the
+            # command's own context would make (our commands set no help option names).
+            convert_plain_options(command.get_params(ctx))
+        return command
 
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         shown = [(name, command) for name in self.list_commands(ctx)

@@ -6,10 +6,9 @@ import datetime as dt
 import math
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from app.queue import context, job_events, payload, testing, unique
 from app.queue.db.records import NewJob
@@ -19,6 +18,9 @@ from app.queue.job import Delay, Job
 from app.queue.names import check_queue_name
 from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
 from app.queue.settings import MAX_DELAY, MAX_PRIORITY
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
@@ -209,6 +211,8 @@ def refuse_sync_connection(what: str) -> None:
 
 
 def connection_of(connection: Connection | Session | None) -> Connection | None:
-    if isinstance(connection, Session):
-        return connection.connection()
-    return connection
+    # Not isinstance(connection, Session): that would import the ORM (6 MB) into every worker
+    # and script that never uses one.
+    if connection is None or isinstance(connection, Connection):
+        return connection
+    return connection.connection()

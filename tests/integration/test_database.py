@@ -50,6 +50,25 @@ def migrated(engine: sa.Engine) -> Iterator[sa.Engine]:
         schema.upgrade(engine)
 
 
+def test_the_start_up_check_reads_the_revision_alembic_reads(migrated: sa.Engine) -> None:
+    """schema.current_revision reads alembic_version itself (a worker imports no Alembic): at
+    head, one below, and with every migration rolled back."""
+    from alembic.runtime.migration import MigrationContext
+
+    def alembics() -> str | None:
+        with migrated.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    seen = []
+    for target in ("-1", "base"):
+        seen.append((schema.current_revision(migrated), alembics()))
+        schema.downgrade(migrated, target)
+    seen.append((schema.current_revision(migrated), alembics()))
+    head = schema.head_revision()
+    assert seen[0] == (head, head) and seen[-1] == (None, None)
+    assert seen[1][0] == seen[1][1] not in (None, head)
+
+
 def test_migrate_twice_changes_nothing(migrated: sa.Engine) -> None:
     head = schema.head_revision()
     first = artisan("migrate")

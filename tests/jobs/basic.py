@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -244,3 +246,13 @@ class AsyncBlocks(Sleeps):
 
     async def handle(self) -> None:  # type: ignore[override]
         Sleeps.handle(self)
+
+
+class RecordsModules(Job):
+    """Records (as its tag, a JSON list) which of `names` its worker process has imported."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def handle(self) -> None:
+        record(self, "modules", json.dumps(sorted(n for n in self.names if n in sys.modules)))

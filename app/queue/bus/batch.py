@@ -15,11 +15,10 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from app.queue import context, events, testing
 from app.queue.bus.chain import PendingChain
@@ -31,6 +30,9 @@ from app.queue.errors import QueueDatabaseError, QueueError
 from app.queue.ids import new_id
 from app.queue.job import Job
 from app.queue.names import check_queue_name
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 Item = Job | PendingChain | Sequence[Job]
 """A batch item: a job, or a chain (`chain([...])` or a list of jobs), which counts as one."""

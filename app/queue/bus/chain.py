@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from app.queue import context, testing
 from app.queue.bus.rows import callback_row, ready_row, require_job
@@ -22,6 +21,9 @@ from app.queue.dispatcher import connection_of, new_row, refuse_sync_connection
 from app.queue.ids import new_id
 from app.queue.job import Job
 from app.queue.names import check_queue_name
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class PendingChain:
