@@ -24,11 +24,12 @@ try:
     from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam
     from typer.core import _TyperParameter
+    HOOKED = True
 except ImportError:  # a typer whose hook moved: leave its conversion alone
-    RuntimeParam = None
+    HOOKED = False
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from typer._click import Context, Parameter
 
@@ -65,7 +66,8 @@ def to_int(value: Any) -> int:
         return int(whole.group(1))
 
 
-CONVERT = {bool: to_bool, int: to_int, float: float, str: str}
+CONVERT: dict[type, Callable[[Any], Any]] = {bool: to_bool, int: to_int, float: float,
+                                             str: str}
 
 
 def scalar_of(annotation: Any) -> type | None:
@@ -80,7 +82,7 @@ def scalar_of(annotation: Any) -> type | None:
     return annotation if annotation in (int, float, str) else None
 
 
-if RuntimeParam is not None:
+if HOOKED:
     @dataclass(frozen=True)
     class ScalarParam(RuntimeParam):
         kind: type
@@ -102,7 +104,7 @@ def is_plain(descriptor: Any) -> bool:
 def convert_plain_options(params: Iterable[Parameter]) -> None:
     """Give each plain option in `params` the conversion above, before typer builds its own
     on the option's first value (its `--help` included, whose value is None)."""
-    if RuntimeParam is None:
+    if not HOOKED:
         return
     for param in params:
         if not isinstance(param, _TyperParameter) or param._runtime_param is not None:
