@@ -85,3 +85,16 @@ def test_close_sends_what_is_pending_at_once() -> None:
     wakeups.inserted_quietly("mail")
     wakeups.close()
     assert sent.queues() == ["mail"]
+
+
+def test_the_next_dispatch_after_the_window_carries_the_trailing_notify() -> None:
+    sent = Sent()
+    wakeups = Wakeups(sent, window=0.05)
+    assert wakeups.notify_with_insert("mail")
+    assert not wakeups.notify_with_insert("mail")
+    wakeups.inserted_quietly("mail")
+    time.sleep(0.06)
+    assert wakeups.notify_with_insert("mail")  # its insert's NOTIFY is the trailing one
+    time.sleep(0.15)
+    assert sent.queues() == []  # the timer had nothing left to send
+    wakeups.close()

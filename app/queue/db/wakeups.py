@@ -1,17 +1,17 @@
-"""Dispatch's wake-ups: when a dispatch of our own NOTIFYs, and the trailing NOTIFY that
-follows a burst.
+"""Dispatch's wake-ups: which dispatch() NOTIFYs, and the trailing NOTIFY after a burst.
 
 PostgreSQL serializes the commits of transactions that NOTIFY (PreCommit_Notify takes one lock
 per database and holds it through the commit's WAL flush), so dispatches that each NOTIFY
 cannot share a flush: with pgbench -c 8 on this server an insert commits 21,400 times/s, an
-insert plus pg_notify 9,600. A dispatch therefore NOTIFYs with its insert only if this process
-has not notified its queue within the last WINDOW_S (the leading edge: a dispatch in a quiet
-moment wakes a worker at once). Inside the window the insert is sent without NOTIFY, and a
-timer thread sends one NOTIFY for the queue when the window ends (the trailing edge), after
-the insert committed: every job is followed by a NOTIFY of its queue committed after it, so
-an idle worker starts it within about WINDOW_S plus a claim. A busy worker needs none: it
-claims again before it sleeps. A process killed before its trailing NOTIFY leaves those jobs
-to the workers' poll (`--sleep`).
+insert plus pg_notify 9,600. So a dispatch of our own (not one in the caller's transaction)
+NOTIFYs with its insert only if this process has not notified its queue for WINDOW_S: the
+first dispatch in a quiet moment wakes a worker at once, and in a steady flow one insert per
+window carries the NOTIFY. Inside the window the insert goes without, and its queue is owed a
+trailing NOTIFY: the next dispatch after the window carries it, or, if none comes within one
+more window, a timer thread sends it. Either way it is committed after the jobs it is for:
+every job is followed by a NOTIFY of its queue, and an idle worker starts it within two
+windows plus a claim. A busy worker needs none: it claims again before it sleeps. A process
+killed before its trailing NOTIFY leaves those jobs to the workers' poll (`--sleep`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 log = logging.getLogger("skiplock.dispatch")
 
-WINDOW_S = 0.005
+WINDOW_S = 0.010
 """At most one NOTIFY per queue per process this often while it dispatches (plus the trailing
 one). 8 processes × 2,000 dispatch() on 2 cores (queue:bench --figures dispatchers, 2026-11-28):
 see Wakeups' docstring for the figures that chose it."""
@@ -57,6 +57,8 @@ class Wakeups:
         self._pending: dict[str, float] = {}
         """queue -> when its trailing NOTIFY is due: jobs went in without one."""
         self._thread: threading.Thread | None = None
+        self._timer_at = -math.inf
+        """When the timer thread wakes next (inf: when told; -inf: it is awake)."""
         self._sending: list[str] = []
         """The timer's queues while it sends them (sent again at exit: it may not finish)."""
 
@@ -65,8 +67,11 @@ class Wakeups:
         call `inserted_quietly(queue)` once the insert has committed (or may have)."""
         now = time.monotonic()
         with self._lock:
-            if queue in self._pending or now - self._notified.get(queue, -math.inf) < self.window:
+            if now - self._notified.get(queue, -math.inf) < self.window:
                 return False
+            # A pending trailing NOTIFY rides on this insert's: the jobs it was for committed
+            # before this insert, whose NOTIFY is committed with it.
+            self._pending.pop(queue, None)
             self._notified[queue] = now
             return True
 
@@ -75,9 +80,13 @@ class Wakeups:
         after the commit, so the NOTIFY the timer sends is committed after the job."""
         with self._lock:
             if queue not in self._pending:
-                self._pending[queue] = self._notified.get(queue, time.monotonic()) + self.window
+                # One window after the last NOTIFY a dispatch sends it with its insert; the
+                # timer sends it only if none comes in the window after that.
+                notified = self._notified.get(queue, time.monotonic())
+                due = self._pending[queue] = notified + 2 * self.window
                 self._start_timer()
-                self._changed.notify()
+                if due < self._timer_at:  # else it wakes in time and looks again
+                    self._changed.notify()
 
     def close(self) -> None:
         """Send every pending NOTIFY now and end the timer thread (a later quiet insert
@@ -120,8 +129,9 @@ class Wakeups:
                         self._notified[queue] = now
                     self._sending = due
                     return due
-                next_at = min(self._pending.values(), default=None)
-                self._changed.wait(None if next_at is None else next_at - now)
+                self._timer_at = min(self._pending.values(), default=math.inf)
+                self._changed.wait(None if self._timer_at == math.inf else self._timer_at - now)
+                self._timer_at = -math.inf  # awake: looks at _pending before it waits again
             return []
 
     def _send(self, queues: Sequence[str]) -> None:
