@@ -161,8 +161,9 @@ def new_row(job: Job, queue: str | None, priority: int | None, ctx: context.Queu
 
 def new_rows(jobs: list[Job], ids: list[str], ctx: context.QueueContext) -> Iterator[NewJob]:
     """new_row() of each job with its id, checked and encoded the same way, the class checks
-    made once per class rather than once per job (10,000 jobs: 3.3 -> X us a job, best of
-    15, 2026-11-28)."""
+    made once per class rather than once per job. With the plain-JSON encoding (payload.py)
+    and the ids' shared heads (ids.py): 48,100 -> 27,400 instructions a job, making the job
+    and its id included (callgrind, 10,000 against 5,000 jobs of {"i": n}, 2026-11-28)."""
     checked: set[type] = set()
     default = ctx.settings.default_queue
     encode = payload.encode
