@@ -216,7 +216,7 @@ class DispatchConnection:
         """The trailing NOTIFY, on a connection of the pool (never the one a dispatch may be
         using on another thread), sent through libpq: through psycopg's execute it cost
         ~270 us of CPU, and with one per window it doubled a dispatcher's CPU per job in a
-        burst (8 processes × 2,000 dispatch(): 187 against 100 us a job, 2026-11-28)."""
+        burst (8 processes x 2,000 dispatch(): 187 against 100 us a job, 2026-11-28)."""
         with self.pooled() as driver:
             pgconn = driver.pgconn
             result = pgconn.exec_params(NOTIFY_QUEUES_POSITIONAL, [text_array(queues)])
