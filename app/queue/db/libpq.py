@@ -213,10 +213,11 @@ class DispatchConnection:
         self.wakeups = Wakeups(self._notify)
 
     def _notify(self, queues: Sequence[str]) -> None:
-        """The trailing NOTIFY, on a connection of the pool (never the one a dispatch may be
-        using on another thread), sent through libpq: through psycopg's execute it cost
-        ~270 us of CPU, and with one per window it doubled a dispatcher's CPU per job in a
-        burst (8 processes x 2,000 dispatch(): 187 against 100 us a job, 2026-11-28)."""
+        """The timer's trailing NOTIFY, on a connection of the pool (never the one a dispatch
+        may be using on another thread). ~200 us of CPU with the pool's check-out: sent by
+        the timer once per window, it nearly doubled a dispatcher's CPU per job in a flow
+        (8 processes x 2,000 dispatch(): 187 against 100 us a job, 2026-11-28), which is
+        why the next dispatch carries it instead when one comes (wakeups.py)."""
         with self.pooled() as driver:
             pgconn = driver.pgconn
             result = pgconn.exec_params(NOTIFY_QUEUES_POSITIONAL, [text_array(queues)])
