@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch
-from app.queue.db.wakeups import WINDOW_S
 from tests.jobs.basic import Record
 from tests.jobs.sample_jobs import Carry
 from tests.support import ROOT, count, start_worker, wait_for
@@ -56,19 +55,26 @@ def listen(database_url: str):
     heard.conn.close()
 
 
-def test_a_burst_notifies_a_few_times_and_once_after_its_last_job(queue, engine, listen):
+def test_a_burst_notifies_a_few_times_and_once_after_its_last_job(queue, engine, listen,
+                                                                  monkeypatch):
+    # A window wide enough that a loaded machine's slow dispatches still share one.
+    window = 0.05
+    wakeups = queue.store.dispatcher.wakeups
+    monkeypatch.setattr(wakeups, "window", window)
     started = time.monotonic()
     for i in range(300):
+        last_sent = time.monotonic()
         dispatch(Carry(i), queue="burst")
     last_returned = time.monotonic()
+    last_notified_with_insert = wakeups._notified["burst"] >= last_sent
     notes = listen.until_quiet()
     assert count(engine, "SELECT count(*) FROM jobs") == 300
     assert {queue for _, queue in notes} == {"burst"}
-    windows = (last_returned - started) / WINDOW_S
+    windows = (last_returned - started) / window
     assert len(notes) <= windows + 2, (len(notes), windows)
     assert len(notes) < 150
-    # The last jobs went in without NOTIFY; one came after them.
-    assert max(at for at, _ in notes) > last_returned
+    if not last_notified_with_insert:  # as nearly always: the last one went in without
+        assert max(at for at, _ in notes) > last_returned  # and one came after it
 
 
 def test_a_dispatch_in_the_callers_transaction_always_notifies(queue, engine, listen):
