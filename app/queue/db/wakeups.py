@@ -36,9 +36,9 @@ latency figure's 20 ms between jobs, so that a process dispatching less often th
 10 ms notifies every job at once. 8 processes x 1,000 dispatch() at once on this 2-core
 machine while others loaded it (pgbench -c 8 then: an insert 3,905-4,465 commits/s, an insert
 plus pg_notify 409-491), medians of 3 alternated runs, 2026-11-28: every dispatch notifying
-1,076 jobs/s, a 10 ms window 2,070, 50 ms 3,452, none at all 3,773. On the machine quiet,
-medians of 5: 5,363 notifying every dispatch, 8,594 with 10 ms, 5,017-8,472 with none (noise).
-50 ms would put the latency figure's jobs inside each other's window."""
+1,076 jobs/s, a 10 ms window 2,070, 50 ms 3,452, none at all 3,773. On the machine nearly
+quiet, 8 x 2,000: 6,833 with 10 ms against 5,365 before (medians of 3 alternated runs). 50 ms
+would put the latency figure's jobs inside each other's window."""
 
 
 class Wakeups:
