@@ -34,3 +34,15 @@ def test_a_batch_of_ids_is_consecutive_and_ordered_with_single_ids():
     assert values == list(range(values[0], values[0] + 5_000))
     assert before < batch[0] and batch[-1] < after
     assert abs(ULID.from_str(batch[0]).timestamp - time.time()) < 2
+
+
+def test_a_batch_across_a_run_of_shared_leading_characters_is_encoded_whole(monkeypatch):
+    # new_ids encodes the first 22 characters once per 2**20 values: a batch that crosses
+    # from one such run into the next must still spell every id in full.
+    from app.queue import ids
+
+    start = ((time.time_ns() // 1_000_000 + 60_000) << 80) | (2**20 - 3)
+    monkeypatch.setattr(ids, "_last", start - 1)  # in the future: the batch starts here
+    batch = new_ids(10)
+    assert batch == [encode_ulid(value) for value in range(start, start + 10)]
+    assert batch == [str(ULID.from_int(value)) for value in range(start, start + 10)]

@@ -145,3 +145,43 @@ values = st.recursive(
 @given(values)
 def test_any_supported_value_round_trips(value):
     assert_same(decode(encode(Carry(value)), RESOLVER).value, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_a_value_encodes_as_the_full_encoding_writes_it(value):
+    # encode() writes plain JSON as it is, without building an encoded copy (is_plain):
+    # the text must be the one job_data()'s encoded copy gives, tags and all.
+    from app.queue.payload import job_data
+
+    encode(Carry(0))  # the class's arguments are known: the fast path is open
+    job = Carry(value)
+    assert encode(job) == ('{"job": "tests.jobs.sample_jobs.Carry", "data": '
+                           + json.dumps(job_data(job)) + "}")
+
+
+@pytest.mark.parametrize("value", [
+    "nul \x00 inside", {"k\x00": 1}, {1: "int key"}, [float("nan")], {"x": [float("inf")]},
+    [[[]] * 2] * 2 + [{"a": {"b": "\ud800"}}],
+])
+def test_what_the_full_encoding_refuses_is_refused(value):
+    encode(Carry(0))
+    with pytest.raises((TypeError, ValueError)):
+        encode(Carry(value))
+
+
+def test_values_that_look_plain_but_are_not_are_tagged():
+    class Text(str):
+        pass
+
+    encode(Carry(0))
+    for value, stored in [(-0.0, '{"__type__": "float", "value": "-0.0"}'),
+                          ([1e16], '[{"__type__": "float", "value": "1e+16"}]'),
+                          ({"__type__": 1}, '{"__type__": "dict", "value": {"__type__": 1}}'),
+                          ((1, 2), '{"__type__": "tuple", "value": [1, 2]}'),
+                          ({"c": Colour.RED}, None), (Text("t"), '"t"')]:
+        text = encode(Carry(value))
+        if stored is not None:
+            assert text.endswith(f'"data": {{"value": {stored}}}}}'), text
+        else:
+            assert '"__type__": "enum"' in text

@@ -62,6 +62,18 @@ def failing_a_waiting_job(fail: sa.TextClause) -> sa.TextClause:
 
 QUERIES["cancel_waiting_job"] = failing_a_waiting_job(QUERIES["fail_job"])
 
+
+def without_notify(insert: str) -> str:
+    """insert_job or insert_unique_job without its NOTIFY (a dispatch inside the wake-up
+    window, db/wakeups.py): the same insert, the same row back if it inserted one."""
+    notify = "SELECT pg_notify('skiplock', queue) FROM inserted"
+    assert insert.count(notify) == 1, "the insert no longer notifies as this expects"
+    return insert.replace(notify, "SELECT queue FROM inserted")
+
+
+INSERT_JOB_QUIETLY_SQL = without_notify(INSERT_JOB_SQL)
+INSERT_UNIQUE_JOB_QUIETLY_SQL = without_notify(INSERT_UNIQUE_JOB_SQL)
+
 CLAIM_CARRYING_MEMBERS_SQL = carrying_members(CLAIM_JOBS_SQL,
                                               as_psycopg(QUERIES["carry_on_members"]),
                                               as_psycopg(QUERIES["finished_batches"]))

@@ -192,11 +192,11 @@ class JobStore:
         queues: dict[str, str] = {}  # name -> as COPY text
         lines: list[str] = []
         with raw.cursor() as cursor, cursor.copy(COPY_JOBS_SQL) as copy:
-            for job in jobs:
-                queue = queues.get(job.queue)
+            for id_, name, payload, priority in jobs:
+                queue = queues.get(name)
                 if queue is None:
-                    queue = queues[job.queue] = copy_text(job.queue)
-                lines.append(f"{job.id}\t{queue}\t{copy_text(job.payload)}\t{job.priority:d}\n")
+                    queue = queues[name] = copy_text(name)
+                lines.append(f"{id_}\t{queue}\t{copy_text(payload)}\t{priority:d}\n")
                 if len(lines) == COPY_CHUNK:
                     copy.write("".join(lines))
                     lines.clear()
