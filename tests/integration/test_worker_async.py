@@ -17,7 +17,7 @@ from tests.jobs.basic import (
     AsyncSpins,
     AsyncWhere,
 )
-from tests.support import ledger, work
+from tests.support import count, ledger, start_worker, wait_for, work
 
 
 def test_async_jobs_run_side_by_side_on_one_event_loop(queue, engine):
@@ -72,3 +72,20 @@ def test_an_async_job_blocking_the_loop_past_its_timeout_fails_alone(queue, engi
     with engine.connect() as conn:
         text = conn.execute(sa.text("SELECT exception FROM failed_jobs")).scalar_one()
     assert "ran past its timeout of 2s" in text
+
+
+def test_a_claim_takes_at_most_100_jobs(queue, engine):
+    # Claims of a few hundred rows start jobs in lockstep: they end together and wait
+    # together for the next big claim (MAX_CLAIM). The jobs a claim took share its now().
+    dispatch_many(AsyncRecord(f"c{n}", 3.0) for n in range(250))
+    proc = start_worker("--concurrency", "250", "--quiet")
+    try:
+        assert wait_for(lambda: count(
+            engine, "SELECT count(*) FROM jobs WHERE reserved_at IS NOT NULL") == 250, 20)
+        with engine.connect() as conn:
+            claims = conn.execute(sa.text(
+                "SELECT count(*) FROM jobs GROUP BY reserved_at")).scalars().all()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert max(claims) <= 100 and sum(claims) == 250, claims
