@@ -619,14 +619,14 @@ class Worker:
         try:
             job = self._job_of(slot)
             if isinstance(job, AttemptResult):
-                return self._post(slot, job)
+                self._post(slot, job)
+                return
             if self.report is not None:
                 self.events.put(("start", slot))
             self.job_loop.begin(slot, job, start_attempt(job), timeout_of(job, self.defaults),
                                 self._post, arm=self.timeouts.arm_attempt)
         except BaseException as error:  # noqa: BLE001 - a bug of ours, or of handle()'s call
             self._post(slot, self._error_result(slot, error))
-        return None
 
     def progress(self, job_id: str, percent: float, message: str | None) -> None:
         """RunControl for Job.progress(): written at once, from the job's thread. Progress

@@ -234,8 +234,10 @@ def test_an_exception_that_cannot_be_printed_does_not_kill_the_worker(queue, eng
     assert alive, outputs
 
 
-def test_a_row_with_exhausted_attempts_cannot_stop_the_queue(queue, engine):
-    insert_rows(engine, {"overflow": document(RECORD, {"tag": "overflow"})},
+@pytest.mark.parametrize("job", [RECORD, "tests.jobs.basic.AsyncRecord"])
+def test_a_row_with_exhausted_attempts_cannot_stop_the_queue(queue, engine, job):
+    # An async job is decoded on the worker's event loop: its failure is posted from there.
+    insert_rows(engine, {"overflow": document(job, {"tag": "overflow"})},
                 attempts=2**63 - 1)
     dispatch(Record("after"))
     alive, outputs = run_one_worker_until(
