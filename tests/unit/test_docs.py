@@ -34,6 +34,15 @@ def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def copy_of_the_site(folder: Path) -> Path:
+    """mkdocs.yml and docs/ (less drafts) copied into `folder`, to be broken on purpose;
+    returns the copy's docs folder."""
+    docs = folder / "docs"
+    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("incoming"))
+    shutil.copy(CONFIG, folder / "mkdocs.yml")
+    return docs
+
+
 def guide_texts() -> dict[Path, str]:
     """Every Markdown page of the site, and the README."""
     pages = [p for p in DOCS.rglob("*.md") if INCOMING not in p.parents]
@@ -62,9 +71,7 @@ def test_the_guide_builds_with_strict_checks(tmp_path):
 def test_a_broken_link_or_a_page_left_out_of_nav_fails_the_build(tmp_path):
     """The strict build catches both: a copy of the site with a link to a missing page, a link
     to a missing anchor and a page that nav does not list."""
-    docs = tmp_path / "docs"
-    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("incoming"))
-    shutil.copy(CONFIG, tmp_path / "mkdocs.yml")
+    docs = copy_of_the_site(tmp_path)
     with (docs / "index.md").open("a") as page:
         page.write("\n[gone](no-such-page.md) and [no anchor](worker.md#no-such-anchor)\n")
     (docs / "orphan.md").write_text("# Not in nav\n")
@@ -76,9 +83,7 @@ def test_a_broken_link_or_a_page_left_out_of_nav_fails_the_build(tmp_path):
 
 
 def test_drafts_in_docs_incoming_stay_out_of_the_site(tmp_path):
-    docs = tmp_path / "docs"
-    shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("incoming"))
-    shutil.copy(CONFIG, tmp_path / "mkdocs.yml")
+    docs = copy_of_the_site(tmp_path)
     (docs / "incoming").mkdir()
     (docs / "incoming" / "someone.md").write_text("# A draft\n\n[not yet](nowhere.md)\n")
     result = build(tmp_path / "mkdocs.yml", tmp_path / "site")
