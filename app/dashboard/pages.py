@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,7 +17,16 @@ from app.dashboard.actions import cancel_one_batch, cancel_one_job, retry_batch
 from app.dashboard.api import FieldError, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
-from app.dashboard.security import csrf_token, form_action, log_in, token_matches
+from app.dashboard.security import (
+    client_of,
+    csrf_token,
+    end_session,
+    form_action,
+    session_action,
+    start_session,
+    token_matches,
+    too_many_wrong_tokens,
+)
 from app.dashboard.store import FAILED_IDS, SCAN, FailedFilter
 from app.dashboard.views import error_page, flash, render
 from app.queue import context
@@ -40,11 +50,17 @@ def plural(count: int, word: str) -> str:
 
 def login_page(request: Request) -> Response:
     token = request.query_params.get("token")
-    if token is not None and token_matches(token, request.app.state.settings.token):
-        log_in(request)  # the URL the command prints: one click from the terminal
+    if token is None:
+        return render(request, "login.html", title="Log in", next=safe_next(request))
+    wait = request.app.state.wrong_tokens.wait_before_next(client_of(request))
+    if wait:
+        return too_many_wrong_tokens(request, wait)
+    if token_matches(token, request.app.state.settings.token):
+        start_session(request)  # the URL the command prints: one click from the terminal
         return back("/")
-    return render(request, "login.html", title="Log in", next=safe_next(request),
-                  wrong=token is not None)
+    request.app.state.wrong_tokens.record(client_of(request))
+    return render(request, "login.html", 401, title="Log in", next=safe_next(request),
+                  wrong=True)
 
 
 def safe_next(request: Request) -> str:
@@ -58,16 +74,21 @@ async def login(request: Request) -> Response:
     token, csrf = form.get("token"), form.get("csrf_token")
     if not (isinstance(csrf, str) and token_matches(csrf, csrf_token(request))):
         return error_page(request, 403, "The login form was stale: reload it and try again.")
+    failures = request.app.state.wrong_tokens
+    wait = failures.wait_before_next(client_of(request))
+    if wait:
+        return too_many_wrong_tokens(request, wait)
     if not (isinstance(token, str) and token_matches(token, request.app.state.settings.token)):
+        failures.record(client_of(request))
         return render(request, "login.html", 401, title="Log in", next=safe_next(request),
                       wrong=True)
-    log_in(request)
+    await run_in_threadpool(start_session, request)
     return back(safe_next(request))
 
 
-@form_action
+@session_action
 def logout(request: Request, form: FormData) -> Response:
-    request.session.clear()
+    end_session(request)
     return back("/login")
 
 

@@ -184,3 +184,20 @@ SELECT r.queue, sum(processed)::bigint AS processed, sum(failed)::bigint AS fail
 FROM recent r LEFT JOIN buckets b ON b.queue = r.queue
 GROUP BY r.queue, b.runtime, b.wait
 ORDER BY r.queue;
+
+-- name: open_session
+-- A login: the session id's hash, valid for :hours hours. Sessions past their time are pruned
+-- here (logins are rare; no request pays for it).
+WITH pruned AS (DELETE FROM dashboard_sessions WHERE expires_at < now())
+INSERT INTO dashboard_sessions (id_hash, expires_at)
+VALUES (:id_hash, now() + make_interval(hours => :hours));
+
+-- name: session_is_live
+-- Whether a session cookie still opens the dashboard: logged in, not logged out, not expired.
+-- A primary-key lookup, once per request that comes with a session.
+SELECT EXISTS (SELECT FROM dashboard_sessions
+               WHERE id_hash = :id_hash AND expires_at > now()) AS live;
+
+-- name: close_session
+-- A logout: the session is gone, whoever holds a copy of its cookie.
+DELETE FROM dashboard_sessions WHERE id_hash = :id_hash;
