@@ -16,6 +16,7 @@ from app.dashboard.openapi import DOCUMENT
 from app.dashboard.security import api_action
 from app.dashboard.store import JOB_STATES, JobFilter
 from app.queue import context
+from app.queue.crypto import EncryptionError
 from app.queue.db.store import CancelOutcome
 from app.queue.dispatcher import delay_of, dispatch
 from app.queue.errors import DatabaseUnavailable, PayloadError
@@ -130,11 +131,46 @@ class NewJobRequest:
     priority: int | None
 
 
-def new_job_request(body: bytes) -> NewJobRequest:
+MAX_DEPTH = 64
+"""Levels of JSON nesting a dispatch's body may have: a job's arguments need a few, and
+arguments nested by the thousand would overflow the encoder's and the worker's recursion."""
+
+TOO_DEEP = f"the body is JSON nested deeper than {MAX_DEPTH} levels"
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` (parsed JSON) nests containers more than `limit` deep; a loop, not a
+    recursion, so any depth is measured safely."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = children_of(item)
+        if children and depth == limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def children_of(item: Any) -> list[Any]:
+    if isinstance(item, dict):
+        return list(item.values())
+    return item if isinstance(item, list) else []
+
+
+def parsed_body(body: bytes) -> Any:
     try:
         document = json.loads(body or b"null")
+    except RecursionError:
+        raise FieldError("body", TOO_DEEP) from None
     except ValueError:
         raise FieldError("body", "the body must be a JSON object") from None
+    if nested_deeper_than(document, MAX_DEPTH):
+        raise FieldError("body", TOO_DEEP)
+    return document
+
+
+def new_job_request(body: bytes) -> NewJobRequest:
+    document = parsed_body(body)
     if not isinstance(document, dict):
         raise FieldError("body", "the body must be a JSON object")
     job, args = document.get("job"), document.get("args", {})
@@ -187,6 +223,10 @@ def post_job(request: Request, body: bytes) -> JSONResponse:
         job_id = dispatch(job, queue=wanted.queue, delay=wanted.delay, priority=wanted.priority)
     except (TypeError, ValueError) as exc:
         raise FieldError(field_of(exc), str(exc)) from None
+    except EncryptionError:
+        raise FieldError("job", f"{cls.__qualname__} is encrypted (encrypted = True) and "
+                         "APP_KEY is not set where the dashboard runs: set it (the workers' "
+                         "key) to dispatch it") from None
     if job_id is None:
         return JSONResponse({"error": f"{cls.__qualname__} is a unique job and one like it "
                              "is queued or running: nothing was queued"}, status_code=409)

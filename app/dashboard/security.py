@@ -252,6 +252,28 @@ def _checked_form(handler: FormHandler, allowed_read_only: bool
     return endpoint
 
 
+MAX_BODY = 2**20
+"""Bytes an API action's body may hold: a dispatch's arguments are a job's, not a file's."""
+
+BODY_TOO_LARGE = "The body is larger than the 1 MiB a dispatch through the API may send."
+
+
+async def limited_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, refused (413) as soon as it passes `limit`: by its Content-Length when it
+    declares one, else as it arrives, so a huge body is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, BODY_TOO_LARGE)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, BODY_TOO_LARGE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def api_action(handler: Callable[[Request, bytes], Response]
                ) -> Callable[[Request], Awaitable[Response]]:
     """An API call that changes state: refused when read-only. (A session cookie alone never
@@ -260,7 +282,7 @@ def api_action(handler: Callable[[Request, bytes], Response]
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         refuse_if_read_only(request)
-        body = await request.body()
+        body = await limited_body(request)
         return await run_in_threadpool(handler, request, body)
 
     endpoint.changes_state = True  # type: ignore[attr-defined]
