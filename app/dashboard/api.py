@@ -14,7 +14,7 @@ from app.dashboard import health, shapes
 from app.dashboard.actions import BatchCancel, cancel_one_batch, cancel_one_job, retry_batch
 from app.dashboard.openapi import DOCUMENT
 from app.dashboard.security import api_action
-from app.dashboard.store import JOB_STATES, JobFilter
+from app.dashboard.store import JOB_STATES, DashboardStore, JobFilter
 from app.queue import context
 from app.queue.crypto import EncryptionError
 from app.queue.db.store import CancelOutcome
@@ -62,18 +62,32 @@ def get_queues(request: Request) -> JSONResponse:
 
 
 def get_jobs(request: Request) -> JSONResponse:
-    where, before, limit = job_query(request.query_params)
+    where, before, limit = job_query(request.query_params, request.app.state.store)
     page = request.app.state.store.jobs(where, before, limit)
     return JSONResponse({"jobs": [shapes.job_row_json(row) for row in page.rows],
                          "next_before": page.next_before})
 
 
-def job_query(params: Any) -> tuple[JobFilter, str | None, int]:
+def job_query(params: Any, store: DashboardStore) -> tuple[JobFilter, str | None, int]:
     state = params.get("state") or None
     if state is not None and state not in JOB_STATES:
         raise FieldError("state", f"state must be one of {', '.join(JOB_STATES)}")
-    where = JobFilter(state, params.get("queue") or None, params.get("class") or None)
+    where = JobFilter(state, params.get("queue") or None,
+                      full_class(store, params.get("class") or None))
     return where, params.get("before") or None, page_limit(params)
+
+
+def full_class(store: DashboardStore, name: str | None) -> str | None:
+    """A class filter as the rows hold it: a short name (`TranscodeVideo`) stands for the one
+    class of that name the newest rows hold; two are an error naming both. A short name no
+    recent row holds is left as it is (it matches nothing)."""
+    if name is None or "." in name:
+        return name
+    found = store.classes_named(name)
+    if len(found) > 1:
+        raise FieldError("class", f"class {name!r} is ambiguous: it may be "
+                         f"{' or '.join(found)}; give the full path")
+    return found[0] if found else name
 
 
 def page_limit(params: Any) -> int:

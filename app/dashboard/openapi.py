@@ -114,7 +114,9 @@ PATHS = {
             parameters=[
                 {"name": "state", "in": "query", "schema": STATE},
                 {"name": "queue", "in": "query", "schema": TEXT},
-                {"name": "class", "in": "query", "schema": TEXT},
+                {"name": "class", "in": "query", "schema": TEXT,
+                 "description": "The job class's full path, or its short name when only one "
+                                "class of recent jobs has it (422 naming them when several do)"},
                 {"name": "before", "in": "query", "schema": TEXT},
                 {"name": "limit", "in": "query",
                  "schema": {"type": "integer", "minimum": 1, "maximum": 500}},

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from app.dashboard import health
 from app.dashboard.actions import cancel_one_batch, cancel_one_job, retry_batch
-from app.dashboard.api import FieldError, job_query
+from app.dashboard.api import FieldError, full_class, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
 from app.dashboard.security import (
@@ -39,6 +39,18 @@ def back(path: str, **query: str | None) -> RedirectResponse:
     """303 after a form: the browser shows the page again with GET (no re-post on reload)."""
     kept = {key: value for key, value in query.items() if value}
     return RedirectResponse(path + (f"?{urlencode(kept)}" if kept else ""), status_code=303)
+
+
+def as_sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def failed_filter(request: Request, queue: object, job_class: object) -> FailedFilter:
+    """The failed-jobs page's filter, from its query or its form; a short class name stands
+    for the full path (api.full_class)."""
+    return FailedFilter(queue if isinstance(queue, str) and queue else None,
+                        full_class(request.app.state.store, job_class
+                                   if isinstance(job_class, str) and job_class else None))
 
 
 def plural(count: int, word: str) -> str:
@@ -123,9 +135,9 @@ def jobs(request: Request) -> Response:
     if wanted:
         return back(f"/jobs/{wanted}")
     try:
-        where, before, limit = job_query(request.query_params)
+        where, before, limit = job_query(request.query_params, request.app.state.store)
     except FieldError as exc:
-        return error_page(request, 422, f"{exc}.")
+        return error_page(request, 422, as_sentence(str(exc)))
     page = request.app.state.store.jobs(where, before, limit)
     query = {"state": where.state, "queue": where.queue, "class": where.job_class,
              "limit": str(limit) if limit != PAGE else None, "before": page.next_before}
@@ -148,7 +160,10 @@ def job(request: Request) -> Response:
 
 def failed(request: Request) -> Response:
     params = request.query_params
-    where = FailedFilter(params.get("queue") or None, params.get("class") or None)
+    try:
+        where = failed_filter(request, params.get("queue"), params.get("class"))
+    except FieldError as exc:
+        return error_page(request, 422, as_sentence(str(exc)))
     after = params.get("after") or None
     page = request.app.state.store.failed(where, PAGE, after)
     if page is None:
@@ -277,20 +292,21 @@ def retry_message(result: RetryResult) -> str:
     return " ".join(parts)
 
 
-def selection(form: FormData) -> tuple[list[str], bool, FailedFilter]:
+def selection(request: Request, form: FormData) -> tuple[list[str], bool, FailedFilter]:
     """(ids ticked, whether "all matching" was asked, the page's filter)."""
     ids = [value for value in form.getlist("ids") if isinstance(value, str) and value]
-    queue, job_class = (form.get(key) for key in ("queue", "class"))
-    return ids, form.get("all") == "1", FailedFilter(
-        queue if isinstance(queue, str) and queue else None,
-        job_class if isinstance(job_class, str) and job_class else None)
+    try:
+        where = failed_filter(request, form.get("queue"), form.get("class"))
+    except FieldError as exc:
+        raise HTTPException(422, as_sentence(str(exc))) from None
+    return ids, form.get("all") == "1", where
 
 
 @form_action
 def retry_failed(request: Request, form: FormData) -> Response:
     """"Retry all" takes the ids matching the filter, then QueueAdmin.retry moves them back a
     thousand per transaction (QueueAdmin.retry_all filters by queue only)."""
-    ids, everything, where = selection(form)
+    ids, everything, where = selection(request, form)
     if everything:
         ids = request.app.state.store.failed_ids_matching(where, shown_at(request, form))
     elif not ids:
@@ -317,7 +333,7 @@ def shown_at(request: Request, form: FormData) -> dt.datetime:
 
 @form_action
 def forget_failed(request: Request, form: FormData) -> Response:
-    ids, everything, where = selection(form)
+    ids, everything, where = selection(request, form)
     store = request.app.state.store
     if everything:
         count = store.forget_failed_matching(where, shown_at(request, form))

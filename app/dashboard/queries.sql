@@ -201,3 +201,17 @@ SELECT EXISTS (SELECT FROM dashboard_sessions
 -- name: close_session
 -- A logout: the session is gone, whoever holds a copy of its cookie.
 DELETE FROM dashboard_sessions WHERE id_hash = :id_hash;
+
+-- name: classes_named
+-- What a class filter without a dot stands for: the job classes whose last dotted part is
+-- :short_name among the newest :scan jobs and the newest :scan failed jobs (the rows a page of
+-- jobs looks at), so that ?class=TranscodeVideo finds app.jobs.video.TranscodeVideo. Two
+-- primary-key walks of :scan rows each, read only when a filter names a short class.
+SELECT DISTINCT job_class FROM (
+    (SELECT payload->>'job' AS job_class FROM jobs ORDER BY id DESC LIMIT :scan)
+    UNION ALL
+    (SELECT payload->>'job' FROM failed_jobs ORDER BY id DESC LIMIT :scan)
+) AS recent
+WHERE right(job_class, length(:short_name) + 1) = '.' || :short_name
+ORDER BY job_class
+LIMIT 10;

@@ -240,3 +240,8 @@ class DashboardStore:
 
     def close_session(self, id_hash: str) -> None:
         self._do("close_session", {"id_hash": id_hash})
+
+    def classes_named(self, short_name: str, scan: int = SCAN) -> list[str]:
+        """Full class paths ending in `.short_name` (at most 10, sorted)."""
+        rows = self._run("classes_named", {"short_name": short_name, "scan": scan})
+        return [row.job_class for row in rows]
