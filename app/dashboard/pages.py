@@ -124,10 +124,10 @@ def queues(request: Request) -> Response:
     state = request.app.state
     snapshot = state.counts.get()
     stats = snapshot.stats
-    problems = health.problems(stats, state.admin.workers(state.settings.retry_after),
-                               state.settings.health_max_wait)
+    workers = state.admin.workers(state.settings.retry_after)
+    problems = health.problems(stats, workers, state.settings.health_max_wait)
     return render(request, "queues.html", title="Queues", stats=stats, problems=problems,
-                  counts_age=state.counts.age(snapshot))
+                  served=health.served_queues(workers), counts_age=state.counts.age(snapshot))
 
 
 def jobs(request: Request) -> Response:
