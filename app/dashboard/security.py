@@ -104,8 +104,9 @@ async def session_is_live(request: Request) -> bool:
 
 
 def client_of(request: Request) -> str:
-    """Whom wrong tokens are counted against: the peer's address (behind a proxy, the
-    proxy's, so all its users share one count)."""
+    """Whom wrong tokens are counted against: the peer's address; behind a proxy on
+    127.0.0.1, the client's from X-Forwarded-For (uvicorn trusts that proxy's header),
+    behind any other proxy the proxy's, so that all its users share one count."""
     return request.client.host if request.client else "unknown"
 
 
