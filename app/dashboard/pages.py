@@ -18,14 +18,14 @@ from app.dashboard.api import FieldError, full_class, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
 from app.dashboard.security import (
-    client_of,
     csrf_token,
     end_session,
     form_action,
+    held_back,
+    is_wrong_token,
     session_action,
     start_session,
     token_matches,
-    too_many_wrong_tokens,
 )
 from app.dashboard.store import FAILED_IDS, SCAN, FailedFilter
 from app.dashboard.views import error_page, flash, render
@@ -64,15 +64,14 @@ def login_page(request: Request) -> Response:
     token = request.query_params.get("token")
     if token is None:
         return render(request, "login.html", title="Log in", next=safe_next(request))
-    wait = request.app.state.wrong_tokens.wait_before_next(client_of(request))
-    if wait:
-        return too_many_wrong_tokens(request, wait)
-    if token_matches(token, request.app.state.settings.token):
-        start_session(request)  # the URL the command prints: one click from the terminal
-        return back("/")
-    request.app.state.wrong_tokens.record(client_of(request))
-    return render(request, "login.html", 401, title="Log in", next=safe_next(request),
-                  wrong=True)
+    refusal = held_back(request)
+    if refusal is not None:
+        return refusal
+    if is_wrong_token(request, token):
+        return render(request, "login.html", 401, title="Log in", next=safe_next(request),
+                      wrong=True)
+    start_session(request)  # the URL the command prints: one click from the terminal
+    return back("/")
 
 
 def safe_next(request: Request) -> str:
@@ -86,12 +85,10 @@ async def login(request: Request) -> Response:
     token, csrf = form.get("token"), form.get("csrf_token")
     if not (isinstance(csrf, str) and token_matches(csrf, csrf_token(request))):
         return error_page(request, 403, "The login form was stale: reload it and try again.")
-    failures = request.app.state.wrong_tokens
-    wait = failures.wait_before_next(client_of(request))
-    if wait:
-        return too_many_wrong_tokens(request, wait)
-    if not (isinstance(token, str) and token_matches(token, request.app.state.settings.token)):
-        failures.record(client_of(request))
+    refusal = held_back(request)
+    if refusal is not None:
+        return refusal
+    if is_wrong_token(request, token):
         return render(request, "login.html", 401, title="Log in", next=safe_next(request),
                       wrong=True)
     await run_in_threadpool(start_session, request)

@@ -110,7 +110,11 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def too_many_wrong_tokens(request: Request, wait: float) -> Response:
+def held_back(request: Request) -> Response | None:
+    """The 429 answer while the client has sent too many wrong tokens lately, else None."""
+    wait = request.app.state.wrong_tokens.wait_before_next(client_of(request))
+    if not wait:
+        return None
     limit = request.app.state.settings.wrong_tokens_per_minute
     sentence = (f"Too many wrong tokens from your address ({limit} in a minute): try again "
                 f"in {math.ceil(wait)} s.")
@@ -122,6 +126,15 @@ def too_many_wrong_tokens(request: Request, wait: float) -> Response:
     response = error_page(request, 429, sentence)
     response.headers.update(headers)
     return response
+
+
+def is_wrong_token(request: Request, given: object) -> bool:
+    """Whether `given` is not the dashboard's token; a wrong one counts against the client
+    (ask held_back first)."""
+    if isinstance(given, str) and token_matches(given, request.app.state.settings.token):
+        return False
+    request.app.state.wrong_tokens.record(client_of(request))
+    return True
 
 
 def csrf_token(request: Request) -> str:
@@ -174,14 +187,12 @@ class TokenGate(BaseHTTPMiddleware):
 
     async def by_bearer(self, request: Request, call_next: RequestResponseEndpoint,
                         given: str) -> Response:
-        failures = request.app.state.wrong_tokens
-        wait = failures.wait_before_next(client_of(request))
-        if wait:
-            return too_many_wrong_tokens(request, wait)
-        if token_matches(given, request.app.state.settings.token):
-            return await self.through(request, call_next)
-        failures.record(client_of(request))
-        return self.refused(request)
+        refusal = held_back(request)
+        if refusal is not None:
+            return refusal
+        if is_wrong_token(request, given):
+            return self.refused(request)
+        return await self.through(request, call_next)
 
     async def through(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if holds_nul(request):
