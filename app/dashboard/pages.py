@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -13,10 +14,19 @@ from starlette.routing import Route
 
 from app.dashboard import health
 from app.dashboard.actions import cancel_one_batch, cancel_one_job, retry_batch
-from app.dashboard.api import FieldError, job_query
+from app.dashboard.api import FieldError, full_class, job_query
 from app.dashboard.arguments import visible_arguments
 from app.dashboard.schedule import schedule_rows
-from app.dashboard.security import csrf_token, form_action, log_in, token_matches
+from app.dashboard.security import (
+    csrf_token,
+    end_session,
+    form_action,
+    held_back,
+    is_wrong_token,
+    session_action,
+    start_session,
+    token_matches,
+)
 from app.dashboard.store import FAILED_IDS, SCAN, FailedFilter
 from app.dashboard.views import error_page, flash, render
 from app.queue import context
@@ -31,6 +41,18 @@ def back(path: str, **query: str | None) -> RedirectResponse:
     return RedirectResponse(path + (f"?{urlencode(kept)}" if kept else ""), status_code=303)
 
 
+def as_sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def failed_filter(request: Request, queue: object, job_class: object) -> FailedFilter:
+    """The failed-jobs page's filter, from its query or its form; a short class name stands
+    for the full path (api.full_class)."""
+    return FailedFilter(queue if isinstance(queue, str) and queue else None,
+                        full_class(request.app.state.store, job_class
+                                   if isinstance(job_class, str) and job_class else None))
+
+
 def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -40,11 +62,16 @@ def plural(count: int, word: str) -> str:
 
 def login_page(request: Request) -> Response:
     token = request.query_params.get("token")
-    if token is not None and token_matches(token, request.app.state.settings.token):
-        log_in(request)  # the URL the command prints: one click from the terminal
-        return back("/")
-    return render(request, "login.html", title="Log in", next=safe_next(request),
-                  wrong=token is not None)
+    if token is None:
+        return render(request, "login.html", title="Log in", next=safe_next(request))
+    refusal = held_back(request)
+    if refusal is not None:
+        return refusal
+    if is_wrong_token(request, token):
+        return render(request, "login.html", 401, title="Log in", next=safe_next(request),
+                      wrong=True)
+    start_session(request)  # the URL the command prints: one click from the terminal
+    return back("/")
 
 
 def safe_next(request: Request) -> str:
@@ -58,16 +85,19 @@ async def login(request: Request) -> Response:
     token, csrf = form.get("token"), form.get("csrf_token")
     if not (isinstance(csrf, str) and token_matches(csrf, csrf_token(request))):
         return error_page(request, 403, "The login form was stale: reload it and try again.")
-    if not (isinstance(token, str) and token_matches(token, request.app.state.settings.token)):
+    refusal = held_back(request)
+    if refusal is not None:
+        return refusal
+    if is_wrong_token(request, token):
         return render(request, "login.html", 401, title="Log in", next=safe_next(request),
                       wrong=True)
-    log_in(request)
+    await run_in_threadpool(start_session, request)
     return back(safe_next(request))
 
 
-@form_action
+@session_action
 def logout(request: Request, form: FormData) -> Response:
-    request.session.clear()
+    end_session(request)
     return back("/login")
 
 
@@ -91,10 +121,10 @@ def queues(request: Request) -> Response:
     state = request.app.state
     snapshot = state.counts.get()
     stats = snapshot.stats
-    problems = health.problems(stats, state.admin.workers(state.settings.retry_after),
-                               state.settings.health_max_wait)
+    workers = state.admin.workers(state.settings.retry_after)
+    problems = health.problems(stats, workers, state.settings.health_max_wait)
     return render(request, "queues.html", title="Queues", stats=stats, problems=problems,
-                  counts_age=state.counts.age(snapshot))
+                  served=health.served_queues(workers), counts_age=state.counts.age(snapshot))
 
 
 def jobs(request: Request) -> Response:
@@ -102,9 +132,9 @@ def jobs(request: Request) -> Response:
     if wanted:
         return back(f"/jobs/{wanted}")
     try:
-        where, before, limit = job_query(request.query_params)
+        where, before, limit = job_query(request.query_params, request.app.state.store)
     except FieldError as exc:
-        return error_page(request, 422, f"{exc}.")
+        return error_page(request, 422, as_sentence(str(exc)))
     page = request.app.state.store.jobs(where, before, limit)
     query = {"state": where.state, "queue": where.queue, "class": where.job_class,
              "limit": str(limit) if limit != PAGE else None, "before": page.next_before}
@@ -127,7 +157,10 @@ def job(request: Request) -> Response:
 
 def failed(request: Request) -> Response:
     params = request.query_params
-    where = FailedFilter(params.get("queue") or None, params.get("class") or None)
+    try:
+        where = failed_filter(request, params.get("queue"), params.get("class"))
+    except FieldError as exc:
+        return error_page(request, 422, as_sentence(str(exc)))
     after = params.get("after") or None
     page = request.app.state.store.failed(where, PAGE, after)
     if page is None:
@@ -256,20 +289,21 @@ def retry_message(result: RetryResult) -> str:
     return " ".join(parts)
 
 
-def selection(form: FormData) -> tuple[list[str], bool, FailedFilter]:
+def selection(request: Request, form: FormData) -> tuple[list[str], bool, FailedFilter]:
     """(ids ticked, whether "all matching" was asked, the page's filter)."""
     ids = [value for value in form.getlist("ids") if isinstance(value, str) and value]
-    queue, job_class = (form.get(key) for key in ("queue", "class"))
-    return ids, form.get("all") == "1", FailedFilter(
-        queue if isinstance(queue, str) and queue else None,
-        job_class if isinstance(job_class, str) and job_class else None)
+    try:
+        where = failed_filter(request, form.get("queue"), form.get("class"))
+    except FieldError as exc:
+        raise HTTPException(422, as_sentence(str(exc))) from None
+    return ids, form.get("all") == "1", where
 
 
 @form_action
 def retry_failed(request: Request, form: FormData) -> Response:
     """"Retry all" takes the ids matching the filter, then QueueAdmin.retry moves them back a
     thousand per transaction (QueueAdmin.retry_all filters by queue only)."""
-    ids, everything, where = selection(form)
+    ids, everything, where = selection(request, form)
     if everything:
         ids = request.app.state.store.failed_ids_matching(where, shown_at(request, form))
     elif not ids:
@@ -296,7 +330,7 @@ def shown_at(request: Request, form: FormData) -> dt.datetime:
 
 @form_action
 def forget_failed(request: Request, form: FormData) -> Response:
-    ids, everything, where = selection(form)
+    ids, everything, where = selection(request, form)
     store = request.app.state.store
     if everything:
         count = store.forget_failed_matching(where, shown_at(request, form))

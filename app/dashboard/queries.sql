@@ -184,3 +184,34 @@ SELECT r.queue, sum(processed)::bigint AS processed, sum(failed)::bigint AS fail
 FROM recent r LEFT JOIN buckets b ON b.queue = r.queue
 GROUP BY r.queue, b.runtime, b.wait
 ORDER BY r.queue;
+
+-- name: open_session
+-- A login: the session id's hash, valid for :hours hours. Sessions past their time are pruned
+-- here (logins are rare; no request pays for it).
+WITH pruned AS (DELETE FROM dashboard_sessions WHERE expires_at < now())
+INSERT INTO dashboard_sessions (id_hash, expires_at)
+VALUES (:id_hash, now() + make_interval(hours => :hours));
+
+-- name: session_is_live
+-- Whether a session cookie still opens the dashboard: logged in, not logged out, not expired.
+-- A primary-key lookup, once per request that comes with a session.
+SELECT EXISTS (SELECT FROM dashboard_sessions
+               WHERE id_hash = :id_hash AND expires_at > now()) AS live;
+
+-- name: close_session
+-- A logout: the session is gone, whoever holds a copy of its cookie.
+DELETE FROM dashboard_sessions WHERE id_hash = :id_hash;
+
+-- name: classes_named
+-- What a class filter without a dot stands for: the job classes whose last dotted part is
+-- :short_name among the newest :scan jobs and the newest :scan failed jobs (the rows a page of
+-- jobs looks at), so that ?class=TranscodeVideo finds app.jobs.video.TranscodeVideo. Two
+-- primary-key walks of :scan rows each, read only when a filter names a short class.
+SELECT DISTINCT job_class FROM (
+    (SELECT payload->>'job' AS job_class FROM jobs ORDER BY id DESC LIMIT :scan)
+    UNION ALL
+    (SELECT payload->>'job' FROM failed_jobs ORDER BY id DESC LIMIT :scan)
+) AS recent
+WHERE right(job_class, length(:short_name) + 1) = '.' || :short_name
+ORDER BY job_class
+LIMIT 10;

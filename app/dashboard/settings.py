@@ -21,5 +21,8 @@ class DashboardSettings:
     """Where POST /api/jobs may take a job class from (QUEUE_JOB_PACKAGES, as workers do)."""
     schedule_module: str = "app.schedule"
     schedule_timezone: str = "UTC"
+    wrong_tokens_per_minute: int = 10
+    """Wrong tokens a client may send in a minute (bearer, login form or URL); past that
+    every token it sends is answered 429 until the minute has passed."""
     secure_cookie: bool = False
     """Send the session cookie over HTTPS only (behind a TLS-terminating proxy)."""

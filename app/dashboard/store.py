@@ -163,6 +163,11 @@ class DashboardStore:
         with translated_errors(self.engine.url), self.autocommit.connect() as conn:
             return list(conn.execute(QUERIES[name], params))
 
+    def _do(self, name: str, params: dict[str, Any]) -> None:
+        """A statement that returns no rows."""
+        with translated_errors(self.engine.url), self.autocommit.connect() as conn:
+            conn.execute(QUERIES[name], params)
+
     def jobs(self, where: JobFilter, before: str | None, limit: int,
              scan: int = SCAN) -> JobPage:
         # Unfiltered, every row looked at is shown: a page need look at no more than itself.
@@ -226,3 +231,17 @@ class DashboardStore:
     def recent(self, minutes: int) -> list[RecentMetrics]:
         rows = self._run("recent_metrics", {"minutes": minutes})
         return [RecentMetrics.from_row(row) for row in rows]
+
+    def open_session(self, id_hash: str, hours: int) -> None:
+        self._do("open_session", {"id_hash": id_hash, "hours": hours})
+
+    def session_is_live(self, id_hash: str) -> bool:
+        return bool(self._run("session_is_live", {"id_hash": id_hash})[0].live)
+
+    def close_session(self, id_hash: str) -> None:
+        self._do("close_session", {"id_hash": id_hash})
+
+    def classes_named(self, short_name: str, scan: int = SCAN) -> list[str]:
+        """Full class paths ending in `.short_name` (at most 10, sorted)."""
+        rows = self._run("classes_named", {"short_name": short_name, "scan": scan})
+        return [row.job_class for row in rows]

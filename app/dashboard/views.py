@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
-from app.dashboard.security import csrf_token
+from app.dashboard.security import csrf_token, is_api
 from app.formatting import age
 from app.queue.admin import class_name
 
@@ -54,6 +54,15 @@ def error_page(request: Request, status_code: int, sentence: str) -> Response:
     except Exception:  # noqa: BLE001 - the error page must not fail in turn
         return HTMLResponse(f"<p>{status_code}: the dashboard could not answer.</p>",
                             status_code=status_code)
+
+
+def outage(request: Request, exc: Exception) -> Response:
+    """The answer while the database cannot be reached: JSON for the API, else a page."""
+    sentence = (f"The queue's database cannot be reached ({exc}); this page works again as "
+                "soon as it answers.")
+    if is_api(request.url.path):
+        return JSONResponse({"error": sentence}, status_code=503)
+    return error_page(request, 503, sentence)
 
 
 def flash(request: Request, message: str) -> None:

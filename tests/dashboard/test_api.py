@@ -228,3 +228,47 @@ def test_a_nul_character_anywhere_is_422_not_a_server_error(browser_client, engi
     answer = client.post("/queues/pause", data={"queue": "a\x00", "csrf_token": csrf})
     assert answer.status_code == 422
     assert count(engine, "SELECT count(*) FROM paused_queues") == 0
+
+
+def test_post_of_a_body_over_a_mebibyte_is_413_and_queues_nothing(client, engine) -> None:
+    big = b'{"job": "tests.jobs.basic.Record", "args": {"tag": "' + b"x" * 2**21 + b'"}}'
+    answer = client.post("/api/jobs", headers=BEARER, content=big)
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "The body is larger than the 1 MiB a dispatch through "
+                                      "the API may send."}
+
+    def chunks():  # no Content-Length: the body is counted as it arrives
+        yield b'{"job": "tests.jobs.basic.Record", "args": {"tag": "'
+        for _ in range(40):
+            yield b"x" * 2**16
+        yield b'"}}'
+
+    streamed = client.post("/api/jobs", headers=BEARER, content=chunks())
+    assert streamed.status_code == 413
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_post_of_deeply_nested_json_is_422_not_a_server_error(client, engine) -> None:
+    deep = b'{"job": "tests.jobs.basic.Record", "args": {"tag": ' + b"[" * 100_000 + \
+        b"]" * 100_000 + b"}}"
+    answer = client.post("/api/jobs", headers=BEARER, content=deep)
+    assert (answer.status_code, answer.json()["field"]) == (422, "body")
+    assert answer.json()["error"] == "the body is JSON nested deeper than 64 levels"
+    nested: object = "x"
+    for _ in range(70):  # parses, but deeper than a job's arguments may be
+        nested = [nested]
+    answer = client.post("/api/jobs", headers=BEARER,
+                         json={"job": "tests.jobs.basic.Record", "args": {"tag": nested}})
+    assert (answer.status_code, answer.json()["field"]) == (422, "body")
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_post_of_an_encrypted_job_without_app_key_is_422_in_one_sentence(client,
+                                                                        engine) -> None:
+    answer = client.post("/api/jobs", headers=BEARER, json={
+        "job": "tests.jobs.limited.Secret", "args": {"tag": "t", "card": "4111"}})
+    assert answer.status_code == 422
+    assert answer.json() == {"field": "job", "error": (
+        "Secret is encrypted (encrypted = True) and APP_KEY is not set where the dashboard "
+        "runs: set it (the workers' key) to dispatch it")}
+    assert count(engine, "SELECT count(*) FROM jobs") == 0

@@ -6,6 +6,7 @@ Screenshots of each page go to storage/screenshots/ for humans (not asserted on)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -213,3 +214,77 @@ def test_a_user_cancels_a_job_and_a_batch_by_clicking(page, dashboard: str,
     assert page.locator("button:has-text('Cancel')").count() == 0
     assert b.fresh().cancelled
     assert ledger(engine) == []  # neither the job nor the batch's members ever ran
+
+
+def scrolls_with_a_visible_hint(page, path: str) -> None:
+    """Every table of the page is wider than a phone and scrolls sideways, and a hint that
+    says so is in view above it."""
+    page.goto(path)
+    tables = page.locator("main table")
+    assert tables.count() >= 1, path
+    for n in range(tables.count()):
+        table = tables.nth(n)
+        assert table.evaluate("t => t.scrollWidth > t.clientWidth"), (path, n)
+        assert table.evaluate("t => getComputedStyle(t).overflowX") == "auto", (path, n)
+        hint = page.locator(f"[data-scroll-hint='{n}']")
+        hint.wait_for()
+        assert hint.is_visible() and "scroll sideways" in hint.inner_text().lower(), (path, n)
+
+
+def test_phone_width_tables_scroll_and_say_so(page, dashboard: str, engine: sa.Engine) -> None:
+    dispatch(Record("waiting"), queue="a-queue-with-a-rather-long-name")
+    add_failed(engine, "01FAILEDJOB0000000000000009", job_class="tests.jobs.basic.Record")
+    add_batch(engine, "01BATCH0000000000000000009", "nightly import of the catalogue",
+              total=1000, pending=380)
+    page.goto(f"/login?token={TOKEN}")
+    page.set_viewport_size(PHONE)
+    for path in ("/queues", "/failed", "/batches"):
+        scrolls_with_a_visible_hint(page, path)
+    page.goto("/queues")
+    page.screenshot(path=str(SHOTS / "queues-phone-hint.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/queues")
+    assert page.locator("[data-scroll-hint]").filter(visible=True).count() == 0  # room: none
+
+
+def test_with_no_live_worker_the_pages_say_so(page, dashboard: str) -> None:
+    dispatch(Record("waiting"), queue="default")
+    page.goto(f"/login?token={TOKEN}")
+    page.goto("/")
+    page.locator(".warning", has_text="No live worker").wait_for()
+    page.goto("/queues")
+    state = page.locator("tr[data-queue=default] td.queue-state")
+    assert state.inner_text() == "no live worker"
+    worker = start_worker("--queue", "default", "--sleep", "0.2", "--max-time", "120")
+    try:
+        state.filter(has_text="running").wait_for(timeout=30_000)  # the live refresh
+        page.goto("/")
+        page.wait_for_selector("[data-count=workers]:has-text('1')")
+        assert page.locator(".warning", has_text="No live worker").count() == 0
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=30)
+
+
+def test_charts_read_24_hour_utc_times_and_pending_is_not_green(page, dashboard: str,
+                                                              engine: sa.Engine) -> None:
+    page.goto(f"/login?token={TOKEN}")
+    page.goto("/")
+    page.wait_for_selector(".chart .u-wrap")
+    labels = page.evaluate("document.querySelector('[data-chart=throughput]')"
+                           ".uplot.axes[0]._values")
+    assert labels and all(re.fullmatch(r"\d\d:\d\d", label) for label in labels), labels
+    chart = page.locator("[data-chart=throughput] .u-over")
+    chart.hover()
+    legend = page.locator("[data-chart=throughput] .u-legend .u-series").first
+    shown = legend.locator(".u-value").inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", shown), shown
+    pending = page.locator(".card.pending .count").evaluate("e => getComputedStyle(e).color")
+    green = page.evaluate("getComputedStyle(document.documentElement)"
+                          ".getPropertyValue('--ok')")
+    assert pending != hex_to_rgb(green.strip()), pending
+
+
+def hex_to_rgb(value: str) -> str:
+    red, green, blue = (int(value[n:n + 2], 16) for n in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from app.console.commands.dashboard import is_loopback
 from app.dashboard.views import NAV
-from tests.dashboard.conftest import BEARER, TOKEN, add_failed, log_in, make_client
+from tests.dashboard.conftest import BEARER, TOKEN, add_failed, csrf_of, log_in, make_client
 from tests.dashboard.test_browser import answers, free_port
 from tests.support import ROOT, artisan, count, wait_for
 
@@ -40,8 +40,9 @@ def test_every_state_changing_route_is_known(client) -> None:
         ("POST", "/api/batches/F1/retry")}
 
 
-def test_every_state_changing_route_refuses_without_the_token(client, engine) -> None:
+def test_every_state_changing_route_refuses_without_the_token(queue, engine) -> None:
     add_failed(engine, "F1")
+    client = make_client(engine, wrong_tokens_per_minute=1000)  # 17 wrong tokens, all 401
     for method, path in state_changing_routes(client):
         answer = client.request(method, path, data={"queue": "default", "all": "1"})
         assert answer.status_code == 401, (method, path)
@@ -145,8 +146,9 @@ def test_no_password_appears_in_any_page(queue, engine, monkeypatch) -> None:
                 "/api/queues", "/api/jobs", "/api/jobs/F1", "/api/batches", "/api/health",
                 "/metrics")]
         down = make_engine(url.set(port=1).render_as_string(hide_password=False))
-        with make_client(down) as client:
-            log_in(client)
+        with make_client(engine) as up, make_client(down) as client:
+            log_in(up)
+            client.cookies = up.cookies  # logged in before the database went away
             texts += [client.get("/queues").text, client.get("/api/queues", headers=BEARER).text]
         for text in texts:
             assert "hunter2-secret" not in text
@@ -160,8 +162,12 @@ def test_database_outage_is_503_with_one_sentence(queue, engine) -> None:
 
     # An address where nothing listens (the test database may be on a Unix socket).
     down = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
-    with make_client(down) as client:
-        log_in(client)
+    with make_client(engine) as up, make_client(down) as client:
+        log_in(up)
+        client.cookies = up.cookies  # logged in before the database went away
+        login = client.post("/login", data={"token": TOKEN, "csrf_token": csrf_of(
+            client.get("/login").text)})
+        assert login.status_code == 503 and "cannot be reached" in login.text
         for path in [path for path, _label in NAV] + ["/jobs/F1", "/batches/B1"]:
             page = client.get(path)
             assert page.status_code == 503, path

@@ -11,6 +11,9 @@ const CHART_REFRESH_MS = 10000;
 function refreshLiveRegions() {
   const regions = document.querySelectorAll("[data-live][id]");
   if (!regions.length) return;
+  // What the server last sent, to compare the next copy with: the region itself holds the
+  // scroll hints added here, and swapping it when nothing changed would reset its scrolling.
+  regions.forEach((region) => { region.served = region.innerHTML; });
   setInterval(async () => {
     if (document.hidden) return;
     if (document.activeElement && document.activeElement.closest("[data-live]")) return;
@@ -24,12 +27,49 @@ function refreshLiveRegions() {
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     for (const region of regions) {
       const replacement = fresh.getElementById(region.id);
-      if (replacement && replacement.innerHTML !== region.innerHTML) {
-        region.innerHTML = replacement.innerHTML;
+      if (replacement && replacement.innerHTML !== region.served) {
+        const scrolled = [...region.querySelectorAll("table")].map((t) => t.scrollLeft);
+        region.innerHTML = region.served = replacement.innerHTML;
+        region.querySelectorAll("table").forEach((t, n) => { t.scrollLeft = scrolled[n] || 0; });
+        markWideTables();
       }
     }
   }, REFRESH_MS);
 }
+
+// At a phone's width a wide table scrolls sideways (dashboard.css), but a touch screen shows
+// no scrollbar until one scrolls: a line above each table that does says so.
+function markWideTables() {
+  document.querySelectorAll("main table").forEach((table, n) => {
+    let hint = table.previousElementSibling;
+    if (!hint || !hint.matches("[data-scroll-hint]")) {
+      hint = document.createElement("p");
+      hint.className = "scroll-hint";
+      hint.textContent = "Scroll sideways for more columns →";
+      table.before(hint);
+    }
+    hint.dataset.scrollHint = String(n);
+    hint.hidden = table.scrollWidth <= table.clientWidth + 1;
+  });
+}
+
+function wideTables() {
+  markWideTables();
+  window.addEventListener("resize", markWideTables);
+}
+
+// The charts read UTC in 24-hour time, as the tables beside them do.
+const twoDigits = (n) => String(n).padStart(2, "0");
+const utcClock = (s) => {
+  const d = new Date(s * 1000);
+  return `${twoDigits(d.getUTCHours())}:${twoDigits(d.getUTCMinutes())}`;
+};
+const utcMinute = (s) => `${new Date(s * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+const TIME_AXIS = {
+  tzDate: (s) => uPlot.tzDate(new Date(s * 1000), "Etc/UTC"),  // ticks on UTC hours
+  axes: [{values: (u, splits) => splits.map(utcClock)}, {}],
+};
+const TIME_SERIES = {value: (u, s) => (s == null ? "-" : utcMinute(s))};
 
 function seconds(values) {
   return values.map((v) => (v === null ? null : Math.round(v * 1000) / 1000));
@@ -37,12 +77,12 @@ function seconds(values) {
 
 const CHARTS = {
   throughput: (data) => ({
-    series: [{}, {label: "processed", stroke: "#2f7ed8", width: 2},
+    series: [TIME_SERIES, {label: "processed", stroke: "#2f7ed8", width: 2},
              {label: "failed", stroke: "#d9534f", width: 2}],
     data: [data.minute, data.processed, data.failed],
   }),
   timing: (data) => ({
-    series: [{}, {label: "runtime (s)", stroke: "#5cb85c", width: 2},
+    series: [TIME_SERIES, {label: "runtime (s)", stroke: "#5cb85c", width: 2},
              {label: "wait (s)", stroke: "#f0ad4e", width: 2}],
     data: [data.minute, seconds(data.runtime_avg), seconds(data.wait_avg)],
   }),
@@ -59,8 +99,8 @@ async function drawChart(element) {
     element.uplot.setData(made.data);
     return;
   }
-  element.uplot = new uPlot({...size, series: made.series, scales: {x: {time: true}}},
-                            made.data, element);
+  element.uplot = new uPlot({...size, ...TIME_AXIS, series: made.series,
+                             scales: {x: {time: true}}}, made.data, element);
   new ResizeObserver(() => element.uplot.setSize({width: Math.max(element.clientWidth, 260), height: 200}))
     .observe(element);
 }
@@ -94,6 +134,7 @@ function selectAll() {
 }
 
 refreshLiveRegions();
+wideTables();
 drawCharts();
 confirmations();
 selectAll();
