@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from app.dashboard import api, pages
+from app.dashboard import api, pages, supervisors
 from app.dashboard.counts import QueueCounts
 from app.dashboard.prometheus import metrics_endpoint
 from app.dashboard.security import SecurityHeaders, TokenGate, is_api, session_secret
@@ -32,6 +32,7 @@ SESSION_HOURS = 12
 
 def create_app(settings: DashboardSettings, engine: Engine) -> Starlette:
     routes = [*api.ROUTES, Route("/metrics", metrics_endpoint), *pages.ROUTES,
+              *supervisors.ROUTES,
               Mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
                     name="static")]
     middleware = [
