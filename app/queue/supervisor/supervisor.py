@@ -116,6 +116,7 @@ class Supervision:
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.tick_every = tick_seconds(settings)
         self.signals = 0
+        self.received: list[signal.Signals] = []
         self.outage = False
 
     def run(self) -> int:
@@ -123,6 +124,7 @@ class Supervision:
         self.forget_old()
         forgotten_at = next_tick = time.monotonic()
         while not all(s.is_done() for s in self.supervisors):
+            self.handle_signals()
             now = time.monotonic()
             if now >= next_tick:
                 self.tick(now)
@@ -169,14 +171,20 @@ class Supervision:
         signal.signal(signal.SIGINT, self.on_signal)
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.signals += 1
-        if self.signals == 1:
-            self.log(f"{signal.Signals(signum).name}: stopping every process after its "
-                     "running jobs")
-            for supervisor in self.supervisors:
-                supervisor.terminate()
-        elif signum == signal.SIGINT:
-            self.log("second SIGINT: killing the processes (their jobs go back after "
-                     "QUEUE_RETRY_AFTER)")
-            for supervisor in self.supervisors:
-                supervisor.pool.kill_all()
+        # Only noted here: the loop acts on it within LOOP_SECONDS, outside the handler, so
+        # a log line never re-enters a write the signal interrupted.
+        self.received.append(signal.Signals(signum))
+
+    def handle_signals(self) -> None:
+        while self.received:
+            signum = self.received.pop(0)
+            self.signals += 1
+            if self.signals == 1:
+                self.log(f"{signum.name}: stopping every process after its running jobs")
+                for supervisor in self.supervisors:
+                    supervisor.terminate()
+            elif signum is signal.SIGINT:
+                self.log("second SIGINT: killing the processes (their jobs go back after "
+                         "QUEUE_RETRY_AFTER)")
+                for supervisor in self.supervisors:
+                    supervisor.pool.kill_all()
