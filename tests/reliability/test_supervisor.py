@@ -3,6 +3,7 @@ graceful stops, no orphans, control from another process; every job checked in t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
 from tests.jobs.basic import Record
+from tests.jobs.reliability import ExitsProcessEveryTry
 from tests.reliability.support import ledger_runs, wait_for
 from tests.support import ROOT, artisan, count
 
@@ -226,5 +228,25 @@ def test_a_child_that_exits_for_max_jobs_is_replaced_without_backoff(queue, engi
     assert len({run.worker for r in ledger_runs(engine).values() for run in r}) >= 4
     assert "exited (max jobs, max time, memory or queue:restart): replaced" in sup.log()
     assert "restarting in" not in sup.log()
+    sup.proc.send_signal(signal.SIGTERM)
+    assert sup.wait(30) == 0, sup.log()
+
+
+def test_a_crash_loop_backs_off_and_logs_one_line_a_minute(queue, engine, supervise):
+    sup = supervise({"main": {"queues": ["default"], "balance": "off", "processes": 1}},
+                    env={"QUEUE_RETRY_AFTER": "1"})
+    dispatch(ExitsProcessEveryTry("x"))  # every child that takes it dies
+    assert wait_for(lambda: count(engine, "SELECT count(*) FROM ledger "
+                                         "WHERE event = 'start'") >= 4, 60), sup.log()
+    with engine.connect() as conn:
+        starts = list(conn.execute(sa.text(
+            "SELECT extract(epoch FROM at) FROM ledger WHERE event = 'start' ORDER BY id"
+        )).scalars())
+    gaps = [float(b - a) for a, b in itertools.pairwise(starts)]
+    # Restarts 1, 2, 4 s apart (plus each child's start-up), not as fast as it can crash.
+    assert gaps[0] >= 1 and gaps[1] >= 2 and gaps[2] >= 4, gaps
+    crash_lines = [line for line in sup.log().splitlines() if "exited with code 17" in line]
+    assert len(crash_lines) == 1, sup.log()
+    assert crash_lines[0].endswith("main-1 (queue default) exited with code 17: restarting in 1s")
     sup.proc.send_signal(signal.SIGTERM)
     assert sup.wait(30) == 0, sup.log()
