@@ -73,7 +73,8 @@ def drain(engine: sa.Engine, argv: list[str], env: dict[str, str], workers: int,
     try:
         while live_workers(engine) < workers:
             if proc.poll() is not None:
-                raise SystemExit(f"the workers exited: {proc.stderr.read().decode()}")
+                _, err = proc.communicate()
+                raise SystemExit(f"the workers exited: {err.decode()}")
             time.sleep(0.05)
         time.sleep(0.5)  # idle and listening
         start = time.perf_counter()
