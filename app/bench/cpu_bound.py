@@ -106,7 +106,8 @@ def main() -> None:
                "queues": [QUEUE], "balance": "off", "processes": args.processes,
                "sleep": 1}})}
     artisan = [sys.executable, "artisan.py"]
-    one = [*artisan, "queue:work", "--queue", QUEUE, "--quiet", "--sleep", "1"]
+    # Not --quiet: supervise's children print their line per job too (to /dev/null here).
+    one = [*artisan, "queue:work", "--queue", QUEUE, "--sleep", "1"]
     supervised = [*artisan, "supervise", "--supervisor", "bench"]
     rows = []
     for round_ in range(1, args.rounds + 1):
