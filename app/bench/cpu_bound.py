@@ -44,16 +44,17 @@ class CpuBound(Job):
 
 
 def calibrated_loop(ms: float) -> int:
-    """Iterations of CpuBound's loop that take `ms` here (the best of five tries)."""
+    """Iterations of CpuBound's loop that take `ms` of CPU here (the best of five tries, in
+    process CPU time: other processes on a loaded machine do not shorten the jobs)."""
     probe = CpuBound(200_000)
     best = min(timed(probe.handle) for _ in range(5))
     return int(200_000 * ms / 1000 / best)
 
 
 def timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     call()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def scalar(engine: sa.Engine, sql: str) -> int:
@@ -116,7 +117,7 @@ def main() -> None:
         rows.append((args.jobs / single, args.jobs / many))
         print(f"round {round_}: queue:work {args.jobs / single:,.0f} jobs/s, supervise "
               f"({args.processes} processes) {args.jobs / many:,.0f} jobs/s, "
-              f"ratio {single / many:.2f}", flush=True)
+              f"ratio {single / many:.2f} (load average {os.getloadavg()[0]:.1f})", flush=True)
     ratios = sorted(many / single for single, many in rows)
     print(f"{args.jobs} jobs of ~{JOB_MS:g} ms ({loop:,} iterations), median ratio "
           f"{ratios[len(ratios) // 2]:.2f} (all: {', '.join(f'{r:.2f}' for r in ratios)})")
