@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -17,15 +18,39 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.dashboard.views import render
+from app.queue.supervisor import SupervisorSettings
 from app.queue.supervisor.store import HistoryPoint, SupervisorStore
 
 WINDOWS = {"hour": 60, "day": 24 * 60}
+SETTING_KEYS = [f.name for f in fields(SupervisorSettings) if f.name != "name"]
+"""The settings in the order config/queue.py lists them (jsonb keeps its own key order)."""
+AUTO_KEYS = ("min_processes", "max_processes", "balance_max_shift", "balance_cooldown",
+             "auto_scaling_strategy")
 
 
 def supervisors_page(request: Request) -> Response:
     rows = SupervisorStore(request.app.state.engine).supervisors()
+    window = "day" if request.query_params.get("window") == "day" else "hour"
     return render(request, "supervisors.html", title="Supervisors", supervisors=rows,
-                  window="day" if request.query_params.get("window") == "day" else "hour")
+                  shown_settings=shown_settings, window=window)
+
+
+def shown_settings(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, value) of the settings that apply to this supervisor's balance, in config order:
+    `processes` means nothing to auto, the auto keys nothing to simple or off."""
+    auto = settings.get("balance") == "auto"
+    shown = []
+    for key in SETTING_KEYS:
+        value = settings.get(key)
+        if value is not None and applies(key, auto):
+            shown.append((key, ", ".join(value) if isinstance(value, list) else str(value)))
+    return shown
+
+
+def applies(key: str, auto: bool) -> bool:
+    if key in AUTO_KEYS:
+        return auto
+    return key != "processes" or not auto
 
 
 def process_history(request: Request) -> JSONResponse:

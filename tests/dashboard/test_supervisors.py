@@ -29,7 +29,9 @@ def test_the_page_shows_each_supervisor_its_processes_settings_and_state(browser
     assert "a: 3, b: 1" in page.text
     assert '<span class="state paused">paused</span>' in page.text
     assert "<th>max_processes</th><td>4</td>" in page.text
-    assert 'data-chart="processes"' in page.text and 'data-supervisor="reports"' in page.text
+    assert "<th>processes</th>" not in page.text, "auto has no fixed number of processes"
+    assert 'data-process-chart="main"' in page.text
+    assert 'data-process-chart="reports"' in page.text
 
 
 def test_the_chart_data_gives_processes_per_queue_per_minute(browser_client, engine):

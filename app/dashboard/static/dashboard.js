@@ -46,32 +46,19 @@ const CHARTS = {
              {label: "wait (s)", stroke: "#f0ad4e", width: 2}],
     data: [data.minute, seconds(data.runtime_avg), seconds(data.wait_avg)],
   }),
-  // The Supervisors page: one series per pool of the supervisor (data-supervisor).
-  processes: (data) => {
-    const pools = Object.keys(data.pools);
-    const colours = ["#2f7ed8", "#5cb85c", "#f0ad4e", "#d9534f", "#8e44ad", "#16a085"];
-    return {
-      series: [{}, ...pools.map((pool, i) => ({label: pool, stroke: colours[i % colours.length],
-                                               width: 2}))],
-      data: [data.minute, ...pools.map((pool) => data.pools[pool])],
-    };
-  },
 };
 
 async function drawChart(element) {
   const query = new URLSearchParams({window: element.dataset.window === "day" ? "day" : "hour"});
   if (element.dataset.queue) query.set("queue", element.dataset.queue);
-  if (element.dataset.supervisor) query.set("supervisor", element.dataset.supervisor);
-  const source = element.dataset.source || "/api/metrics/history";
-  const response = await fetch(`${source}?${query}`, {credentials: "same-origin"});
+  const response = await fetch(`/api/metrics/history?${query}`, {credentials: "same-origin"});
   if (!response.ok) return;
   const made = CHARTS[element.dataset.chart](await response.json());
   const size = {width: Math.max(element.clientWidth, 260), height: 200};
-  if (element.uplot && element.uplot.series.length === made.series.length) {
+  if (element.uplot) {
     element.uplot.setData(made.data);
     return;
   }
-  if (element.uplot) element.uplot.destroy();  // a pool came or went: new series
   element.uplot = new uPlot({...size, series: made.series, scales: {x: {time: true}}},
                             made.data, element);
   new ResizeObserver(() => element.uplot.setSize({width: Math.max(element.clientWidth, 260), height: 200}))
