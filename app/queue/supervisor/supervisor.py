@@ -93,7 +93,7 @@ class Supervisor:
             self.pool.scale(self.target)
         elif self.state is State.PAUSED:
             self.pool.scale({})
-        else:  # a child started while a signal arrived is told too
+        else:  # terminating: idempotent, and no child escapes being told
             self.pool.stop_all()
 
     def is_done(self) -> bool:
