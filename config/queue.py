@@ -43,3 +43,37 @@ def load() -> QueueConfig:
         dispatch_lock_timeout=env("QUEUE_DISPATCH_LOCK_TIMEOUT", 5.0, non_negative_float),
         vacuum_every=env("QUEUE_VACUUM_EVERY", 100_000, non_negative_int),
     )
+
+
+SUPERVISORS: dict[str, dict[str, object]] = {
+    # Horizon's supervisors (SPEC §16), run by `python artisan.py supervise`. An example:
+    # "main": {"connection": "database", "queues": ["high", "default"], "balance": "auto",
+    #          "min_processes": 1, "max_processes": 4, "balance_max_shift": 1,
+    #          "balance_cooldown": 3, "auto_scaling_strategy": "time", "concurrency": 10,
+    #          "tries": 3, "timeout": 60},
+}
+"""name -> settings; QUEUE_SUPERVISORS (a JSON object) is merged over it, key by key."""
+
+SUPERVISED_CONNECTIONS = ("database",)
+"""The connections whose queues a supervisor can work: those `queue:work` serves (`sync` runs
+jobs in the dispatching process, so there is nothing to supervise)."""
+
+
+def json_object(raw: str) -> dict[str, object]:
+    import json
+
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at character {exc.pos}") from None
+    if not isinstance(value, dict):
+        raise ValueError("must be a JSON object: supervisor name -> settings")
+    return value
+
+
+def supervisors() -> dict[str, object]:
+    """SUPERVISORS with QUEUE_SUPERVISORS merged over it (unchecked: app.queue.supervisor
+    checks every key)."""
+    from app.queue.supervisor import merged
+
+    return merged(SUPERVISORS, env("QUEUE_SUPERVISORS", {}, json_object))

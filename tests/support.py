@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 JOB_PACKAGES = "app.jobs,tests.jobs"
 TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals", "schedule_runs",
-          "queue_metrics", "job_batches", "job_limits", "dashboard_sessions")
+          "queue_metrics", "job_batches", "job_limits", "dashboard_sessions", "supervisors",
+          "supervisor_processes")
 
 
 def count(engine: sa.Engine, sql: str, **params: object) -> int:

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from app.dashboard.counts import QueueCounts
 from app.dashboard.store import DashboardStore, RecentMetrics
+from app.dashboard.supervisors import supervisor_metrics
 from app.queue.metrics import BUCKETS
 
 RECENT_MINUTES = 5
@@ -55,6 +56,7 @@ class QueueCollector(Collector):
         yield from (depth, oldest, paused)
         yield from self._worker_metrics()
         yield from recent_metrics(self.store.recent(RECENT_MINUTES))
+        yield from supervisor_metrics(self.store.engine)
 
     def _worker_metrics(self) -> Iterator[Metric]:
         totals = self.store.worker_totals(self.retry_after)

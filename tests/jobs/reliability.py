@@ -120,3 +120,9 @@ class Busy(Job):
         while time.monotonic() < deadline:
             spins += 1
         record(self, "end", self.tag)
+
+
+class ExitsProcessEveryTry(ExitsProcess):
+    """ExitsProcess with attempts to spare: each worker that takes it dies (a crash loop)."""
+
+    tries = 50

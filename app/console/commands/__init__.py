@@ -16,6 +16,7 @@ from app.console.commands import (  # noqa: F401
     make,
     queues,
     schedule,
+    supervise,
     work,
     workers,
 )
