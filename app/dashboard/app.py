@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from app.dashboard import api, pages
+from app.dashboard import api, metrics, pages
 from app.dashboard.counts import QueueCounts
 from app.dashboard.prometheus import metrics_endpoint
 from app.dashboard.security import SecurityHeaders, TokenGate, is_api, session_secret
@@ -31,7 +31,7 @@ SESSION_HOURS = 12
 
 
 def create_app(settings: DashboardSettings, engine: Engine) -> Starlette:
-    routes = [*api.ROUTES, Route("/metrics", metrics_endpoint), *pages.ROUTES,
+    routes = [*api.ROUTES, Route("/metrics", metrics_endpoint), *metrics.ROUTES, *pages.ROUTES,
               Mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
                     name="static")]
     middleware = [

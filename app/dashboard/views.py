@@ -16,6 +16,7 @@ from app.formatting import age
 from app.queue.admin import class_name
 
 NAV = (("/", "Overview"), ("/queues", "Queues"), ("/jobs", "Jobs"), ("/failed", "Failed"),
+       ("/metrics/jobs", "Metrics"),
        ("/batches", "Batches"), ("/workers", "Workers"), ("/schedule", "Schedule"))
 
 
