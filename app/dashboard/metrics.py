@@ -57,9 +57,13 @@ def duration(seconds: float | None) -> str:
     return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:,.1f} s"
 
 
+def per_minute(rate: float) -> str:
+    return f"{rate:.2f}" if rate < 10 else f"{rate:,.1f}"
+
+
 def page_row(row: GroupMetrics, minutes: int) -> dict[str, Any]:
     return {"name": row.name, "processed": row.processed, "failed": row.failed,
-            "throughput": f"{row.processed / minutes:,.1f}",
+            "throughput": per_minute(row.processed / minutes),
             "runtime_avg": duration(row.runtime_avg), "runtime_max": duration(row.runtime_max),
             "wait_avg": duration(row.wait_avg), "wait_max": duration(row.wait_max)}
 
