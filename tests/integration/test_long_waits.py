@@ -79,6 +79,18 @@ def test_only_the_queues_over_their_threshold_are_notified(queue, engine, heard)
     assert [e.queue for e in heard] == ["late"]
 
 
+def test_the_oldest_pending_job_is_found_whatever_its_priority(queue, engine) -> None:
+    for priority, seconds in ((5, 30), (-1, 100), (0, 10)):
+        job_id = waiting(engine, "mixed", seconds)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE jobs SET priority = :p WHERE id = :id"),
+                         {"p": priority, "id": job_id})
+    dispatch(Record("later"), queue="mixed", delay=3600, priority=9)
+    notifier = LongWaitNotifier(engine, NotifySettings({"mixed": 60}), say=lambda line: None)
+    [wait] = notifier.check()
+    assert 99 < wait.seconds < 160
+
+
 def test_a_reserved_job_is_not_waiting(queue, engine) -> None:
     job_id = waiting(engine, "default", 120)
     with engine.begin() as conn:
