@@ -9,6 +9,7 @@ start with one line naming the key; neither does anything while no threshold is 
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 from collections.abc import Callable
@@ -16,6 +17,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.queue.observe.notify import LongWait, LongWaitNotifier
+
+FINISH_WITHIN = 20.0
+"""Seconds a stopping command waits for a notification on its way (a webhook's 5 s, an SMTP
+conversation's few steps of at most 10 s each, if the server is slow)."""
 
 
 def say_on_stderr(text: str) -> None:
@@ -45,15 +50,24 @@ def notify_long_waits(say: Callable[[str], None] = say_on_stderr) -> list[LongWa
 
 def watch_long_waits(stop: threading.Event,
                      say: Callable[[str], None] = say_on_stderr) -> threading.Thread | None:
-    """Check at once, then every QUEUE_NOTIFY_CHECK_EVERY seconds until `stop` is set, in a
-    daemon thread: a slow webhook or mail server never delays the caller's own loop."""
+    """Check at once, then every QUEUE_NOTIFY_CHECK_EVERY seconds until `stop` is set (or the
+    process exits), in a thread: a slow webhook or mail server never delays the caller's own
+    loop."""
     notifier = configured_notifier(say)
     if notifier is None:
         return None
+    # A daemon, so that a command that ends by an error is never kept alive by it; joined at
+    # exit, so that a notification being sent as the command stops is not cut off mid-mail.
     thread = threading.Thread(target=keep_checking, args=(notifier, stop, say),
                               name="long-waits", daemon=True)
     thread.start()
+    atexit.register(finish, stop, thread)
     return thread
+
+
+def finish(stop: threading.Event, thread: threading.Thread) -> None:
+    stop.set()
+    thread.join(FINISH_WITHIN)
 
 
 def keep_checking(notifier: LongWaitNotifier, stop: threading.Event,

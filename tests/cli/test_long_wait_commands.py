@@ -77,12 +77,27 @@ def test_two_schedule_work_processes_notify_once_per_cooldown(queue, engine, tmp
             for scheduler in schedulers:
                 scheduler.terminate()
                 scheduler.wait(timeout=30)
-        time.sleep(0.5)  # a mail of the last notification may still be on its way
         posts, mails = len(hook.posts), len(box.mails)
     assert {body["queue"] for body in hook.bodies} == {"default"}
     assert posts == mails == notices(logs[0]) + notices(logs[1])
     assert all(recipients == ["ops@example.com", "oncall@example.com"]
                for _at, _sender, recipients, _mail in box.mails)
+
+
+def test_a_notification_on_its_way_is_finished_when_schedule_work_stops(queue, engine,
+                                                                       tmp_path) -> None:
+    waiting(engine, "default", 120)
+    with webhook_receiver(delay=2) as hook, smtp_receiver() as box:
+        scheduler = start_scheduler(notify_env(hook.url, box.url), tmp_path / "a.log")
+        try:
+            assert wait_for(lambda: len(hook.posts) == 1, timeout=30)
+            scheduler.send_signal(signal.SIGTERM)  # the webhook still answering, no mail yet
+            assert scheduler.wait(timeout=30) == 0
+        finally:
+            if scheduler.poll() is None:
+                scheduler.kill()
+                scheduler.wait()
+        assert len(box.mails) == 1, (tmp_path / "a.log").read_text()
 
 
 def last_sender_pid(engine: sa.Engine) -> int:
