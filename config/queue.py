@@ -2,16 +2,117 @@
 
 from __future__ import annotations
 
+import json
+import math
+import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from app.queue.names import check_queue_name
-from config import boolean, env, name_list, non_negative_float, non_negative_int, positive_int
+from config import (
+    ConfigError,
+    boolean,
+    env,
+    name_list,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
+
+if TYPE_CHECKING:
+    from app.queue.observe.notify import MailSettings, NotifySettings
 
 
 def connection_name(raw: str) -> str:
     if raw not in ("database", "sync"):
         raise ValueError("must be 'database' or 'sync'")
     return raw
+
+
+# ------------------------------------------------------------------- long-wait notifications
+
+
+def wait_thresholds(raw: str) -> dict[str, float]:
+    """QUEUE_WAIT_THRESHOLDS: a JSON object, queue name -> seconds above 0."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at character {exc.pos}") from None
+    if not isinstance(value, dict):
+        raise ValueError('must be a JSON object of queue -> seconds, e.g. {"default": 60}')
+    for queue, seconds in value.items():
+        check_queue_name(queue)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
+                or not 0 < seconds < math.inf:
+            raise ValueError(f"the seconds of queue {queue!r} must be a number above 0")
+    return {queue: float(seconds) for queue, seconds in value.items()}
+
+
+def http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL")
+    return raw
+
+
+def mail_url(raw: str) -> tuple[str, int, bool, str | None, str | None]:
+    """MAIL_URL: smtp://[user:password@]host[:port] (port 25), smtps://… (TLS, port 465)."""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("must be smtp://host:port or smtps://host:port")
+    tls = parts.scheme == "smtps"
+    try:
+        port = parts.port or (465 if tls else 25)
+    except ValueError:
+        raise ValueError("its port must be a number from 1 to 65535") from None
+    return parts.hostname, port, tls, parts.username, parts.password
+
+
+def addresses(raw: str) -> tuple[str, ...]:
+    found = name_list(raw)
+    for address in found:
+        if "@" not in address or any(c.isspace() for c in address):
+            raise ValueError(f"{address!r} is not a mail address")
+    return found
+
+
+def positive_seconds(raw: str) -> float:
+    value = non_negative_float(raw)
+    if value == 0:
+        raise ValueError("must be a number of seconds above 0")
+    return value
+
+
+def mail_settings() -> MailSettings | None:
+    from app.queue.observe.notify import MailSettings
+
+    server = env("MAIL_URL", None, mail_url, secret=True)
+    if server is None:
+        return None
+    host, port, tls, username, password = server
+    nobody: tuple[str, ...] = ()
+    to = env("MAIL_TO", nobody, addresses)
+    if not to:
+        raise ConfigError("MAIL_TO must name at least one address when MAIL_URL is set")
+    sender = env("MAIL_FROM", f"skiplock@{socket.gethostname()}", lambda raw: addresses(raw)[0])
+    return MailSettings(host, port, to, sender, tls, username, password)
+
+
+def notify_settings() -> NotifySettings:
+    """Read only by the commands that check waits: smtplib and urllib stay out of workers."""
+    from app.queue.observe.notify import NotifySettings
+
+    return NotifySettings(
+        thresholds=env("QUEUE_WAIT_THRESHOLDS", {}, wait_thresholds),
+        webhook=env("QUEUE_NOTIFY_WEBHOOK", None, http_url, secret=True),
+        mail=mail_settings(),
+        cooldown=env("QUEUE_NOTIFY_COOLDOWN", 300.0, non_negative_float),
+        check_every=env("QUEUE_NOTIFY_CHECK_EVERY", 60.0, positive_seconds),
+    )
+
+
+# ------------------------------------------------------------------------------- the queue
 
 
 @dataclass(frozen=True)

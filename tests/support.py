@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JOB_PACKAGES = "app.jobs,tests.jobs"
 TABLES = ("jobs", "failed_jobs", "workers", "paused_queues", "queue_signals", "schedule_runs",
           "queue_metrics", "job_batches", "job_limits", "dashboard_sessions", "supervisors",
-          "supervisor_processes")
+          "supervisor_processes", "queue_notifications")
 
 
 def count(engine: sa.Engine, sql: str, **params: object) -> int:

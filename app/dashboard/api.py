@@ -129,7 +129,8 @@ def get_history(request: Request) -> JSONResponse:
     if window not in HISTORY_MINUTES:
         raise FieldError("window", "window must be hour or day")
     queue = request.query_params.get("queue") or None
-    minutes = request.app.state.store.history(HISTORY_MINUTES[window], queue)
+    job_class = request.query_params.get("class") or None
+    minutes = request.app.state.store.history(HISTORY_MINUTES[window], queue, job_class)
     return JSONResponse(shapes.history_json(minutes))
 
 

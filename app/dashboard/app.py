@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from app.dashboard import api, pages, supervisors
+from app.dashboard import api, metrics, pages, supervisors
 from app.dashboard.counts import QueueCounts
 from app.dashboard.prometheus import metrics_endpoint
 from app.dashboard.security import (
@@ -36,7 +36,7 @@ log = logging.getLogger("skiplock.dashboard")
 
 
 def create_app(settings: DashboardSettings, engine: Engine) -> Starlette:
-    routes = [*api.ROUTES, Route("/metrics", metrics_endpoint), *pages.ROUTES,
+    routes = [*api.ROUTES, Route("/metrics", metrics_endpoint), *metrics.ROUTES, *pages.ROUTES,
               *supervisors.ROUTES,
               Mount("/static", StaticFiles(directory=Path(__file__).with_name("static")),
                     name="static")]

@@ -70,6 +70,17 @@ SERIES = {"type": "array", "items": NULLABLE_NUMBER}
 HISTORY = obj({key: SERIES for key in ("minute", "processed", "failed", "runtime_avg",
                                        "runtime_max", "wait_avg", "wait_max")})
 
+METRICS_ROW = obj({
+    "name": {"type": "string", "description": "The job class path, or the queue"},
+    "processed": {"type": "integer", "description": "Attempts finished in the window"},
+    "failed": {"type": "integer", "description": "Jobs moved to failed jobs in the window"},
+    "throughput": {"type": "number", "description": "Attempts finished per minute"},
+    "runtime_avg": NULLABLE_NUMBER, "runtime_max": NULLABLE_NUMBER,
+    "wait_avg": NULLABLE_NUMBER, "wait_max": NULLABLE_NUMBER})
+METRICS = obj({"by": {"type": "string", "enum": ["class", "queue"]},
+               "minutes": {"type": "integer"},
+               "metrics": {"type": "array", "items": METRICS_ROW}})
+
 
 def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
@@ -188,7 +199,17 @@ PATHS = {
             "422": answer("A bad window", ERROR), **COMMON},
         parameters=[{"name": "window", "in": "query",
                      "schema": {"type": "string", "enum": ["hour", "day"]}},
-                    {"name": "queue", "in": "query", "schema": TEXT}])},
+                    {"name": "queue", "in": "query", "schema": TEXT},
+                    {"name": "class", "in": "query", "schema": TEXT}])},
+    "/api/metrics": {"get": operation(
+        "Per job class (by=class) or per queue (by=queue) over the last `minutes` (this one "
+        "and those before it): throughput, runtime and wait; busiest first", {
+            "200": answer("The window's figures", METRICS),
+            "422": answer("A bad `by` or `minutes`", ERROR), **COMMON},
+        parameters=[{"name": "by", "in": "query",
+                     "schema": {"type": "string", "enum": ["class", "queue"]}},
+                    {"name": "minutes", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 43200}}])},
 }
 
 DOCUMENT: dict[str, Any] = {

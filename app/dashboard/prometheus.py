@@ -25,12 +25,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.dashboard.counts import QueueCounts
-from app.dashboard.store import DashboardStore, RecentMetrics
+from app.dashboard.store import ClassMetrics, DashboardStore, RecentMetrics
 from app.dashboard.supervisors import supervisor_metrics
 from app.queue.metrics import BUCKETS
 
 RECENT_MINUTES = 5
 """The window of the runtime, wait and throughput gauges: this minute and the four before."""
+CLASS_SERIES = 50
+"""The (queue, class) pairs that get a `class` label of their own: the busiest of the window.
+Every other class of a queue is summed under class="other", so the series stay bounded
+(at most 6 per pair, plus the "other" rows of each queue) however many classes run."""
+OTHER_CLASSES = "other"
 
 
 class QueueCollector(Collector):
@@ -57,6 +62,7 @@ class QueueCollector(Collector):
         yield from self._worker_metrics()
         yield from recent_metrics(self.store.recent(RECENT_MINUTES))
         yield from supervisor_metrics(self.store.engine)
+        yield from class_metrics(self.store.class_metrics(RECENT_MINUTES, CLASS_SERIES))
 
     def _worker_metrics(self) -> Iterator[Metric]:
         totals = self.store.worker_totals(self.retry_after)
@@ -102,6 +108,33 @@ def recent_metrics(recent: list[RecentMetrics]) -> Iterator[Metric]:
         for stat, value in (("mean", queue.wait_avg), ("max", queue.wait_max)):
             wait.add_metric([queue.queue, stat], value or 0.0)
     yield from (finished, failed, runtime, wait, runtime_histogram, wait_histogram)
+
+
+def class_metrics(rows: list[ClassMetrics]) -> Iterator[Metric]:
+    """The recent gauges again per job class (no histograms: 14 buckets a class would be most
+    of a scrape); `sum by (queue)` of each gives the queue's."""
+    window = f"the last {RECENT_MINUTES} minutes"
+    labels = ["queue", "class"]
+    finished = GaugeMetricFamily("skiplock_recent_class_jobs_finished",
+                                 f"Attempts finished in {window}, per job class", labels=labels)
+    failed = GaugeMetricFamily("skiplock_recent_class_jobs_failed",
+                               f"Jobs moved to failed_jobs in {window}, per job class",
+                               labels=labels)
+    runtime = GaugeMetricFamily("skiplock_recent_class_runtime_seconds",
+                                f"Mean and max runtime of {window}, per job class",
+                                labels=[*labels, "stat"])
+    wait = GaugeMetricFamily("skiplock_recent_class_wait_seconds",
+                             f"Mean and max wait of {window}, per job class",
+                             labels=[*labels, "stat"])
+    for row in rows:
+        key = [row.queue, row.job_class or OTHER_CLASSES]
+        finished.add_metric(key, row.processed)
+        failed.add_metric(key, row.failed)
+        for stat, value in (("mean", row.runtime_avg), ("max", row.runtime_max)):
+            runtime.add_metric([*key, stat], value or 0.0)
+        for stat, value in (("mean", row.wait_avg), ("max", row.wait_max)):
+            wait.add_metric([*key, stat], value or 0.0)
+    yield from (finished, failed, runtime, wait)
 
 
 def cumulative(counts: list[int]) -> list[tuple[str, float]]:

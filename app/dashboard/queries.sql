@@ -114,7 +114,8 @@ FROM workers;
 -- name: metrics_history
 -- Per minute of the last :minutes minutes (every minute present, zero when idle, so a chart's
 -- x axis has no holes): attempts finished and failed, mean and max runtime and wait, of one
--- queue or all. Reads queue_metrics through its primary key's leading minute.
+-- queue or all and of one job class or all. Reads queue_metrics through its primary key's
+-- leading minute.
 WITH minutes AS (
     SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => :minutes - 1),
                            date_trunc('minute', now()), interval '1 minute') AS minute
@@ -125,6 +126,7 @@ WITH minutes AS (
     FROM queue_metrics
     WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
       AND (CAST(:queue AS text) IS NULL OR queue = :queue)
+      AND (CAST(:job_class AS text) IS NULL OR job_class = :job_class)
     GROUP BY minute
 )
 SELECT extract(epoch FROM m.minute)::bigint AS minute,
@@ -136,6 +138,52 @@ SELECT extract(epoch FROM m.minute)::bigint AS minute,
        s.wait_max::double precision AS wait_max
 FROM minutes m LEFT JOIN sums s ON s.minute = m.minute
 ORDER BY m.minute;
+
+-- name: metrics_by
+-- Per job class (:by = 'class', every queue's attempts of it together) or per queue
+-- (:by = 'queue'), over the current minute and the :minutes - 1 before it: attempts finished
+-- and failed, mean and max runtime and wait; busiest first. The Metrics page and
+-- GET /api/metrics. One range of queue_metrics' primary key (its leading minute).
+WITH recent AS (
+    SELECT CASE WHEN CAST(:by AS text) = 'class' THEN job_class ELSE queue END AS name,
+           processed, failed, runtime_sum, runtime_max, wait_sum, wait_max
+    FROM queue_metrics
+    WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
+)
+SELECT name, sum(processed)::bigint AS processed, sum(failed)::bigint AS failed,
+       (sum(runtime_sum) / nullif(sum(processed), 0))::double precision AS runtime_avg,
+       max(runtime_max)::double precision AS runtime_max,
+       (sum(wait_sum) / nullif(sum(processed), 0))::double precision AS wait_avg,
+       max(wait_max)::double precision AS wait_max
+FROM recent
+GROUP BY name
+ORDER BY processed DESC, name;
+
+-- name: class_metrics
+-- Per (queue, job class) over the current minute and the :minutes - 1 before it, for
+-- /metrics' `class` label: the :series busiest pairs each in a row, and the attempts of every
+-- other class summed per queue in one row whose job_class is NULL. However many classes
+-- there are, at most :series rows plus one per queue.
+WITH per_class AS (
+    SELECT queue, job_class, sum(processed) AS processed, sum(failed) AS failed,
+           sum(runtime_sum) AS runtime_sum, max(runtime_max) AS runtime_max,
+           sum(wait_sum) AS wait_sum, max(wait_max) AS wait_max
+    FROM queue_metrics
+    WHERE minute >= date_trunc('minute', now()) - make_interval(mins => :minutes - 1)
+    GROUP BY queue, job_class
+), ranked AS (
+    SELECT *, row_number() OVER (ORDER BY processed DESC, queue, job_class) <= :series AS kept
+    FROM per_class
+)
+SELECT queue, CASE WHEN kept THEN job_class END AS job_class,
+       sum(processed)::bigint AS processed, sum(failed)::bigint AS failed,
+       (sum(runtime_sum) / nullif(sum(processed), 0))::double precision AS runtime_avg,
+       max(runtime_max)::double precision AS runtime_max,
+       (sum(wait_sum) / nullif(sum(processed), 0))::double precision AS wait_avg,
+       max(wait_max)::double precision AS wait_max
+FROM ranked
+GROUP BY queue, CASE WHEN kept THEN job_class END
+ORDER BY queue, job_class NULLS LAST;
 
 -- name: batches_page
 -- A page of batches, newest first (ids are ULIDs), older than :before (keyset on the primary

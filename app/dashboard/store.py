@@ -134,6 +134,43 @@ class MinuteMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupMetrics:
+    """A job class's or a queue's attempts over a window (metrics_by)."""
+
+    name: str
+    """The class path, or the queue."""
+    processed: int
+    failed: int
+    runtime_avg: float | None
+    runtime_max: float | None
+    wait_avg: float | None
+    wait_max: float | None
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> GroupMetrics:
+        return cls(**row._asdict())
+
+
+@dataclass(frozen=True, slots=True)
+class ClassMetrics:
+    """A (queue, class) pair's attempts over a window (class_metrics)."""
+
+    queue: str
+    job_class: str | None
+    """None: every class of the queue beyond the busiest pairs, summed."""
+    processed: int
+    failed: int
+    runtime_avg: float | None
+    runtime_max: float | None
+    wait_avg: float | None
+    wait_max: float | None
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> ClassMetrics:
+        return cls(**row._asdict())
+
+
+@dataclass(frozen=True, slots=True)
 class RecentMetrics:
     queue: str
     processed: int
@@ -223,10 +260,22 @@ class DashboardStore:
         row = self._run("worker_totals", {"retry_after": retry_after})[0]
         return WorkerTotals(int(row.live), int(row.processed), int(row.failed))
 
-    def history(self, minutes: int, queue: str | None = None) -> list[MinuteMetrics]:
-        rows = self._run("metrics_history", {"minutes": minutes, "queue": queue})
+    def history(self, minutes: int, queue: str | None = None,
+                job_class: str | None = None) -> list[MinuteMetrics]:
+        rows = self._run("metrics_history", {"minutes": minutes, "queue": queue,
+                                             "job_class": job_class})
         return [MinuteMetrics(row.minute, row.processed, row.failed, row.runtime_avg,
                               row.runtime_max, row.wait_avg, row.wait_max) for row in rows]
+
+    def metrics_by(self, by: str, minutes: int) -> list[GroupMetrics]:
+        """Per job class (`by` "class") or per queue ("queue"), busiest first."""
+        rows = self._run("metrics_by", {"by": by, "minutes": minutes})
+        return [GroupMetrics.from_row(row) for row in rows]
+
+    def class_metrics(self, minutes: int, series: int) -> list[ClassMetrics]:
+        """The `series` busiest (queue, class) pairs, and the rest of each queue in one row."""
+        rows = self._run("class_metrics", {"minutes": minutes, "series": series})
+        return [ClassMetrics.from_row(row) for row in rows]
 
     def recent(self, minutes: int) -> list[RecentMetrics]:
         rows = self._run("recent_metrics", {"minutes": minutes})

@@ -16,8 +16,8 @@ from app.formatting import age
 from app.queue.admin import class_name
 
 NAV = (("/", "Overview"), ("/queues", "Queues"), ("/jobs", "Jobs"), ("/failed", "Failed"),
-       ("/batches", "Batches"), ("/workers", "Workers"), ("/supervisors", "Supervisors"),
-       ("/schedule", "Schedule"))
+       ("/metrics/jobs", "Metrics"), ("/batches", "Batches"), ("/workers", "Workers"),
+       ("/supervisors", "Supervisors"), ("/schedule", "Schedule"))
 
 
 def when(value: dt.datetime | None) -> str:

@@ -120,6 +120,17 @@ class QueueBusy(Event):
     oldest_wait: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LongWaitDetected(Event):
+    """A queue's oldest pending job has waited longer than its QUEUE_WAIT_THRESHOLDS entry.
+    Fired with the notification, so once per queue per QUEUE_NOTIFY_COOLDOWN across every
+    process, in the one that sends it (schedule:work, supervise, queue:monitor --notify)."""
+
+    connection: str
+    queue: str
+    seconds: float
+
+
 E = TypeVar("E", bound=Event)
 Listener = Callable[[Any], object]
 
@@ -188,6 +199,7 @@ def _subclasses(cls: type) -> list[type]:
 
 __all__ = [
     "BatchFinished", "Event", "JobEvent", "JobExceptionOccurred", "JobFailed", "JobProcessed",
-    "JobProcessing", "JobQueued", "JobReleased", "QueueBusy", "WorkerEvent", "WorkerStarting",
-    "WorkerStopping", "fire", "forget_all", "has_listeners", "listen", "listening", "on",
+    "JobProcessing", "JobQueued", "JobReleased", "LongWaitDetected", "QueueBusy", "WorkerEvent",
+    "WorkerStarting", "WorkerStopping", "fire", "forget_all", "has_listeners", "listen",
+    "listening", "on",
 ]

@@ -104,6 +104,7 @@ WORKER_NEVER_NEEDS = (
     "sqlalchemy.orm",               # a dispatch(connection=Session) needs it, not a worker
     "cryptography",                 # an encrypted job, when one is met
     "cronsim", "starlette", "jinja2", "prometheus_client", "app.dashboard", "app.bench",
+    "app.queue.observe", "smtplib", "urllib.request",  # long-wait notifications
 )
 """What other commands import and a worker must not hold for its whole life: 23 MB of an
 idle `queue:work --concurrency 10 --quiet` (VmRSS 78.1 MB with them, 55.3 MB without)."""

@@ -15,6 +15,7 @@ import typer
 
 from app.console.cli import cli
 from app.console.format import age, iso, plural
+from app.console.long_waits import notify_long_waits
 from app.console.options import (
     JsonOption,
     check_at_least,
@@ -137,6 +138,8 @@ def monitor(
         "--max-wait", help="Alert when a queue's oldest pending job has waited longer (s)")
     ] = None,
     as_json: JsonOption = False,
+    notify: Annotated[bool, typer.Option(
+        "--notify", help="Also notify the queues over their QUEUE_WAIT_THRESHOLDS")] = False,
 ) -> None:
     """Each queue's size and oldest wait; exit 1 when one is over --max or --max-wait (cron)."""
     check_at_least("--max", max_size, 0)
@@ -145,6 +148,8 @@ def monitor(
                                            context.current().settings.default_queue)))
     rows = [(q, q.alerts(max_size, max_wait)) for q in queue_admin().monitor(names)]
     fire_queue_busy(rows)
+    if notify:
+        notify_long_waits()  # QUEUE_WAIT_THRESHOLDS' queues, not QUEUES; notices on stderr
     if as_json:
         print_json({"queues": [monitor_json(q, alerts) for q, alerts in rows],
                     "alert": any(alerts for _, alerts in rows)})

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.console.cli import cli
+from app.console.long_waits import watch_long_waits
 from app.console.output import echo, print_json
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def work() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    watch_long_waits(stop, log_line)  # QUEUE_WAIT_THRESHOLDS, in a thread of its own
     log_line(f"running {len(ticker.tasks)} task(s); Ctrl-C stops")
     down_since: float | None = None
     while not stop.is_set():

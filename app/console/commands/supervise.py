@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import threading
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -58,6 +59,7 @@ def log_line(text: str) -> None:
 @cli.command("supervise")
 def supervise(only: SupervisorOption = None) -> None:
     """Run the supervisors of config/queue.py: pools of queue:work processes, balanced."""
+    from app.console.long_waits import watch_long_waits
     from app.queue.supervisor.supervisor import Supervision
     from app.schema import require_current
     from config import BASE_PATH
@@ -69,6 +71,7 @@ def supervise(only: SupervisorOption = None) -> None:
     for s in settings:
         log_line(f"{s.name}: queues {', '.join(s.queues)}, balance {s.balance.value}, "
                  f"{describe_processes(s)}")
+    watch_long_waits(threading.Event(), log_line)  # QUEUE_WAIT_THRESHOLDS, each minute
     code = Supervision(store, settings, command, log_line).run()
     log_line("stopped")
     store.engine.dispose()

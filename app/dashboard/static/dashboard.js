@@ -91,6 +91,7 @@ const CHARTS = {
 async function drawChart(element) {
   const query = new URLSearchParams({window: element.dataset.window === "day" ? "day" : "hour"});
   if (element.dataset.queue) query.set("queue", element.dataset.queue);
+  if (element.dataset.class) query.set("class", element.dataset.class);
   const response = await fetch(`/api/metrics/history?${query}`, {credentials: "same-origin"});
   if (!response.ok) return;
   const made = CHARTS[element.dataset.chart](await response.json());
