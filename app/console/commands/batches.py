@@ -12,7 +12,7 @@ import typer
 
 from app.console.cli import cli
 from app.console.format import aligned, iso, local, styled
-from app.console.options import JsonOption, check_at_least, queue_admin
+from app.console.options import JsonOption, check_count, check_hours, queue_admin
 from app.console.output import console, echo, fail, print_json
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def batches(
     """The newest batches: progress, counters, state."""
     from app.queue.bus.batch import recent_batches
 
-    check_at_least("--limit", limit, 1)
+    check_count("--limit", limit, 1)
     found = recent_batches(limit)
     if as_json:
         print_json([batch_json(batch) for batch in found])
@@ -122,6 +122,6 @@ def prune_batches(
 
     for option, value in (("--hours", hours), ("--unfinished", unfinished),
                           ("--cancelled", cancelled)):
-        check_at_least(option, value, 0)
+        check_hours(option, value)
     deleted = batch_store().prune(hours, unfinished, cancelled)
     echo(f"Deleted {deleted} batch{'' if deleted == 1 else 'es'}.")

@@ -17,7 +17,8 @@ from app.console.format import aligned, indented, iso, local, plural
 from app.console.options import (
     JsonOption,
     QueueOption,
-    check_at_least,
+    check_count,
+    check_hours,
     optional_queue_name,
     queue_admin,
 )
@@ -103,9 +104,9 @@ def failed(
     as_json: JsonOption = False,
 ) -> None:
     """List failed jobs, newest first: id, queue, class, failed at, first line of the error."""
-    check_at_least("--limit", limit, 1)
-    check_at_least("--page", page, 1)
-    check_at_least("--offset", offset, 0)
+    check_count("--limit", limit, 1)
+    check_count("--page", page, 1)
+    check_count("--offset", offset, 0)
     if sum(option is not None for option in (page, offset, after)) > 1:
         bad_option("--page/--offset/--after", "use one of them at a time")
     skip = offset if offset is not None else ((page or 1) - 1) * limit
@@ -182,7 +183,7 @@ def forget(job_id: Annotated[str, typer.Argument(metavar="ID", help="Failed job 
 
 
 def flush_failed(hours: float | None) -> None:
-    check_at_least("--hours", hours, 0)
+    check_hours("--hours", hours)
     deleted = queue_admin().flush(hours)
     older = f" that failed more than {hours:g} hours ago" if hours is not None else ""
     echo(f"Deleted {plural(deleted, 'failed job')}{older}.")

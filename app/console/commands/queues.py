@@ -17,7 +17,8 @@ from app.console.cli import cli
 from app.console.format import age, iso, plural
 from app.console.options import (
     JsonOption,
-    check_at_least,
+    check_count,
+    check_seconds,
     optional_queue_name,
     queue_admin,
     queue_name,
@@ -66,7 +67,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Per queue: pending, delayed, reserved, failed, oldest pending age, paused."""
-    check_at_least("--interval", interval, 0.1)
+    check_seconds("--interval", interval, 0.1)
     if watch and as_json:
         bad_option("--watch", "cannot be combined with --json")
     admin = queue_admin()
@@ -139,8 +140,8 @@ def monitor(
     as_json: JsonOption = False,
 ) -> None:
     """Each queue's size and oldest wait; exit 1 when one is over --max or --max-wait (cron)."""
-    check_at_least("--max", max_size, 0)
-    check_at_least("--max-wait", max_wait, 0)
+    check_count("--max", max_size, 0)
+    check_seconds("--max-wait", max_wait)
     names = list(dict.fromkeys(queue_names("QUEUES", queues,
                                            context.current().settings.default_queue)))
     rows = [(q, q.alerts(max_size, max_wait)) for q in queue_admin().monitor(names)]

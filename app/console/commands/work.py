@@ -12,7 +12,7 @@ import typer
 
 from app.console.cli import cli
 from app.console.job_logs import log_jobs_to_stderr
-from app.console.options import queue_names
+from app.console.options import check_count, check_seconds, queue_names
 from app.console.output import bad_option
 from app.queue import context, process
 
@@ -85,9 +85,17 @@ class WorkReporter:
         self.errors.print(f"  {now} [bold]WORKER[/] {escape(text)}")
 
 
-def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
-    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        bad_option(f"--{name}", f"must be {'0 or more' if allow_zero else 'more than 0'}")
+def check_work_options(counts: dict[str, int | None], seconds: dict[str, float | None],
+                       max_time: float | None) -> None:
+    """Each count from 1 and each duration from 0 (both within the bounds of every numeric
+    option, app/console/options.py); --max-time more than 0."""
+    for option, value in counts.items():
+        check_count(option, value, least=1)
+    for option, value in seconds.items():
+        check_seconds(option, value)
+    check_seconds("--max-time", max_time)
+    if max_time == 0:
+        bad_option("--max-time", "must be more than 0")
 
 
 @cli.command("queue:work")
@@ -122,18 +130,15 @@ def work(
     ctx = context.current()
     settings = ctx.settings
     queues = queue_names("--queue", queue, settings.default_queue)
-    for option, value in (("concurrency", concurrency), ("tries", tries),
-                          ("memory", memory), ("max-jobs", max_jobs)):
-        _positive(option, value)
+    check_work_options({"--concurrency": concurrency, "--tries": tries, "--memory": memory,
+                        "--max-jobs": max_jobs},
+                       {"--sleep": sleep, "--timeout": timeout, "--backoff": backoff,
+                        "--rest": rest}, max_time)
     concurrency = concurrency or _default_concurrency()
     if concurrency > MAX_CONCURRENCY:
         bad_option("--concurrency (or JOB_WORKER_CONCURRENCY)",
                    f"must be at most {MAX_CONCURRENCY:,} (one thread per job: run more worker "
                    "processes instead)")
-    for option, seconds in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
-                            ("rest", rest)):
-        _positive(option, seconds, allow_zero=True)
-    _positive("max-time", max_time)
     options = WorkerOptions(
         queues=queues, concurrency=concurrency, sleep=sleep,
         tries=tries, timeout=timeout, backoff=backoff, memory=memory, max_jobs=max_jobs,
