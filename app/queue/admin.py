@@ -315,6 +315,14 @@ class QueueAdmin:
         rows = self._run("monitor_queues", {"queues": list(queues)})
         return [QueueSize.from_row(row) for row in rows]
 
+    def known_queues(self, default: Sequence[str] = ()) -> list[str]:
+        """Every queue a job or a live worker names, and `default`, sorted."""
+        return [row.queue for row in self._run("known_queues", {"queues": list(default)})]
+
+    def queue_is_known(self, queue: str) -> bool:
+        """Whether any job, failed job or live worker names `queue`."""
+        return bool(self._run("queue_is_known", {"queue": queue})[0].known)
+
     def find_job(self, job_id: str) -> JobInfo | None:
         rows = self._run("find_job", {"id": job_id})
         return JobInfo.from_row(rows[0]) if rows else None

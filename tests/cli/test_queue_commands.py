@@ -209,6 +209,19 @@ def test_monitor_of_the_default_queue_is_ok_when_empty(queue):
     assert code == 0 and [q["queue"] for q in data["queues"]] == ["default"]
 
 
+def test_monitor_with_no_queue_checks_every_queue_and_exits_1_when_one_is_over(queue, engine):
+    for _ in range(3):
+        dispatch(Record("x"), queue="drowning")
+    reserve(engine, dispatch(Record("r"), queue="busy"))
+    code, data = monitor("--max", "2")
+    assert code == 1 and data["alert"] is True
+    sizes = {q["queue"]: (q["size"], q["status"]) for q in data["queues"]}
+    assert sizes == {"busy": (1, "ok"), "default": (0, "ok"), "drowning": (3, "alert")}
+    text = artisan("queue:monitor", "--max", "2", env={"COLUMNS": "80"})
+    assert text.returncode == 1
+    assert "ALERT" in next(line for line in text.stdout.splitlines() if "drowning" in line)
+
+
 @pytest.mark.parametrize("args, fragment", [
     (("--max", "-1"), "--max"), (("--max-wait", "nan"), "--max-wait"), ((",",), "QUEUES")])
 def test_monitor_rejects_bad_options(queue, args, fragment):

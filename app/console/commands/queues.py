@@ -131,7 +131,7 @@ def monitor_table(rows: Sequence[tuple[QueueSize, list[str]]]) -> Table:
 @cli.command("queue:monitor")
 def monitor(
     queues: Annotated[str | None, typer.Argument(
-        metavar="QUEUES", help="Queues to watch, comma-separated (default QUEUE_DEFAULT)")] = None,
+        metavar="QUEUES", help="Queues to watch, comma-separated (default: every queue)")] = None,
     max_size: Annotated[int, typer.Option("--max", help="Alert when a queue has more jobs "
                                                          "than this")] = 1000,
     max_wait: Annotated[float | None, typer.Option(
@@ -142,9 +142,12 @@ def monitor(
     """Each queue's size and oldest wait; exit 1 when one is over --max or --max-wait (cron)."""
     check_count("--max", max_size, 0)
     check_seconds("--max-wait", max_wait)
-    names = list(dict.fromkeys(queue_names("QUEUES", queues,
-                                           context.current().settings.default_queue)))
-    rows = [(q, q.alerts(max_size, max_wait)) for q in queue_admin().monitor(names)]
+    admin = queue_admin()
+    default = context.current().settings.default_queue
+    # No queue named: every queue, so that one drowning is never missed for not being listed.
+    names = (admin.known_queues([default]) if queues is None
+             else list(dict.fromkeys(queue_names("QUEUES", queues, default))))
+    rows = [(q, q.alerts(max_size, max_wait)) for q in admin.monitor(names)]
     fire_queue_busy(rows)
     if as_json:
         print_json({"queues": [monitor_json(q, alerts) for q, alerts in rows],

@@ -188,3 +188,30 @@ WHERE CAST(:include_all AS boolean)
    OR stopped_at IS NULL
    OR (exit_reason = 'no heartbeat' AND stopped_at > now() - interval '1 hour')
 ORDER BY started_at, id;
+
+-- name: known_queues
+-- Every queue a job or a live worker names, and :queues (the default queue), sorted: what
+-- queue:monitor checks when no queue is named. The waiting jobs' queues are read by a loose
+-- index scan of jobs_claim_idx (queue first): one index probe per distinct queue, however
+-- many rows each holds; the reserved ones through the partial jobs_reserved_by_idx (few).
+WITH RECURSIVE waiting(queue) AS (
+    (SELECT queue FROM jobs WHERE reserved_at IS NULL ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.queue FROM jobs j
+            WHERE j.reserved_at IS NULL AND j.queue > w.queue ORDER BY j.queue LIMIT 1)
+    FROM waiting w WHERE w.queue IS NOT NULL
+)
+SELECT queue FROM waiting WHERE queue IS NOT NULL
+UNION SELECT queue FROM jobs WHERE reserved_at IS NOT NULL
+UNION SELECT unnest(queues) FROM workers WHERE stopped_at IS NULL
+UNION SELECT unnest(CAST(:queues AS text[]))
+ORDER BY queue;
+
+-- name: queue_is_known
+-- Whether any job (waiting, reserved or failed) or any worker not stopped names :queue: a
+-- queue:pause of a queue nothing knows is most likely a typo. Each probe is one index lookup.
+SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = :queue AND reserved_at IS NULL)
+    OR EXISTS (SELECT 1 FROM jobs WHERE queue = :queue AND reserved_at IS NOT NULL)
+    OR EXISTS (SELECT 1 FROM failed_jobs WHERE queue = :queue)
+    OR EXISTS (SELECT 1 FROM workers WHERE stopped_at IS NULL AND :queue = ANY(queues))
+    AS known;
