@@ -48,6 +48,11 @@ def print_error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
+def print_warning(message: str) -> None:
+    """`warning: …` on stderr: the command did what it was asked, but something looks wrong."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def fail(message: str, code: int = ERROR) -> NoReturn:
     """Report an error and exit with `code`: the one way a command (or the kernel) fails."""
     print_error(message)

@@ -161,6 +161,18 @@ def test_pause_and_resume_say_what_they_did_when_run_twice(queue, engine):
     assert count(engine, paused) == 0
 
 
+def test_pause_of_a_queue_no_job_or_worker_knows_warns_and_still_pauses(queue, engine):
+    result = artisan("queue:pause", "nosuchqueue")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Queue [nosuchqueue] paused: workers stop claiming from it."
+    assert result.stderr.startswith("warning: no job or worker knows the queue [nosuchqueue]")
+    assert "paused all the same" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert count(engine, "SELECT count(*) FROM paused_queues WHERE queue = 'nosuchqueue'") == 1
+    dispatch(Record("a"), queue="mail")
+    known = artisan("queue:pause", "mail")
+    assert known.returncode == 0 and known.stderr == ""
+
+
 # ----------------------------------------------------------------------- queue:monitor
 
 

@@ -24,7 +24,7 @@ from app.console.options import (
     queue_name,
     queue_names,
 )
-from app.console.output import bad_option, console, echo, fail, print_json
+from app.console.output import bad_option, console, echo, fail, print_json, print_warning
 from app.queue import context
 
 if TYPE_CHECKING:
@@ -194,6 +194,15 @@ def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
         echo(f"Queue [{queue}] paused: workers stop claiming from it.")
     else:
         echo(f"Queue [{queue}] was already paused.")
+    if not queue_admin().queue_is_known(queue):
+        warn_unknown_queue(queue)
+
+
+def warn_unknown_queue(queue: str) -> None:
+    """A pause of a queue no job or worker names is most likely a typo; it stands all the same
+    (a queue may be paused before its first job), so the warning says so and how to undo it."""
+    print_warning(f"no job or worker knows the queue [{queue}] (a typo?); it is paused all the "
+                  f"same, for jobs dispatched to it later (`queue:resume {queue}` undoes it)")
 
 
 @cli.command("queue:resume")

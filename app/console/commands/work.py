@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated
@@ -112,7 +114,8 @@ def work(
     stop_when_empty: Annotated[bool, typer.Option(help="Exit when the queues are empty")] = False,
     once: Annotated[bool, typer.Option(help="Process one job, then exit")] = False,
     rest: Annotated[float, typer.Option(help="Seconds to rest between jobs")] = 0.0,
-    name: Annotated[str, typer.Option(help="Name shown by queue:workers")] = "default",
+    name: Annotated[str | None, typer.Option(
+        help="Name shown by queue:workers (default HOST-PID)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per job")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON object per job event on stdout (logs stay on stderr)")] = False,
@@ -142,7 +145,8 @@ def work(
     options = WorkerOptions(
         queues=queues, concurrency=concurrency, sleep=sleep,
         tries=tries, timeout=timeout, backoff=backoff, memory=memory, max_jobs=max_jobs,
-        max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest, name=name,
+        max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest,
+        name=default_worker_name() if name is None else name,
         listen=settings.listen,
     )
     from app.schema import require_current
@@ -163,6 +167,11 @@ def work(
     ctx.store.engine.dispose()
     # Not sys.exit(): Python would wait for any non-daemon thread a job left running.
     process.exit_now(0, reporter.out, reporter.err)
+
+
+def default_worker_name() -> str:
+    """`HOST-PID`: each worker its own name in queue:workers, told apart without --name."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _default_concurrency() -> int:

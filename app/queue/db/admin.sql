@@ -172,18 +172,24 @@ WHERE f.id = :id;
 -- Workers with their state by the database clock: dead (no heartbeat for :retry_after
 -- seconds, whether or not its jobs were given back yet), stopped (it exited), live. Without
 -- :include_all, live workers and those dead (silent, or found so within the last hour) only:
--- a stopped worker exited as asked (--stop-when-empty, queue:restart, a signal). A row marked
--- stopped shows 0 running: the count is that of its last heartbeat, and its jobs are done or
--- were given back.
+-- a stopped worker exited as asked (--stop-when-empty, queue:restart, a signal). Running is
+-- counted from the jobs each worker has reserved now (through the partial
+-- jobs_reserved_by_idx: a worker's own few rows), not read from its last heartbeat: a job
+-- shows as running the moment it is claimed, at no cost to the worker. Capped at the
+-- worker's concurrency: a job claimed ahead is reserved but waits for a free slot. A row
+-- marked stopped shows 0: its jobs are done or were given back.
 SELECT id, name, host, pid, queues, concurrency,
-       CASE WHEN stopped_at IS NULL THEN running ELSE 0 END AS running, processed, failed,
+       CASE WHEN stopped_at IS NULL
+            THEN least(concurrency, (SELECT count(*) FROM jobs j
+                                     WHERE j.reserved_at IS NOT NULL AND j.reserved_by = w.id))
+            ELSE 0 END::integer AS running, processed, failed,
        started_at, heartbeat_at, stopped_at,
        extract(epoch FROM now() - heartbeat_at)::double precision AS heartbeat_age,
        CASE WHEN exit_reason = 'no heartbeat' THEN 'dead'
             WHEN stopped_at IS NOT NULL THEN 'stopped'
             WHEN heartbeat_at < now() - make_interval(secs => :retry_after) THEN 'dead'
             ELSE 'live' END AS state
-FROM workers
+FROM workers w
 WHERE CAST(:include_all AS boolean)
    OR stopped_at IS NULL
    OR (exit_reason = 'no heartbeat' AND stopped_at > now() - interval '1 hour')
