@@ -179,6 +179,9 @@ class JobInfo:
     chain_id: str | None = None
     chain_steps_after: int | None = None
     """Jobs of its chain still to come after it (for a failed job: that never ran)."""
+    arguments: Any = None
+    """The stored arguments (the payload's `data`, tagged values as stored), or the string
+    `[encrypted]` for an encrypted job."""
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> JobInfo:

@@ -28,7 +28,7 @@ def job_json(job: JobInfo) -> dict[str, Any]:
             "error": error_summary(job.error) if job.error else None, "error_detail": job.error,
             "created_at": iso(job.created_at), "available_at": iso(job.available_at),
             "reserved_at": iso(job.reserved_at), "failed_at": iso(job.failed_at),
-            "worker": worker, "batch_id": job.batch_id,
+            "worker": worker, "batch_id": job.batch_id, "arguments": job.arguments,
             "chain": None if job.chain_id is None else
             {"id": job.chain_id, "steps_after": job.chain_steps_after}}
 
@@ -45,6 +45,22 @@ def where_is(job: JobInfo) -> str:
     if job.state == "failed":
         return f"at {local(job.failed_at)}"
     return f"since {local(job.available_at)}"
+
+
+ARGUMENTS_SHOWN = 2000
+"""Characters of the arguments the table shows (--json shows them all)."""
+
+
+def arguments_text(arguments: Any) -> str:
+    """The arguments as one line of JSON (`[encrypted]` as it is), cut at ARGUMENTS_SHOWN."""
+    import json
+
+    if isinstance(arguments, str):
+        return arguments
+    text = json.dumps(arguments, ensure_ascii=False, default=str)
+    if len(text) <= ARGUMENTS_SHOWN:
+        return text
+    return f"{text[:ARGUMENTS_SHOWN]}… ({len(text):,} characters: --json shows them all)"
 
 
 def membership(job: JobInfo) -> list[tuple[str, str]]:
@@ -73,6 +89,7 @@ def print_job(job: JobInfo) -> None:
     for label, value in (("Job", escape(job.id)),
                          ("Class", escape(job.job_class or "?")),
                          ("Queue", escape(job.queue)),
+                         ("Arguments", escape(arguments_text(job.arguments))),
                          ("State", f"{styled(job.state.value)} {escape(where_is(job))}"),
                          ("Attempts", str(job.attempts)),
                          ("Progress", escape(progress)),
@@ -93,8 +110,8 @@ def job(
     """Where one job is (pending/delayed/reserved/failed), attempts, progress, last error."""
     info = queue_admin().find_job(job_id)
     if info is None:
-        fail(f"no job with id {job_id}: not pending, reserved or failed (done, or never "
-             "dispatched)")
+        fail(f"job {job_id} is not pending, delayed, reserved or failed: either it finished "
+             "(a job that succeeds is deleted, not kept) or it was never dispatched")
     if as_json:
         print_json(job_json(info))
     else:

@@ -149,7 +149,9 @@ ORDER BY q.position;
 
 -- name: find_job
 -- One job wherever it is: in `jobs` (pending, delayed or reserved, with its worker) or in
--- `failed_jobs`. At most one row: a job is moved between the tables in one statement.
+-- `failed_jobs`. At most one row: a job is moved between the tables in one statement. The
+-- arguments of an encrypted job are the string '[encrypted]': its ciphertext never leaves the
+-- database either.
 SELECT j.id, j.queue, j.payload->>'job' AS job_class, j.attempts, j.priority,
        CASE WHEN j.reserved_at IS NOT NULL THEN 'reserved'
             WHEN j.available_at > now() THEN 'delayed'
@@ -158,13 +160,17 @@ SELECT j.id, j.queue, j.payload->>'job' AS job_class, j.attempts, j.priority,
        j.created_at, j.available_at, j.reserved_at, NULL::timestamptz AS failed_at,
        j.reserved_by AS worker_id, w.name AS worker_name, w.host AS worker_host,
        w.pid AS worker_pid, j.batch_id, j.chain ->> 'id' AS chain_id,
-       jsonb_array_length(j.chain -> 'next') AS chain_steps_after
+       jsonb_array_length(j.chain -> 'next') AS chain_steps_after,
+       CASE WHEN j.payload ->> 'encrypted' = 'true' THEN to_jsonb(CAST('[encrypted]' AS text))
+            ELSE j.payload -> 'data' END AS arguments
 FROM jobs j LEFT JOIN workers w ON w.id = j.reserved_by
 WHERE j.id = :id
 UNION ALL
 SELECT f.id, f.queue, f.payload->>'job', f.attempts, f.priority, 'failed', NULL, NULL, f.exception,
        NULL, NULL, NULL, f.failed_at, NULL, NULL, NULL, NULL, f.batch_id, f.chain ->> 'id',
-       jsonb_array_length(f.chain -> 'next')
+       jsonb_array_length(f.chain -> 'next'),
+       CASE WHEN f.payload ->> 'encrypted' = 'true' THEN to_jsonb(CAST('[encrypted]' AS text))
+            ELSE f.payload -> 'data' END
 FROM failed_jobs f
 WHERE f.id = :id;
 
