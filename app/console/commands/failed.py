@@ -22,7 +22,7 @@ from app.console.options import (
     optional_queue_name,
     queue_admin,
 )
-from app.console.output import USAGE, bad_option, console, echo, fail, print_json
+from app.console.output import USAGE, bad_option, console, echo, fail, markup, print_json
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -76,7 +76,6 @@ def print_failed(jobs: Sequence[FailedJob], width: int) -> None:
 
 def failed_table(jobs: Sequence[FailedJob], names: Sequence[str], widths: dict[str, int],
                  error_width: int, wide: bool) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     # Widths are set here: rich's own fitting squeezes the short columns to nothing to make
@@ -89,8 +88,8 @@ def failed_table(jobs: Sequence[FailedJob], names: Sequence[str], widths: dict[s
         table.add_column(title, width=size, no_wrap=title != "Class", overflow="fold")
     table.add_column("Error", width=error_width, overflow="fold")
     for job, name in zip(jobs, names, strict=True):
-        table.add_row(job.id, escape(job.queue), escape(name), failed_at(job, wide),
-                      escape(job.error))
+        table.add_row(markup(job.id), markup(job.queue), markup(name), failed_at(job, wide),
+                      markup(job.error))
     return table
 
 

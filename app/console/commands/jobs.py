@@ -9,7 +9,7 @@ import typer
 from app.console.cli import cli
 from app.console.format import iso, local, styled
 from app.console.options import JsonOption, queue_admin
-from app.console.output import console, echo, fail, print_json
+from app.console.output import console, echo, fail, markup, print_json
 
 if TYPE_CHECKING:
     from app.queue.admin import JobInfo
@@ -75,7 +75,6 @@ def membership(job: JobInfo) -> list[tuple[str, str]]:
 
 
 def print_job(job: JobInfo) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from app.queue.admin import error_summary
@@ -86,20 +85,20 @@ def print_job(job: JobInfo) -> None:
     progress = f"{job.progress:g}%" if job.progress is not None else "-"
     if job.progress_message:
         progress += f" {job.progress_message}"
-    for label, value in (("Job", escape(job.id)),
-                         ("Class", escape(job.job_class or "?")),
-                         ("Queue", escape(job.queue)),
-                         ("Arguments", escape(arguments_text(job.arguments))),
-                         ("State", f"{styled(job.state.value)} {escape(where_is(job))}"),
+    for label, value in (("Job", markup(job.id)),
+                         ("Class", markup(job.job_class or "?")),
+                         ("Queue", markup(job.queue)),
+                         ("Arguments", markup(arguments_text(job.arguments))),
+                         ("State", f"{styled(job.state.value)} {markup(where_is(job))}"),
                          ("Attempts", str(job.attempts)),
-                         ("Progress", escape(progress)),
-                         ("Last error", escape(error_summary(job.error)) or "-"),
+                         ("Progress", markup(progress)),
+                         ("Last error", markup(error_summary(job.error)) or "-"),
                          *membership(job)):
         table.add_row(label, value)
     console().print(table)
     if job.error and job.error.strip() != error_summary(job.error):
         console().print()
-        console().print(escape(job.error.rstrip()), style="dim", soft_wrap=True)
+        console().print(markup(job.error.rstrip(), lines=True), style="dim", soft_wrap=True)
 
 
 @cli.command("queue:job")

@@ -24,7 +24,15 @@ from app.console.options import (
     queue_name,
     queue_names,
 )
-from app.console.output import bad_option, console, echo, fail, print_json, print_warning
+from app.console.output import (
+    bad_option,
+    console,
+    echo,
+    fail,
+    markup,
+    print_json,
+    print_warning,
+)
 from app.queue import context
 
 if TYPE_CHECKING:
@@ -44,7 +52,6 @@ def status_json(stats: QueueStats) -> dict[str, Any]:
 
 
 def status_table(rows: Sequence[QueueStats]) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_edge=False, header_style="bold")
@@ -53,7 +60,7 @@ def status_table(rows: Sequence[QueueStats]) -> Table:
         table.add_column(title, justify="right", no_wrap=True)
     table.add_column("Paused", no_wrap=True)
     for s in rows:
-        table.add_row(escape(s.queue), f"{s.pending:,}", f"{s.delayed:,}", f"{s.reserved:,}",
+        table.add_row(markup(s.queue), f"{s.pending:,}", f"{s.delayed:,}", f"{s.reserved:,}",
                       f"[red]{s.failed:,}[/]" if s.failed else "0",
                       age(s.oldest_pending_age),
                       "[yellow]paused[/]" if s.paused else "no")
@@ -114,7 +121,6 @@ def monitor_json(q: QueueSize, alerts: list[str]) -> dict[str, Any]:
 
 
 def monitor_table(rows: Sequence[tuple[QueueSize, list[str]]]) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -123,8 +129,8 @@ def monitor_table(rows: Sequence[tuple[QueueSize, list[str]]]) -> Table:
     table.add_column("Oldest pending", justify="right", no_wrap=True)
     table.add_column("Status", overflow="fold")
     for q, alerts in rows:
-        status = f"[bold red]ALERT[/] {escape('; '.join(alerts))}" if alerts else "[green]OK[/]"
-        table.add_row(escape(q.queue), f"{q.size:,}", age(q.oldest_pending_age), status)
+        status = f"[bold red]ALERT[/] {markup('; '.join(alerts))}" if alerts else "[green]OK[/]"
+        table.add_row(markup(q.queue), f"{q.size:,}", age(q.oldest_pending_age), status)
     return table
 
 

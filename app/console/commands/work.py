@@ -15,7 +15,7 @@ import typer
 from app.console.cli import cli
 from app.console.job_logs import log_jobs_to_stderr
 from app.console.options import check_count, check_seconds, queue_names
-from app.console.output import bad_option
+from app.console.output import bad_option, markup
 from app.queue import context, process
 
 if TYPE_CHECKING:
@@ -60,15 +60,14 @@ class WorkReporter:
             return
         if self.as_json:
             return self.json_line(event)
-        from rich.markup import escape  # after the first line, a lookup in sys.modules
 
         now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         took = f"{event.duration * 1000:,.2f}ms " if event.duration is not None else ""
         style = STATE_STYLE.get(event.state, "white")
-        line = (f"  {now} {escape(event.class_name)} [dim]{event.job_id}[/dim] "
+        line = (f"  {now} {markup(event.class_name)} [dim]{markup(event.job_id)}[/dim] "
                 f"{took}[bold {style}]{event.state}[/]")
         if event.detail and event.state != "DONE":
-            line += f" [dim]{escape(event.detail)}[/dim]"
+            line += f" [dim]{markup(event.detail)}[/dim]"
         self.console.print(line)
 
     def json_line(self, event: JobEvent) -> None:
@@ -81,10 +80,9 @@ class WorkReporter:
         self.out.flush()
 
     def log(self, text: str) -> None:
-        from rich.markup import escape
 
         now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        self.errors.print(f"  {now} [bold]WORKER[/] {escape(text)}")
+        self.errors.print(f"  {now} [bold]WORKER[/] {markup(text)}")
 
 
 def check_work_options(counts: dict[str, int | None], seconds: dict[str, float | None],
@@ -157,10 +155,9 @@ def work(
     worker = Worker(ctx.store, settings, options, report=None if quiet else reporter.job,
                     log=reporter.log)
     if not (quiet or as_json):
-        from rich.markup import escape
 
         reporter.console.print(f"\n  [bold blue] INFO [/] Processing jobs from the "
-                               f"[bold]{escape(', '.join(queues))}[/] "
+                               f"[bold]{markup(', '.join(queues))}[/] "
                                f"{'queue' if len(queues) == 1 else 'queues'}.\n")
     reason = worker.run()
     reporter.log(f"stopped: {reason.value}")  # stderr, also with --quiet: why it exited
