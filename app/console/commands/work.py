@@ -14,6 +14,7 @@ import typer
 
 from app.console.cli import cli
 from app.console.job_logs import log_jobs_to_stderr
+from app.console.job_output import keep_lines_whole
 from app.console.options import check_count, check_seconds, queue_names
 from app.console.output import bad_option, markup
 from app.queue import context, process
@@ -116,7 +117,8 @@ def work(
         help="Name shown by queue:workers (default HOST-PID)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per job")] = False,
     as_json: Annotated[bool, typer.Option(
-        "--json", help="One JSON object per job event on stdout (logs stay on stderr)")] = False,
+        "--json", help="One JSON object per job event on stdout (logs and what jobs print go "
+                       "to stderr)")] = False,
     watch: Annotated[bool, typer.Option(
         "--watch", help="Restart when a .py file under app/ changes (development)")] = False,
 ) -> None:
@@ -150,7 +152,8 @@ def work(
     from app.schema import require_current
 
     require_current(ctx.store.engine)
-    reporter = WorkReporter(quiet, as_json)
+    reporter = WorkReporter(quiet, as_json)  # takes the worker's own stdout and stderr first
+    keep_lines_whole(stdout_to_stderr=as_json)
     log_jobs_to_stderr(settings.job_packages)
     worker = Worker(ctx.store, settings, options, report=None if quiet else reporter.job,
                     log=reporter.log)
