@@ -29,7 +29,8 @@ class RaisesHostile(Job):
 
 class PrintsPieces(Job):
     """Prints `lines` lines, each written in pieces with pauses between them (as a progress
-    line is), plus a line from a child process, and one without its newline at the end."""
+    line is), plus a line from a child process (in one write), and one without its newline at
+    the end."""
 
     def __init__(self, tag: str, lines: int = 5, pause: float = 0.01) -> None:
         self.tag = tag
@@ -43,5 +44,8 @@ class PrintsPieces(Job):
                 sys.stdout.flush()
                 time.sleep(self.pause)
             print()
-        subprocess.run([sys.executable, "-c", f"print('{self.tag} from a child')"], check=True)
+        # One write() in the child: what a child writes is passed on as it writes it (split
+        # into several writes, as an unbuffered Python's print() is, it could be torn).
+        subprocess.run([sys.executable, "-c", "import os, sys; os.write(1, sys.argv[1].encode())",
+                        f"{self.tag} from a child\n"], check=True)
         print(f"{self.tag} unfinished", end="")
