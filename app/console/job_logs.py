@@ -9,8 +9,18 @@ import logging
 import sys
 from collections.abc import Iterable
 
+from app.console.output import printable
+
 LINE_FORMAT = "  %(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class PrintableFormatter(logging.Formatter):
+    """A job's log line as printable text (app/console/output.py): what it logs of a hostile
+    row or response reaches the terminal as text, never as an escape sequence."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), lines=True)
 
 
 def log_jobs_to_stderr(job_packages: Iterable[str]) -> None:
@@ -20,7 +30,7 @@ def log_jobs_to_stderr(job_packages: Iterable[str]) -> None:
     if logging.getLogger().handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LINE_FORMAT, DATE_FORMAT))
+    handler.setFormatter(PrintableFormatter(LINE_FORMAT, DATE_FORMAT))
     for name in sorted({"app", *(package.partition(".")[0] for package in job_packages)}):
         logger = logging.getLogger(name)
         if logger.handlers:

@@ -24,7 +24,9 @@ conversation's few steps of at most 10 s each, if the server is slow)."""
 
 
 def say_on_stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    from app.console.output import printable  # a queue's name is user text
+
+    print(printable(text), file=sys.stderr, flush=True)
 
 
 def configured_notifier(say: Callable[[str], None]) -> LongWaitNotifier | None:

@@ -11,6 +11,7 @@ import typer
 
 from app.console.output import bad_option
 from app.queue.names import check_queue_name, parse_queue_list
+from app.queue.settings import MAX_DELAY
 
 if TYPE_CHECKING:
     from app.queue.admin import QueueAdmin
@@ -19,9 +20,40 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only (docs/
 QueueOption = Annotated[str | None, typer.Option("--queue", help="Only this queue")]
 
 
-def check_at_least(option: str, value: float | None, least: float) -> None:
-    if value is not None and not (math.isfinite(value) and value >= least):
-        bad_option(option, f"must be a number of {least:g} or more, not {value:g}")
+MAX_COUNT = 2**31 - 1
+"""The most any count option takes (a --limit, --max, --concurrency …): past it a value is a
+typo, and PostgreSQL's bigint (a LIMIT, an OFFSET of page x limit) would refuse it."""
+MAX_SECONDS = MAX_DELAY
+"""The most any duration option takes: 100 years, the longest delay dispatch accepts (a
+longer interval takes now() past the timestamps PostgreSQL can store)."""
+MAX_HOURS = MAX_DELAY / 3600
+
+
+def shown(value: float) -> str:
+    if isinstance(value, float) and not (value.is_integer() and abs(value) < 1e15):
+        return f"{value:g}"
+    return f"{int(value):,}"
+
+
+def check_range(option: str, value: float | None, least: float, most: float,
+                unit: str = "") -> None:
+    """A bad-option line (exit 2) for a value outside least..most, NaN and infinity included:
+    caught here, an absurd number never reaches the database as a statement it refuses."""
+    if value is not None and not (math.isfinite(value) and least <= value <= most):
+        bad_option(option, f"must be a number{unit} from {shown(least)} to {shown(most)}, "
+                           f"not {shown(value)}")
+
+
+def check_count(option: str, value: int | None, least: int = 0) -> None:
+    check_range(option, value, least, MAX_COUNT)
+
+
+def check_seconds(option: str, value: float | None, least: float = 0) -> None:
+    check_range(option, value, least, MAX_SECONDS, " of seconds")
+
+
+def check_hours(option: str, value: float | None) -> None:
+    check_range(option, value, 0, MAX_HOURS, " of hours")
 
 
 def queue_name(option: str, value: str) -> str:

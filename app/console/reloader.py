@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from app.console.output import printable
+
 POLL_SECONDS = 1.0
 WATCH_FLAG = "--watch"
 
@@ -26,7 +28,7 @@ WATCH_FLAG = "--watch"
 def log(text: str) -> None:
     """A line in the worker's format, on stderr: `  2026-11-28 07:13:06 WATCH …`."""
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    print(f"  {now} WATCH {text}", file=sys.stderr, flush=True)
+    print(f"  {now} WATCH {printable(text)}", file=sys.stderr, flush=True)
 
 
 def snapshot(root: Path) -> dict[Path, int]:

@@ -179,6 +179,9 @@ class JobInfo:
     chain_id: str | None = None
     chain_steps_after: int | None = None
     """Jobs of its chain still to come after it (for a failed job: that never ran)."""
+    arguments: Any = None
+    """The stored arguments (the payload's `data`, tagged values as stored), or the string
+    `[encrypted]` for an encrypted job."""
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> JobInfo:
@@ -314,6 +317,14 @@ class QueueAdmin:
         """Size and oldest wait of each of `queues`, in that order."""
         rows = self._run("monitor_queues", {"queues": list(queues)})
         return [QueueSize.from_row(row) for row in rows]
+
+    def known_queues(self, default: Sequence[str] = ()) -> list[str]:
+        """Every queue a job or a live worker names, and `default`, sorted."""
+        return [row.queue for row in self._run("known_queues", {"queues": list(default)})]
+
+    def queue_is_known(self, queue: str) -> bool:
+        """Whether any job, failed job or live worker names `queue`."""
+        return bool(self._run("queue_is_known", {"queue": queue})[0].known)
 
     def find_job(self, job_id: str) -> JobInfo | None:
         rows = self._run("find_job", {"id": job_id})

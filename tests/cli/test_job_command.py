@@ -51,3 +51,39 @@ def test_job_shows_where_a_job_is(queue, engine):
 def test_job_unknown_id(queue):
     assert_error(artisan("queue:job", "01UNKNOWN"), "01UNKNOWN")
     assert_error(artisan("queue:job", "01UNKNOWN", "--json"), "01UNKNOWN")
+
+
+def test_job_shows_the_arguments_and_encrypted_for_an_encrypted_job(queue, engine, monkeypatch):
+    from app.bootstrap import make_context
+    from app.queue import context
+    from app.queue.crypto import generate_key
+    from tests.jobs.limited import Secret
+
+    plain = dispatch(Record("invoice-7", seconds=0.5))
+    job = run_json("queue:job", plain)
+    assert job["arguments"] == {"tag": "invoice-7", "seconds": 0.5}
+    text = artisan("queue:job", plain, env={"COLUMNS": "120"})
+    line = next(line for line in text.stdout.splitlines() if line.startswith("Arguments"))
+    assert '"tag": "invoice-7"' in line and '"seconds": 0.5' in line
+
+    monkeypatch.setenv("APP_KEY", generate_key())
+    context.use(make_context())
+    secret = dispatch(Secret("s", "4111-1111-1111-1111"))
+    failed = insert_failed(engine, job_class="tests.jobs.limited.Secret")
+    with engine.begin() as conn:  # a failed encrypted job keeps its payload marked so
+        conn.execute(sa.text("UPDATE failed_jobs SET payload = (SELECT payload FROM jobs "
+                             "WHERE id = :secret) WHERE id = :id"),
+                     {"secret": secret, "id": failed})
+    for job_id in (secret, failed):
+        assert run_json("queue:job", job_id)["arguments"] == "[encrypted]"
+        text = artisan("queue:job", job_id, env={"COLUMNS": "120"})
+        line = next(line for line in text.stdout.splitlines() if line.startswith("Arguments"))
+        assert line.split() == ["Arguments", "[encrypted]"]
+        assert "4111" not in text.stdout
+
+
+def test_job_unknown_id_says_plainly_it_finished_or_was_never_dispatched(queue):
+    result = artisan("queue:job", "01KNOWNDONE")
+    assert_error(result, "job 01KNOWNDONE is not pending, delayed, reserved or failed: either "
+                         "it finished (a job that succeeds is deleted, not kept) or it was "
+                         "never dispatched")

@@ -161,6 +161,18 @@ def test_pause_and_resume_say_what_they_did_when_run_twice(queue, engine):
     assert count(engine, paused) == 0
 
 
+def test_pause_of_a_queue_no_job_or_worker_knows_warns_and_still_pauses(queue, engine):
+    result = artisan("queue:pause", "nosuchqueue")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Queue [nosuchqueue] paused: workers stop claiming from it."
+    assert result.stderr.startswith("warning: no job or worker knows the queue [nosuchqueue]")
+    assert "paused all the same" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert count(engine, "SELECT count(*) FROM paused_queues WHERE queue = 'nosuchqueue'") == 1
+    dispatch(Record("a"), queue="mail")
+    known = artisan("queue:pause", "mail")
+    assert known.returncode == 0 and known.stderr == ""
+
+
 # ----------------------------------------------------------------------- queue:monitor
 
 
@@ -207,6 +219,19 @@ def test_monitor_reports_size_and_oldest_wait_and_exits_1_over_a_threshold(queue
 def test_monitor_of_the_default_queue_is_ok_when_empty(queue):
     code, data = monitor()
     assert code == 0 and [q["queue"] for q in data["queues"]] == ["default"]
+
+
+def test_monitor_with_no_queue_checks_every_queue_and_exits_1_when_one_is_over(queue, engine):
+    for _ in range(3):
+        dispatch(Record("x"), queue="drowning")
+    reserve(engine, dispatch(Record("r"), queue="busy"))
+    code, data = monitor("--max", "2")
+    assert code == 1 and data["alert"] is True
+    sizes = {q["queue"]: (q["size"], q["status"]) for q in data["queues"]}
+    assert sizes == {"busy": (1, "ok"), "default": (0, "ok"), "drowning": (3, "alert")}
+    text = artisan("queue:monitor", "--max", "2", env={"COLUMNS": "80"})
+    assert text.returncode == 1
+    assert "ALERT" in next(line for line in text.stdout.splitlines() if "drowning" in line)
 
 
 @pytest.mark.parametrize("args, fragment", [

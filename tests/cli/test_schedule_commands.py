@@ -4,8 +4,10 @@ the real `python artisan.py`."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support import artisan, count
 
@@ -46,7 +48,7 @@ def test_schedule_test_runs_a_command_task_and_reports_its_exit_code(queue):
     failing = artisan("schedule:test", "failing command", env=schedule_env("mixed"))
     assert failing.returncode == 1
     assert "failing command: failed with exit code 1" in failing.stderr
-    assert "no job" in failing.stderr.lower()  # the command's own error line, logged
+    assert "is not pending" in failing.stderr  # the command's own error line, logged
 
 
 def test_schedule_test_of_an_unknown_task_names_those_there_are(queue):
@@ -78,3 +80,48 @@ def test_a_bad_schedule_is_one_line_and_exit_1(queue, module, message, command):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and message in lines[0]
+
+
+DUE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+
+
+def test_schedule_list_at_80_columns_keeps_each_time_whole_and_to_the_second(queue):
+    assert artisan("schedule:test", "nightly report", env=schedule_env("mixed")).returncode == 0
+    result = artisan("schedule:list", env={**schedule_env("mixed"), "COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, result.stdout
+    nightly = next(line for line in lines if line.startswith("nightly report"))
+    assert len(DUE_TIME.findall(nightly)) == 2  # next due and last run, each whole
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", result.stdout)  # no microseconds
+    assert "30 2 * * *" in result.stdout and "Europe/Paris" in result.stdout
+    for task in ("status", "failing command"):
+        assert len(DUE_TIME.findall(next(line for line in lines if line.startswith(task)))) == 1
+
+
+def claim_every_run_of_the_last_hours(engine, tasks: list[str], hours: int = 2) -> None:
+    """As a running scheduler leaves it: a claimed run at each five minutes, up to now."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO schedule_runs (task, due_at, claimed_by) "
+            "SELECT task, due, 'box:1' FROM unnest(CAST(:tasks AS text[])) AS task, "
+            "generate_series(date_trunc('hour', now()) - make_interval(hours => :hours), "
+            "now(), interval '5 minutes') AS due"), {"tasks": tasks, "hours": hours})
+
+
+def test_schedule_list_warns_when_no_scheduler_claimed_a_due_run(queue, engine):
+    result = artisan("schedule:list", env=schedule_env("mixed"))
+    assert result.returncode == 0
+    assert result.stderr.startswith("warning: no scheduler seems to be running: ")
+    assert "schedule:work" in result.stderr and len(result.stderr.splitlines()) == 1
+    as_json = artisan("schedule:list", "--json", env=schedule_env("mixed"))
+    assert json.loads(as_json.stdout) and "no scheduler seems to be running" in as_json.stderr
+
+    claim_every_run_of_the_last_hours(engine, ["nightly report", "status", "failing command"])
+    running = artisan("schedule:list", env=schedule_env("mixed"))
+    assert running.returncode == 0 and running.stderr == ""
+
+    with engine.begin() as conn:  # the scheduler stopped an hour ago
+        conn.execute(sa.text("DELETE FROM schedule_runs WHERE due_at > now() - interval '1 hour'"))
+    stopped = artisan("schedule:list", env=schedule_env("mixed"))
+    assert "no scheduler seems to be running" in stopped.stderr

@@ -12,8 +12,8 @@ import typer
 
 from app.console.cli import cli
 from app.console.format import aligned, iso, local, styled
-from app.console.options import JsonOption, check_at_least, queue_admin
-from app.console.output import console, echo, fail, print_json
+from app.console.options import JsonOption, check_count, check_hours, queue_admin
+from app.console.output import console, echo, fail, markup, print_json
 
 if TYPE_CHECKING:
     from app.queue.bus.batch import Batch
@@ -51,7 +51,7 @@ def batches(
     """The newest batches: progress, counters, state."""
     from app.queue.bus.batch import recent_batches
 
-    check_at_least("--limit", limit, 1)
+    check_count("--limit", limit, 1)
     found = recent_batches(limit)
     if as_json:
         print_json([batch_json(batch) for batch in found])
@@ -72,7 +72,6 @@ def show_batch(
     as_json: JsonOption = False,
 ) -> None:
     """One batch: its counters, state and failed jobs."""
-    from rich.markup import escape
     from rich.table import Table
 
     b = find_or_fail(batch_id)
@@ -83,14 +82,14 @@ def show_batch(
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for label, value in (
-            ("Batch", escape(b.id)), ("Name", escape(b.name) or "-"),
+            ("Batch", markup(b.id)), ("Name", markup(b.name) or "-"),
             ("State", styled(batch_state(b))),
             ("Progress", f"{b.progress}% ({b.processed_jobs} of {b.total_jobs} processed)"),
             ("Pending", str(b.pending_jobs)), ("Failed", str(b.failed_jobs)),
             ("Allows failures", "yes" if b.allows_failures else "no"),
             ("Created", local(b.created_at)), ("Cancelled", local(b.cancelled_at)),
             ("Finished", local(b.finished_at)),
-            ("Failed jobs", escape(", ".join(b.failed_job_ids)) or "-")):
+            ("Failed jobs", markup(", ".join(b.failed_job_ids)) or "-")):
         table.add_row(label, value)
     console().print(table)
 
@@ -122,6 +121,6 @@ def prune_batches(
 
     for option, value in (("--hours", hours), ("--unfinished", unfinished),
                           ("--cancelled", cancelled)):
-        check_at_least(option, value, 0)
+        check_hours(option, value)
     deleted = batch_store().prune(hours, unfinished, cancelled)
     echo(f"Deleted {deleted} batch{'' if deleted == 1 else 'es'}.")

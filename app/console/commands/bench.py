@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.console.cli import cli
+from app.console.options import check_count, check_seconds
 from app.console.output import bad_option, console, err_console, print_json
 
 if TYPE_CHECKING:
@@ -52,10 +53,10 @@ def bench(
                                  ("dispatchers", dispatchers, 1),
                                  ("dispatcher-jobs", dispatcher_jobs, 1),
                                  ("churn-jobs", churn_jobs, 2)):
-        if value < least:
-            bad_option(f"--{option}", f"must be at least {least:,}, not {value:,}")
-    if not timeout > 0:
-        bad_option("--timeout", f"must be more than 0, not {timeout:g}")
+        check_count(f"--{option}", value, least)
+    check_seconds("--timeout", timeout)
+    if timeout == 0:
+        bad_option("--timeout", "must be more than 0")
     chosen = chosen_figures(figures) if figures is not None else DEFAULT_FIGURES
     options = BenchOptions(jobs=jobs, workers=workers, concurrency=concurrency,
                            latency_jobs=latency_jobs, backlog_rows=backlog_rows, timeout=timeout,

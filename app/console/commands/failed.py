@@ -17,11 +17,12 @@ from app.console.format import aligned, indented, iso, local, plural
 from app.console.options import (
     JsonOption,
     QueueOption,
-    check_at_least,
+    check_count,
+    check_hours,
     optional_queue_name,
     queue_admin,
 )
-from app.console.output import USAGE, bad_option, console, echo, fail, print_json
+from app.console.output import USAGE, bad_option, console, echo, fail, markup, print_json
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -75,7 +76,6 @@ def print_failed(jobs: Sequence[FailedJob], width: int) -> None:
 
 def failed_table(jobs: Sequence[FailedJob], names: Sequence[str], widths: dict[str, int],
                  error_width: int, wide: bool) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     # Widths are set here: rich's own fitting squeezes the short columns to nothing to make
@@ -88,8 +88,8 @@ def failed_table(jobs: Sequence[FailedJob], names: Sequence[str], widths: dict[s
         table.add_column(title, width=size, no_wrap=title != "Class", overflow="fold")
     table.add_column("Error", width=error_width, overflow="fold")
     for job, name in zip(jobs, names, strict=True):
-        table.add_row(job.id, escape(job.queue), escape(name), failed_at(job, wide),
-                      escape(job.error))
+        table.add_row(markup(job.id), markup(job.queue), markup(name), failed_at(job, wide),
+                      markup(job.error))
     return table
 
 
@@ -103,9 +103,9 @@ def failed(
     as_json: JsonOption = False,
 ) -> None:
     """List failed jobs, newest first: id, queue, class, failed at, first line of the error."""
-    check_at_least("--limit", limit, 1)
-    check_at_least("--page", page, 1)
-    check_at_least("--offset", offset, 0)
+    check_count("--limit", limit, 1)
+    check_count("--page", page, 1)
+    check_count("--offset", offset, 0)
     if sum(option is not None for option in (page, offset, after)) > 1:
         bad_option("--page/--offset/--after", "use one of them at a time")
     skip = offset if offset is not None else ((page or 1) - 1) * limit
@@ -182,7 +182,7 @@ def forget(job_id: Annotated[str, typer.Argument(metavar="ID", help="Failed job 
 
 
 def flush_failed(hours: float | None) -> None:
-    check_at_least("--hours", hours, 0)
+    check_hours("--hours", hours)
     deleted = queue_admin().flush(hours)
     older = f" that failed more than {hours:g} hours ago" if hours is not None else ""
     echo(f"Deleted {plural(deleted, 'failed job')}{older}.")

@@ -9,7 +9,7 @@ import typer
 from app.console.cli import cli
 from app.console.format import iso, local, styled
 from app.console.options import JsonOption, queue_admin
-from app.console.output import console, echo, fail, print_json
+from app.console.output import console, echo, fail, markup, print_json
 
 if TYPE_CHECKING:
     from app.queue.admin import JobInfo
@@ -28,7 +28,7 @@ def job_json(job: JobInfo) -> dict[str, Any]:
             "error": error_summary(job.error) if job.error else None, "error_detail": job.error,
             "created_at": iso(job.created_at), "available_at": iso(job.available_at),
             "reserved_at": iso(job.reserved_at), "failed_at": iso(job.failed_at),
-            "worker": worker, "batch_id": job.batch_id,
+            "worker": worker, "batch_id": job.batch_id, "arguments": job.arguments,
             "chain": None if job.chain_id is None else
             {"id": job.chain_id, "steps_after": job.chain_steps_after}}
 
@@ -47,6 +47,22 @@ def where_is(job: JobInfo) -> str:
     return f"since {local(job.available_at)}"
 
 
+ARGUMENTS_SHOWN = 2000
+"""Characters of the arguments the table shows (--json shows them all)."""
+
+
+def arguments_text(arguments: Any) -> str:
+    """The arguments as one line of JSON (`[encrypted]` as it is), cut at ARGUMENTS_SHOWN."""
+    import json
+
+    if isinstance(arguments, str):
+        return arguments
+    text = json.dumps(arguments, ensure_ascii=False, default=str)
+    if len(text) <= ARGUMENTS_SHOWN:
+        return text
+    return f"{text[:ARGUMENTS_SHOWN]}… ({len(text):,} characters: --json shows them all)"
+
+
 def membership(job: JobInfo) -> list[tuple[str, str]]:
     """The Batch and Chain lines, for a job that belongs to one."""
     lines = []
@@ -59,7 +75,6 @@ def membership(job: JobInfo) -> list[tuple[str, str]]:
 
 
 def print_job(job: JobInfo) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from app.queue.admin import error_summary
@@ -70,19 +85,20 @@ def print_job(job: JobInfo) -> None:
     progress = f"{job.progress:g}%" if job.progress is not None else "-"
     if job.progress_message:
         progress += f" {job.progress_message}"
-    for label, value in (("Job", escape(job.id)),
-                         ("Class", escape(job.job_class or "?")),
-                         ("Queue", escape(job.queue)),
-                         ("State", f"{styled(job.state.value)} {escape(where_is(job))}"),
+    for label, value in (("Job", markup(job.id)),
+                         ("Class", markup(job.job_class or "?")),
+                         ("Queue", markup(job.queue)),
+                         ("Arguments", markup(arguments_text(job.arguments))),
+                         ("State", f"{styled(job.state.value)} {markup(where_is(job))}"),
                          ("Attempts", str(job.attempts)),
-                         ("Progress", escape(progress)),
-                         ("Last error", escape(error_summary(job.error)) or "-"),
+                         ("Progress", markup(progress)),
+                         ("Last error", markup(error_summary(job.error)) or "-"),
                          *membership(job)):
         table.add_row(label, value)
     console().print(table)
     if job.error and job.error.strip() != error_summary(job.error):
         console().print()
-        console().print(escape(job.error.rstrip()), style="dim", soft_wrap=True)
+        console().print(markup(job.error.rstrip(), lines=True), style="dim", soft_wrap=True)
 
 
 @cli.command("queue:job")
@@ -93,8 +109,8 @@ def job(
     """Where one job is (pending/delayed/reserved/failed), attempts, progress, last error."""
     info = queue_admin().find_job(job_id)
     if info is None:
-        fail(f"no job with id {job_id}: not pending, reserved or failed (done, or never "
-             "dispatched)")
+        fail(f"job {job_id} is not pending, delayed, reserved or failed: either it finished "
+             "(a job that succeeds is deleted, not kept) or it was never dispatched")
     if as_json:
         print_json(job_json(info))
     else:

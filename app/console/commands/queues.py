@@ -18,13 +18,22 @@ from app.console.format import age, iso, plural
 from app.console.long_waits import notify_long_waits
 from app.console.options import (
     JsonOption,
-    check_at_least,
+    check_count,
+    check_seconds,
     optional_queue_name,
     queue_admin,
     queue_name,
     queue_names,
 )
-from app.console.output import bad_option, console, echo, fail, print_json
+from app.console.output import (
+    bad_option,
+    console,
+    echo,
+    fail,
+    markup,
+    print_json,
+    print_warning,
+)
 from app.queue import context
 
 if TYPE_CHECKING:
@@ -44,7 +53,6 @@ def status_json(stats: QueueStats) -> dict[str, Any]:
 
 
 def status_table(rows: Sequence[QueueStats]) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_edge=False, header_style="bold")
@@ -53,7 +61,7 @@ def status_table(rows: Sequence[QueueStats]) -> Table:
         table.add_column(title, justify="right", no_wrap=True)
     table.add_column("Paused", no_wrap=True)
     for s in rows:
-        table.add_row(escape(s.queue), f"{s.pending:,}", f"{s.delayed:,}", f"{s.reserved:,}",
+        table.add_row(markup(s.queue), f"{s.pending:,}", f"{s.delayed:,}", f"{s.reserved:,}",
                       f"[red]{s.failed:,}[/]" if s.failed else "0",
                       age(s.oldest_pending_age),
                       "[yellow]paused[/]" if s.paused else "no")
@@ -67,7 +75,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Per queue: pending, delayed, reserved, failed, oldest pending age, paused."""
-    check_at_least("--interval", interval, 0.1)
+    check_seconds("--interval", interval, 0.1)
     if watch and as_json:
         bad_option("--watch", "cannot be combined with --json")
     admin = queue_admin()
@@ -114,7 +122,6 @@ def monitor_json(q: QueueSize, alerts: list[str]) -> dict[str, Any]:
 
 
 def monitor_table(rows: Sequence[tuple[QueueSize, list[str]]]) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -123,15 +130,15 @@ def monitor_table(rows: Sequence[tuple[QueueSize, list[str]]]) -> Table:
     table.add_column("Oldest pending", justify="right", no_wrap=True)
     table.add_column("Status", overflow="fold")
     for q, alerts in rows:
-        status = f"[bold red]ALERT[/] {escape('; '.join(alerts))}" if alerts else "[green]OK[/]"
-        table.add_row(escape(q.queue), f"{q.size:,}", age(q.oldest_pending_age), status)
+        status = f"[bold red]ALERT[/] {markup('; '.join(alerts))}" if alerts else "[green]OK[/]"
+        table.add_row(markup(q.queue), f"{q.size:,}", age(q.oldest_pending_age), status)
     return table
 
 
 @cli.command("queue:monitor")
 def monitor(
     queues: Annotated[str | None, typer.Argument(
-        metavar="QUEUES", help="Queues to watch, comma-separated (default QUEUE_DEFAULT)")] = None,
+        metavar="QUEUES", help="Queues to watch, comma-separated (default: every queue)")] = None,
     max_size: Annotated[int, typer.Option("--max", help="Alert when a queue has more jobs "
                                                          "than this")] = 1000,
     max_wait: Annotated[float | None, typer.Option(
@@ -142,11 +149,14 @@ def monitor(
         "--notify", help="Also notify the queues over their QUEUE_WAIT_THRESHOLDS")] = False,
 ) -> None:
     """Each queue's size and oldest wait; exit 1 when one is over --max or --max-wait (cron)."""
-    check_at_least("--max", max_size, 0)
-    check_at_least("--max-wait", max_wait, 0)
-    names = list(dict.fromkeys(queue_names("QUEUES", queues,
-                                           context.current().settings.default_queue)))
-    rows = [(q, q.alerts(max_size, max_wait)) for q in queue_admin().monitor(names)]
+    check_count("--max", max_size, 0)
+    check_seconds("--max-wait", max_wait)
+    admin = queue_admin()
+    default = context.current().settings.default_queue
+    # No queue named: every queue, so that one drowning is never missed for not being listed.
+    names = (admin.known_queues([default]) if queues is None
+             else list(dict.fromkeys(queue_names("QUEUES", queues, default))))
+    rows = [(q, q.alerts(max_size, max_wait)) for q in admin.monitor(names)]
     fire_queue_busy(rows)
     if notify:
         notify_long_waits()  # QUEUE_WAIT_THRESHOLDS' queues, not QUEUES; notices on stderr
@@ -195,6 +205,15 @@ def pause(queue: Annotated[str, typer.Argument(help="Queue to pause")]) -> None:
         echo(f"Queue [{queue}] paused: workers stop claiming from it.")
     else:
         echo(f"Queue [{queue}] was already paused.")
+    if not queue_admin().queue_is_known(queue):
+        warn_unknown_queue(queue)
+
+
+def warn_unknown_queue(queue: str) -> None:
+    """A pause of a queue no job or worker names is most likely a typo; it stands all the same
+    (a queue may be paused before its first job), so the warning says so and how to undo it."""
+    print_warning(f"no job or worker knows the queue [{queue}] (a typo?); it is paused all the "
+                  f"same, for jobs dispatched to it later (`queue:resume {queue}` undoes it)")
 
 
 @cli.command("queue:resume")

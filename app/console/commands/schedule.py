@@ -22,11 +22,14 @@ import typer
 
 from app.console.cli import cli
 from app.console.long_waits import watch_long_waits
-from app.console.output import echo, print_json
+from app.console.output import echo, markup, print_json, printable
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from app.queue.schedule import Task, Timing
     from app.queue.schedule.scheduler import Scheduler
+    from app.queue.schedule.store import LastRun
 
 
 def load_tasks() -> list[tuple[Task, Timing]]:
@@ -66,7 +69,7 @@ def run_artisan(arguments: Sequence[str], output: Callable[[str], None]) -> int:
 
 def log_line(text: str) -> None:
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    print(f"  {now} SCHEDULE {text}", file=sys.stderr, flush=True)
+    print(f"  {now} SCHEDULE {printable(text)}", file=sys.stderr, flush=True)
 
 
 def scheduler(tasks: list[tuple[Task, Timing]]) -> Scheduler:
@@ -137,23 +140,75 @@ def list_tasks(
     now = store.now()
     last = store.last_runs([task.label for task, _timing in tasks])
     rows = [task_row(task, timing, now, last.get(task.label)) for task, timing in tasks]
+    warn_if_no_scheduler(tasks, last, now)
     if json_output:
         print_json(rows)
-        return
-    if not rows:
+    elif not rows:
         echo("No scheduled tasks (declare them in app/schedule.py).")
-        return
-    from rich.table import Table
+    else:
+        print_tasks([task_cells(task, timing, now, last.get(task.label))
+                     for task, timing in tasks])
 
+
+COLUMNS = ("Task", "Kind", "Expression", "Time zone", "Next due", "Last run")
+
+
+def shown_time(value: dt.datetime, zone: dt.tzinfo) -> str:
+    """A due time in the task's zone (its own column), to the second: a run of schedule:test
+    is keyed by the clock's microseconds, which say nothing to a reader."""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def task_cells(task: Task, timing: Timing, now: dt.datetime,
+               last: LastRun | None) -> dict[str, str]:
+    return {"Task": task.label, "Kind": task.kind, "Expression": task.describe(),
+            "Time zone": task.zone_name,
+            "Next due": shown_time(timing.next_due(now), timing.zone),
+            "Last run": shown_time(last.due_at, timing.zone) if last is not None else "-"}
+
+
+def print_tasks(rows: Sequence[dict[str, str]]) -> None:
+    """One line per task when every column fits; on a narrow screen (80 columns), its kind,
+    expression and zone go on a line of their own under it: no time is ever wrapped."""
+    from app.console.format import aligned, fits, indented
     from app.console.output import console
 
-    table = Table(box=None, header_style="bold")
-    for column in ("Task", "Kind", "Expression", "Time zone", "Next due", "Last run"):
-        table.add_column(column, overflow="fold")
+    width = console().width
+    if fits(rows, COLUMNS, width):
+        console().print(tasks_table(rows))
+        return
+    columns = ("Task", "Next due", "Last run")
+    header, *lines = aligned([columns, *([row[title] for title in columns] for row in rows)])
+    echo(header)
+    for row, line in zip(rows, lines, strict=True):
+        echo(line)
+        echo(indented(f"{row['Kind']}: {row['Expression']} ({row['Time zone']})", width))
+
+
+def tasks_table(rows: Sequence[dict[str, str]]) -> Table:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in COLUMNS:
+        table.add_column(column, overflow="fold", no_wrap=column in ("Next due", "Last run"))
     for row in rows:
-        table.add_row(row["task"], row["kind"], row["expression"], row["timezone"],
-                      row["next_due"], row["last_run"]["due_at"] if row["last_run"] else "-")
-    console().print(table)
+        table.add_row(*(markup(row[column]) for column in COLUMNS))
+    return table
+
+
+def warn_if_no_scheduler(tasks: list[tuple[Task, Timing]], last: dict[str, LastRun],
+                         now: dt.datetime) -> None:
+    """A warning on stderr when a run fell due that no scheduler claimed (see
+    app/queue/schedule/health.py): the tasks are declared, but nothing runs them."""
+    from app.console.output import print_warning
+    from app.queue.schedule.health import missed_run
+
+    missed = missed_run(tasks, last, now)
+    if missed is not None:
+        print_warning(f"no scheduler seems to be running: {missed.task!r} was due at "
+                      f"{missed.due_at.astimezone():%Y-%m-%d %H:%M:%S %Z} and no scheduler has "
+                      "claimed that run (run `python artisan.py schedule:work`, or "
+                      "`schedule:run` from cron each minute)")
 
 
 def task_row(task: Task, timing: Timing, now: dt.datetime, last: Any) -> dict[str, Any]:

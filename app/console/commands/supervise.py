@@ -12,7 +12,7 @@ import typer
 from app.console.cli import cli
 from app.console.format import age, iso
 from app.console.options import JsonOption
-from app.console.output import bad_option, console, echo, print_json
+from app.console.output import bad_option, console, echo, markup, print_json, printable
 from app.queue import context, process
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def supervisor_store() -> SupervisorStore:
 
 def log_line(text: str) -> None:
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    sys.stderr.write(f"  {now} SUPERVISOR {text}\n")
+    sys.stderr.write(f"  {now} SUPERVISOR {printable(text)}\n")  # queue names are user text
     sys.stderr.flush()
 
 
@@ -129,7 +129,6 @@ def status(as_json: JsonOption = False) -> None:
     if not rows:
         echo("No supervisors.")
         return
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -137,6 +136,6 @@ def status(as_json: JsonOption = False) -> None:
         table.add_column(title, overflow="fold")
     for s in rows:
         processes = ", ".join(f"{pool}: {n}" for pool, n in s.processes.items()) or "none"
-        table.add_row(escape(s.name), escape(s.host), str(s.pid), s.state, escape(processes),
+        table.add_row(markup(s.name), markup(s.host), str(s.pid), s.state, markup(processes),
                       f"{age(s.heartbeat_age)} ago")
     console().print(table)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated
@@ -12,8 +14,9 @@ import typer
 
 from app.console.cli import cli
 from app.console.job_logs import log_jobs_to_stderr
-from app.console.options import queue_names
-from app.console.output import bad_option
+from app.console.job_output import keep_lines_whole
+from app.console.options import check_count, check_seconds, queue_names
+from app.console.output import bad_option, markup
 from app.queue import context, process
 
 if TYPE_CHECKING:
@@ -58,15 +61,14 @@ class WorkReporter:
             return
         if self.as_json:
             return self.json_line(event)
-        from rich.markup import escape  # after the first line, a lookup in sys.modules
 
         now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         took = f"{event.duration * 1000:,.2f}ms " if event.duration is not None else ""
         style = STATE_STYLE.get(event.state, "white")
-        line = (f"  {now} {escape(event.class_name)} [dim]{event.job_id}[/dim] "
+        line = (f"  {now} {markup(event.class_name)} [dim]{markup(event.job_id)}[/dim] "
                 f"{took}[bold {style}]{event.state}[/]")
         if event.detail and event.state != "DONE":
-            line += f" [dim]{escape(event.detail)}[/dim]"
+            line += f" [dim]{markup(event.detail)}[/dim]"
         self.console.print(line)
 
     def json_line(self, event: JobEvent) -> None:
@@ -79,15 +81,22 @@ class WorkReporter:
         self.out.flush()
 
     def log(self, text: str) -> None:
-        from rich.markup import escape
 
         now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        self.errors.print(f"  {now} [bold]WORKER[/] {escape(text)}")
+        self.errors.print(f"  {now} [bold]WORKER[/] {markup(text)}")
 
 
-def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
-    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        bad_option(f"--{name}", f"must be {'0 or more' if allow_zero else 'more than 0'}")
+def check_work_options(counts: dict[str, int | None], seconds: dict[str, float | None],
+                       max_time: float | None) -> None:
+    """Each count from 1 and each duration from 0 (both within the bounds of every numeric
+    option, app/console/options.py); --max-time more than 0."""
+    for option, value in counts.items():
+        check_count(option, value, least=1)
+    for option, value in seconds.items():
+        check_seconds(option, value)
+    check_seconds("--max-time", max_time)
+    if max_time == 0:
+        bad_option("--max-time", "must be more than 0")
 
 
 @cli.command("queue:work")
@@ -104,10 +113,12 @@ def work(
     stop_when_empty: Annotated[bool, typer.Option(help="Exit when the queues are empty")] = False,
     once: Annotated[bool, typer.Option(help="Process one job, then exit")] = False,
     rest: Annotated[float, typer.Option(help="Seconds to rest between jobs")] = 0.0,
-    name: Annotated[str, typer.Option(help="Name shown by queue:workers")] = "default",
+    name: Annotated[str | None, typer.Option(
+        help="Name shown by queue:workers (default HOST-PID)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per job")] = False,
     as_json: Annotated[bool, typer.Option(
-        "--json", help="One JSON object per job event on stdout (logs stay on stderr)")] = False,
+        "--json", help="One JSON object per job event on stdout (logs and what jobs print go "
+                       "to stderr)")] = False,
     watch: Annotated[bool, typer.Option(
         "--watch", help="Restart when a .py file under app/ changes (development)")] = False,
 ) -> None:
@@ -122,42 +133,45 @@ def work(
     ctx = context.current()
     settings = ctx.settings
     queues = queue_names("--queue", queue, settings.default_queue)
-    for option, value in (("concurrency", concurrency), ("tries", tries),
-                          ("memory", memory), ("max-jobs", max_jobs)):
-        _positive(option, value)
+    check_work_options({"--concurrency": concurrency, "--tries": tries, "--memory": memory,
+                        "--max-jobs": max_jobs},
+                       {"--sleep": sleep, "--timeout": timeout, "--backoff": backoff,
+                        "--rest": rest}, max_time)
     concurrency = concurrency or _default_concurrency()
     if concurrency > MAX_CONCURRENCY:
         bad_option("--concurrency (or JOB_WORKER_CONCURRENCY)",
                    f"must be at most {MAX_CONCURRENCY:,} (one thread per job: run more worker "
                    "processes instead)")
-    for option, seconds in (("sleep", sleep), ("timeout", timeout), ("backoff", backoff),
-                            ("rest", rest)):
-        _positive(option, seconds, allow_zero=True)
-    _positive("max-time", max_time)
     options = WorkerOptions(
         queues=queues, concurrency=concurrency, sleep=sleep,
         tries=tries, timeout=timeout, backoff=backoff, memory=memory, max_jobs=max_jobs,
-        max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest, name=name,
+        max_time=max_time, stop_when_empty=stop_when_empty, once=once, rest=rest,
+        name=default_worker_name() if name is None else name,
         listen=settings.listen,
     )
     from app.schema import require_current
 
     require_current(ctx.store.engine)
-    reporter = WorkReporter(quiet, as_json)
+    reporter = WorkReporter(quiet, as_json)  # takes the worker's own stdout and stderr first
+    keep_lines_whole(stdout_to_stderr=as_json)
     log_jobs_to_stderr(settings.job_packages)
     worker = Worker(ctx.store, settings, options, report=None if quiet else reporter.job,
                     log=reporter.log)
     if not (quiet or as_json):
-        from rich.markup import escape
 
         reporter.console.print(f"\n  [bold blue] INFO [/] Processing jobs from the "
-                               f"[bold]{escape(', '.join(queues))}[/] "
+                               f"[bold]{markup(', '.join(queues))}[/] "
                                f"{'queue' if len(queues) == 1 else 'queues'}.\n")
     reason = worker.run()
     reporter.log(f"stopped: {reason.value}")  # stderr, also with --quiet: why it exited
     ctx.store.engine.dispose()
     # Not sys.exit(): Python would wait for any non-daemon thread a job left running.
     process.exit_now(0, reporter.out, reporter.err)
+
+
+def default_worker_name() -> str:
+    """`HOST-PID`: each worker its own name in queue:workers, told apart without --name."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def _default_concurrency() -> int:

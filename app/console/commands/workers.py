@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.console.cli import cli
-from app.console.format import age, aligned, indented, iso, styled
+from app.console.format import age, aligned, fits, indented, iso, styled
 from app.console.options import JsonOption, queue_admin
-from app.console.output import console, echo, err_console, print_json
+from app.console.output import console, echo, err_console, markup, print_json
 from app.queue import context
 
 if TYPE_CHECKING:
@@ -39,12 +39,6 @@ def worker_cells(w: WorkerInfo) -> dict[str, str]:
             "State": w.state.value}
 
 
-def fits(rows: Sequence[dict[str, str]], columns: Sequence[str], width: int) -> bool:
-    """Whether `columns` fit on one line of `width`, two spaces apart, none cut."""
-    widths = [max(len(title), *(len(row[title]) for row in rows)) for title in columns]
-    return sum(widths) + 2 * (len(columns) - 1) <= width
-
-
 def print_workers(workers: Sequence[WorkerInfo], width: int) -> None:
     """One line per worker when every column fits; on a narrow screen (80 columns), its host
     and queues go on a line of their own under it, wrapped: nothing is dropped or cut."""
@@ -63,7 +57,6 @@ def print_workers(workers: Sequence[WorkerInfo], width: int) -> None:
 
 
 def workers_table(rows: Sequence[dict[str, str]]) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -71,7 +64,7 @@ def workers_table(rows: Sequence[dict[str, str]]) -> Table:
         table.add_column(title, justify="right" if title in NUMBERS else "left",
                          overflow="fold", no_wrap=title in NUMBERS)
     for row in rows:
-        table.add_row(*(styled(row[title]) if title == "State" else escape(row[title])
+        table.add_row(*(styled(row[title]) if title == "State" else markup(row[title])
                         for title in COLUMNS))
     return table
 

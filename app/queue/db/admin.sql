@@ -149,7 +149,9 @@ ORDER BY q.position;
 
 -- name: find_job
 -- One job wherever it is: in `jobs` (pending, delayed or reserved, with its worker) or in
--- `failed_jobs`. At most one row: a job is moved between the tables in one statement.
+-- `failed_jobs`. At most one row: a job is moved between the tables in one statement. The
+-- arguments of an encrypted job are the string '[encrypted]': its ciphertext never leaves the
+-- database either.
 SELECT j.id, j.queue, j.payload->>'job' AS job_class, j.attempts, j.priority,
        CASE WHEN j.reserved_at IS NOT NULL THEN 'reserved'
             WHEN j.available_at > now() THEN 'delayed'
@@ -158,13 +160,17 @@ SELECT j.id, j.queue, j.payload->>'job' AS job_class, j.attempts, j.priority,
        j.created_at, j.available_at, j.reserved_at, NULL::timestamptz AS failed_at,
        j.reserved_by AS worker_id, w.name AS worker_name, w.host AS worker_host,
        w.pid AS worker_pid, j.batch_id, j.chain ->> 'id' AS chain_id,
-       jsonb_array_length(j.chain -> 'next') AS chain_steps_after
+       jsonb_array_length(j.chain -> 'next') AS chain_steps_after,
+       CASE WHEN j.payload ->> 'encrypted' = 'true' THEN to_jsonb(CAST('[encrypted]' AS text))
+            ELSE j.payload -> 'data' END AS arguments
 FROM jobs j LEFT JOIN workers w ON w.id = j.reserved_by
 WHERE j.id = :id
 UNION ALL
 SELECT f.id, f.queue, f.payload->>'job', f.attempts, f.priority, 'failed', NULL, NULL, f.exception,
        NULL, NULL, NULL, f.failed_at, NULL, NULL, NULL, NULL, f.batch_id, f.chain ->> 'id',
-       jsonb_array_length(f.chain -> 'next')
+       jsonb_array_length(f.chain -> 'next'),
+       CASE WHEN f.payload ->> 'encrypted' = 'true' THEN to_jsonb(CAST('[encrypted]' AS text))
+            ELSE f.payload -> 'data' END
 FROM failed_jobs f
 WHERE f.id = :id;
 
@@ -172,19 +178,52 @@ WHERE f.id = :id;
 -- Workers with their state by the database clock: dead (no heartbeat for :retry_after
 -- seconds, whether or not its jobs were given back yet), stopped (it exited), live. Without
 -- :include_all, live workers and those dead (silent, or found so within the last hour) only:
--- a stopped worker exited as asked (--stop-when-empty, queue:restart, a signal). A row marked
--- stopped shows 0 running: the count is that of its last heartbeat, and its jobs are done or
--- were given back.
+-- a stopped worker exited as asked (--stop-when-empty, queue:restart, a signal). Running is
+-- counted from the jobs each worker has reserved now (through the partial
+-- jobs_reserved_by_idx: a worker's own few rows), not read from its last heartbeat: a job
+-- shows as running the moment it is claimed, at no cost to the worker. Capped at the
+-- worker's concurrency: a job claimed ahead is reserved but waits for a free slot. A row
+-- marked stopped shows 0: its jobs are done or were given back.
 SELECT id, name, host, pid, queues, concurrency,
-       CASE WHEN stopped_at IS NULL THEN running ELSE 0 END AS running, processed, failed,
+       CASE WHEN stopped_at IS NULL
+            THEN least(concurrency, (SELECT count(*) FROM jobs j
+                                     WHERE j.reserved_at IS NOT NULL AND j.reserved_by = w.id))
+            ELSE 0 END::integer AS running, processed, failed,
        started_at, heartbeat_at, stopped_at,
        extract(epoch FROM now() - heartbeat_at)::double precision AS heartbeat_age,
        CASE WHEN exit_reason = 'no heartbeat' THEN 'dead'
             WHEN stopped_at IS NOT NULL THEN 'stopped'
             WHEN heartbeat_at < now() - make_interval(secs => :retry_after) THEN 'dead'
             ELSE 'live' END AS state
-FROM workers
+FROM workers w
 WHERE CAST(:include_all AS boolean)
    OR stopped_at IS NULL
    OR (exit_reason = 'no heartbeat' AND stopped_at > now() - interval '1 hour')
 ORDER BY started_at, id;
+
+-- name: known_queues
+-- Every queue a job or a live worker names, and :queues (the default queue), sorted: what
+-- queue:monitor checks when no queue is named. The waiting jobs' queues are read by a loose
+-- index scan of jobs_claim_idx (queue first): one index probe per distinct queue, however
+-- many rows each holds; the reserved ones through the partial jobs_reserved_by_idx (few).
+WITH RECURSIVE waiting(queue) AS (
+    (SELECT queue FROM jobs WHERE reserved_at IS NULL ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.queue FROM jobs j
+            WHERE j.reserved_at IS NULL AND j.queue > w.queue ORDER BY j.queue LIMIT 1)
+    FROM waiting w WHERE w.queue IS NOT NULL
+)
+SELECT queue FROM waiting WHERE queue IS NOT NULL
+UNION SELECT queue FROM jobs WHERE reserved_at IS NOT NULL
+UNION SELECT unnest(queues) FROM workers WHERE stopped_at IS NULL
+UNION SELECT unnest(CAST(:queues AS text[]))
+ORDER BY queue;
+
+-- name: queue_is_known
+-- Whether any job (waiting, reserved or failed) or any worker not stopped names :queue: a
+-- queue:pause of a queue nothing knows is most likely a typo. Each probe is one index lookup.
+SELECT EXISTS (SELECT 1 FROM jobs WHERE queue = :queue AND reserved_at IS NULL)
+    OR EXISTS (SELECT 1 FROM jobs WHERE queue = :queue AND reserved_at IS NOT NULL)
+    OR EXISTS (SELECT 1 FROM failed_jobs WHERE queue = :queue)
+    OR EXISTS (SELECT 1 FROM workers WHERE stopped_at IS NULL AND :queue = ANY(queues))
+    AS known;
