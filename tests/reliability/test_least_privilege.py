@@ -16,13 +16,14 @@ from app.queue.context import QueueContext
 from tests.jobs.basic import AlwaysFails, FailTimes, Record
 from tests.support import artisan, count, ledger
 
-# The README's grants, word for word (section "A role of its own").
+# The guide's grants, word for word (docs/operations.md, section "A role of its own").
 DISPATCHER_GRANTS = ("GRANT INSERT, SELECT (queue) ON jobs TO {role}",
                      "GRANT SELECT, INSERT, UPDATE ON job_batches TO {role}")
 WORKER_GRANTS = (
     "GRANT SELECT, INSERT, UPDATE, DELETE ON jobs, failed_jobs, workers TO {role}",
     "GRANT SELECT, UPDATE ON job_batches TO {role}",
     "GRANT SELECT ON paused_queues, queue_signals, alembic_version TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON queue_metrics TO {role}",
 )
 OPERATOR_GRANTS = (*WORKER_GRANTS,
                    "GRANT INSERT, UPDATE, DELETE ON paused_queues, queue_signals TO {role}",
@@ -93,6 +94,9 @@ def test_the_documented_grants_are_enough_for_a_dispatcher_and_a_worker(queue, e
                      env={"DATABASE_URL": roles["worker"]}, timeout=90)
     assert worker.returncode == 0, worker.stderr
     assert "Traceback" not in worker.stderr
+    # Its per-minute metrics too: the worker's grants name queue_metrics.
+    assert "permission denied" not in worker.stderr, worker.stderr
+    assert count(engine, "SELECT count(*) FROM queue_metrics") > 0
     assert count(engine, "SELECT count(*) FROM jobs") == 0
     assert [event for _, event in ledger(engine, "retried")] == ["attempt 1", "attempt 2"]
     assert ledger(engine, "failed")[-1] == ("failed", "failed: RuntimeError")
