@@ -5,7 +5,10 @@ and a worker that drains, retries and fails jobs; and a dispatcher can do nothin
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +17,7 @@ import sqlalchemy as sa
 from app.queue import batch, context, dispatch, dispatch_many
 from app.queue.context import QueueContext
 from tests.jobs.basic import AlwaysFails, FailTimes, Record
-from tests.support import artisan, count, ledger
+from tests.support import ROOT, artisan, count, ledger, wait_for
 
 # The guide's grants, word for word (docs/operations.md, section "A role of its own").
 DISPATCHER_GRANTS = ("GRANT INSERT, SELECT (queue) ON jobs TO {role}",
@@ -27,7 +30,14 @@ WORKER_GRANTS = (
 )
 OPERATOR_GRANTS = (*WORKER_GRANTS,
                    "GRANT INSERT, UPDATE, DELETE ON paused_queues, queue_signals TO {role}",
-                   "GRANT DELETE ON job_batches TO {role}")
+                   "GRANT DELETE ON job_batches TO {role}",
+                   "GRANT SELECT, UPDATE ON supervisors TO {role}")
+# supervise: its children are workers; it checks long waits too.
+SUPERVISOR_GRANTS = (
+    *WORKER_GRANTS,
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON supervisors, supervisor_processes TO {role}",
+    "GRANT SELECT, INSERT, UPDATE ON queue_notifications TO {role}",
+)
 # The test jobs write to the suite's own ledger table: not a queue table.
 LEDGER_GRANTS = ("GRANT INSERT ON ledger TO {role}",
                  "GRANT USAGE ON SEQUENCE ledger_id_seq TO {role}")
@@ -56,7 +66,8 @@ def roles(queue, engine, database_url) -> Iterator[dict[str, str]]:
     password = secrets.token_hex(8)
     made = {"dispatcher": (f"{database}_dispatcher", DISPATCHER_GRANTS),
             "worker": (f"{database}_worker", WORKER_GRANTS + LEDGER_GRANTS),
-            "operator": (f"{database}_operator", OPERATOR_GRANTS)}
+            "operator": (f"{database}_operator", OPERATOR_GRANTS),
+            "supervisor": (f"{database}_supervisor", SUPERVISOR_GRANTS + LEDGER_GRANTS)}
     try:
         for role, grants in made.values():
             create_role(engine, role, password, grants)
@@ -121,3 +132,37 @@ def test_the_console_needs_only_the_operator_grants(queue, engine, roles):
     # one-line QueueDatabaseError is the database errors' work, issue 12.)
     refused = artisan("queue:pause", "mail", env={"DATABASE_URL": roles["worker"]})
     assert refused.returncode != 0 and "permission denied" in refused.stderr
+
+
+def test_supervise_and_its_commands_need_only_the_documented_grants(queue, engine, roles,
+                                                                     tmp_path):
+    """supervise runs a child, records its processes and sends a long-wait notification as
+    the supervisor's role; supervise:status, :pause and :terminate work as the operator's."""
+    dispatch(Record("supervised"))
+    dispatch(Record("waiting"), queue="lp-waiting")  # no child serves it: it waits
+    err = tmp_path / "supervise.err"
+    supervisors = {"main": {"balance": "simple", "processes": 1, "sleep": 0.2, "max_time": 120}}
+    proc = subprocess.Popen(
+        [sys.executable, "artisan.py", "supervise"], cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=err.open("w"),
+        env={**os.environ, "DATABASE_URL": roles["supervisor"],
+             "QUEUE_SUPERVISORS": json.dumps(supervisors),
+             "QUEUE_WAIT_THRESHOLDS": json.dumps({"lp-waiting": 0.01})})
+    as_operator = {"DATABASE_URL": roles["operator"]}
+    try:
+        assert wait_for(lambda: ledger(engine, "supervised"), timeout=60), err.read_text()
+        assert wait_for(lambda: count(engine, "SELECT count(*) FROM queue_notifications") == 1,
+                        timeout=30), err.read_text()
+        status = artisan("supervise:status", "--json", env=as_operator)
+        assert status.returncode == 0, status.stderr
+        assert [s["state"] for s in json.loads(status.stdout)["supervisors"]] == ["running"]
+        for command in ("supervise:pause", "supervise:terminate"):
+            result = artisan(command, env=as_operator)
+            assert result.returncode == 0, (command, result.stderr)
+        assert proc.wait(60) == 0, err.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "permission denied" not in err.read_text(), err.read_text()
+    assert count(engine, "SELECT count(*) FROM supervisor_processes") > 0
