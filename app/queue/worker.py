@@ -30,6 +30,7 @@ from app.queue.db.store import JobStore
 from app.queue.errors import (
     ClaimRefused,
     DatabaseUnavailable,
+    InvalidJobOption,
     JobTimeout,
     MaxAttemptsExceeded,
     PayloadError,
@@ -58,6 +59,7 @@ from app.queue.runner import (
     run_attempt,
     start_attempt,
     timeout_of,
+    traceback_text,
     tries_of,
     uses_middleware,
 )
@@ -553,8 +555,9 @@ class Worker:
             return self.ahead.popleft()
 
     def _error_result(self, slot: Slot, error: BaseException) -> AttemptResult:
+        """Never raises (decide_after_error does not): a result is always posted."""
         return decide_after_error(slot.job, error, self.defaults, 0.0) if slot.job \
-            else AttemptResult(Outcome.FAIL, error=error, error_text=repr(error))
+            else AttemptResult(Outcome.FAIL, error=error, error_text=traceback_text(error))
 
     def _post(self, slot: Slot, result: AttemptResult) -> None:
         """From a job thread, or the event loop's: the main thread records the outcome."""
@@ -601,7 +604,10 @@ class Worker:
         if claimed.batch_id is not None or claimed.chain_id is not None:
             job.batch_id, job.chain_id = claimed.batch_id, claimed.chain_id
         slot.job, slot.class_name = job, type(job).__qualname__
-        tries = tries_of(job, self.defaults)
+        try:
+            tries = tries_of(job, self.defaults)
+        except InvalidJobOption as bad:
+            return AttemptResult(Outcome.FAIL, error=bad, error_text=f"InvalidJobOption: {bad}")
         if claimed.attempts > tries:
             exceeded = MaxAttemptsExceeded(
                 f"{slot.class_name} has been attempted too many times ({claimed.attempts - 1} "

@@ -19,6 +19,7 @@ from app.queue.db.libpq import INSERT_JOB, INSERT_UNIQUE_JOB, Claimer, dispatch_
 from app.queue.db.records import ClaimedJob, FailRecorded, NewJob, UniqueLock
 from app.queue.db.sql import INSERT_JOBS_UNIQUE_SQL, NOTIFY_QUEUES_SQL, QUERIES
 from app.queue.settings import MAX_DELAY
+from app.queue.text import storable, storable_or_none
 
 COPY_JOBS_SQL = "COPY jobs (id, queue, payload, priority) FROM STDIN"
 COPY_MEMBERS_SQL = "COPY jobs (id, queue, payload, priority, batch_id, chain) FROM STDIN"
@@ -223,7 +224,7 @@ class JobStore:
     def release(self, worker_id: str, job_id: str, delay: float, error: str | None) -> bool:
         rows = self._run("release_job", {"worker": worker_id, "id": job_id,
                                          "delay": min(max(delay, 0.0), MAX_DELAY),
-                                         "error": error})
+                                         "error": storable_or_none(error)})
         if rows and delay <= 0:
             self._run("notify_queues", {"queues": [rows[0].queue]})
         return bool(rows)
@@ -241,7 +242,8 @@ class JobStore:
         """None if the job is no longer `worker_id`'s. `error`: the one-line summary a
         chain's or batch's catch job gets."""
         rows = self._run("fail_job", {"worker": worker_id, "id": job_id,
-                                      "exception": exception, "error": error})
+                                      "exception": storable(exception),
+                                      "error": storable_or_none(error)})
         return FailRecorded(rows[0].finished_batch) if rows else None
 
     def cancel(self, job_id: str, exception: str) -> CancelOutcome:
@@ -260,7 +262,7 @@ class JobStore:
             return CancelOutcome.REMOVED
 
     def append_failure_note(self, job_id: str, note: str) -> None:
-        self._run("append_failure_note", {"id": job_id, "note": note})
+        self._run("append_failure_note", {"id": job_id, "note": storable(note)})
 
     def set_progress(self, worker_id: str, job_id: str, percent: float,
                      message: str | None) -> None:

@@ -7,11 +7,13 @@ existed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from app.queue.errors import Abort, QueueError
 from app.queue.job import Job
+from app.queue.settings import MAX_DELAY
 
 Next = Callable[[Job], Any]
 
@@ -51,8 +53,13 @@ def middleware_of(job: Job) -> list[Any]:
 
 def hold_back(job: Job, delay: float) -> None:
     """Put `job` back without running it, for `delay` seconds, and without counting the
-    attempt: what a limit does instead of calling `next` (the worker line says LIMITED)."""
-    job._limited_delay = max(float(delay), 0.0)
+    attempt: what a limit does instead of calling `next` (the worker line says LIMITED).
+    Refuses what `Job.release()` refuses: a NaN delay could never be stored."""
+    seconds = float(delay)
+    if not math.isfinite(seconds) or seconds > MAX_DELAY:
+        raise ValueError(f"hold_back delay must be a finite number of seconds up to "
+                         f"{MAX_DELAY:.0f} (100 years), not {delay!r}")
+    job._limited_delay = max(seconds, 0.0)
 
 
 def worker_of(job: Job) -> str | None:
