@@ -1,10 +1,37 @@
-"""The database layer: the only code that runs SQL.
+"""The old home of the PostgreSQL driver, now app/queue/connections/database/.
 
-    sql.py       the named statements (queries.sql, admin.sql), loaded once
-    store.py     JobStore: dispatch's and the worker's statements, one method each
-    libpq.py     the hot paths through libpq itself: dispatch's own connection, the claim
-    errors.py    driver errors translated into QueueDatabaseError, once, at this boundary
-    records.py   the rows that cross the boundary (NewJob, ClaimedJob)
-
-The operating commands' queries are run by app/queue/admin.py (QueueAdmin).
+`app.queue.db.store` (and every other module that lived here) is the very module at its new
+path, not a copy: code written against the old paths (user code, branches started before the
+move) keeps importing the same classes, queries and enums, and patching one patches the other.
 """
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+
+OLD = __name__ + "."
+NEW = "app.queue.connections.database."
+
+
+class OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds `app.queue.db.X` as the module `app.queue.connections.database.X`."""
+
+    def find_spec(self, fullname: str, path: object = None,
+                  target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(OLD):
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        return importlib.import_module(NEW + spec.name.removeprefix(OLD))
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Already executed under its new name."""
+
+
+if not any(isinstance(finder, OldPaths) for finder in sys.meta_path):
+    sys.meta_path.insert(0, OldPaths())
