@@ -18,7 +18,7 @@ from __future__ import annotations
 import traceback
 
 from app.queue import context
-from app.queue.db.store import CancelOutcome
+from app.queue.connections.records import CancelOutcome
 from app.queue.errors import JobCancelled
 from app.queue.interrupt import raise_in_thread
 from app.queue.runner import AttemptResult, Outcome, request_cancel

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.queue import process
-from app.queue.db.store import JobStore
+from app.queue.connections.base import QueueStore
 from app.queue.errors import DatabaseUnavailable
 from app.queue.runner import call_failed_hook
 from app.queue.slot import Slot
@@ -24,7 +24,7 @@ HOOK_ENDED = "hook ended"
 class FailedHooks:
     """The hooks of one worker. `running` is read and written by the main thread only."""
 
-    def __init__(self, store: JobStore, pool: JobThreads, timeouts: Timeouts,
+    def __init__(self, store: QueueStore, pool: JobThreads, timeouts: Timeouts,
                  events: queue.SimpleQueue[tuple[str, Any]],
                  log: Callable[[str], None]) -> None:
         self.store = store

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from app.queue import events
-from app.queue.db.records import ClaimedJob
+from app.queue.connections.records import ClaimedJob
 from app.queue.job import Job
 from app.queue.runner import AttemptResult, Outcome
 from app.queue.text import storable

@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, NoReturn
 
 from app.queue import payload, process
-from app.queue.db.store import JobStore
+from app.queue.connections.base import QueueStore
 from app.queue.errors import JobCancelled, JobTimeout, PayloadError
 from app.queue.interrupt import raise_in_thread
 from app.queue.job import Job
@@ -154,7 +154,7 @@ class Timeouts:
         os.execve(sys.executable, sys.orig_argv, env)
 
     def record_jobs_left_by_restart(
-            self, store: JobStore, resolver: JobClassResolver,
+            self, store: QueueStore, resolver: JobClassResolver,
             record: Callable[[Slot, AttemptResult, str], None],
             until_answers: Callable[[Callable[[], Any]], Any]) -> None:
         """In the fresh process: write the timeouts of the jobs the old one left reserved."""
@@ -162,7 +162,7 @@ class Timeouts:
         for entry in json.loads(raw) if raw else []:
             until_answers(partial(self._record_left, entry, store, resolver, record))
 
-    def _record_left(self, entry: dict[str, Any], store: JobStore,
+    def _record_left(self, entry: dict[str, Any], store: QueueStore,
                      resolver: JobClassResolver,
                      record: Callable[[Slot, AttemptResult, str], None]) -> None:
         claimed = store.reserved_job(entry["id"], entry["worker"])

@@ -22,11 +22,9 @@ from itertools import chain
 from typing import Any
 
 from app.queue import cancellation, job_events, payload, process
-from app.queue.admin import QueueAdmin
 from app.queue.bus.batch import announce_finished
-from app.queue.db.libpq import libpq_conninfo
-from app.queue.db.records import ClaimedJob
-from app.queue.db.store import JobStore
+from app.queue.connections.base import QueueStore, WakeupListener
+from app.queue.connections.records import ClaimedJob
 from app.queue.errors import (
     ClaimRefused,
     DatabaseUnavailable,
@@ -41,8 +39,7 @@ from app.queue.heartbeat import Heartbeat
 from app.queue.hooks import HOOK_ENDED, FailedHooks
 from app.queue.ids import new_id
 from app.queue.job import Job
-from app.queue.listener import Listener
-from app.queue.metrics import MetricsRecorder, MetricsStore
+from app.queue.metrics import MetricsRecorder
 from app.queue.outage import (
     REFUSED_WRITE_ERRORS,
     OutageLog,
@@ -148,7 +145,7 @@ class JobEvent:
 
 
 class Worker:
-    def __init__(self, store: JobStore, settings: QueueSettings, options: WorkerOptions,
+    def __init__(self, store: QueueStore, settings: QueueSettings, options: WorkerOptions,
                  report: Callable[[JobEvent], None] | None = None,
                  log: Callable[[str], None] = lambda line: None) -> None:
         self.store = store
@@ -213,11 +210,11 @@ class Worker:
         self.claimer = store.claimer(prepare=settings.listen)
         # Counted per job in memory, written by the heartbeat thread: never a write per job.
         self.metrics = MetricsRecorder(settings.metrics_days)
-        self.metrics_store = MetricsStore(store.engine)
+        self.metrics_store = store.metrics()
         self._metrics_refused = False
         self.bloat = BloatGuard(store, settings.vacuum_every, self.log)
         self.heartbeat: Heartbeat | None = None
-        self.listener: Listener | None = None
+        self.listener: WakeupListener | None = None
         self._announced_wait = False
         self._limited_due: list[float] = []
         """When the jobs this worker put back for a limit are due (monotonic, a heap)."""
@@ -254,9 +251,8 @@ class Worker:
         self.timeouts.record_jobs_left_by_restart(self.store, self.resolver, self._record,
                                                   self._until_database_answers)
         if self.options.listen:
-            conninfo = libpq_conninfo(self.store.engine.url)
-            self.listener = Listener(conninfo, self.options.queues, self.wake, self.outage,
-                                     on_cancel=self._cancel_heard)
+            self.listener = self.store.listener(self.options.queues, self.wake, self.outage,
+                                                on_cancel=self._cancel_heard)
             self.listener.start()
             self.listener.ready.wait(timeout=10)
 
@@ -315,9 +311,7 @@ class Worker:
         """Empty, or paused: saying "queue empty" while a paused queue holds jobs would lie."""
         try:
             paused = sorted(set(self.store.paused_queues()).intersection(self.options.queues))
-            waiting = {stats.queue: stats.pending
-                       for stats in QueueAdmin(self.store.engine).status(paused)
-                       if stats.queue in paused and stats.pending} if paused else {}
+            waiting = self.store.pending_counts(paused) if paused else {}
         except DatabaseUnavailable:
             return StopReason.EMPTY
         if not waiting:

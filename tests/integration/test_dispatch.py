@@ -12,6 +12,8 @@ import time
 import psycopg
 import pytest
 import sqlalchemy as sa
+from app.queue.db.records import NewJob
+from app.queue.db.store import JobStore
 from sqlalchemy.orm import Session
 from ulid import ULID
 
@@ -23,8 +25,6 @@ from app.queue import (
     dispatch_many,
     dispatch_sync,
 )
-from app.queue.db.records import NewJob
-from app.queue.db.store import JobStore
 from app.queue.errors import QueueDatabaseError, SchemaMissing
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
 from tests.support import count, dispatch_connection_busy

@@ -15,6 +15,8 @@ import types
 
 OLD = __name__ + "."
 NEW = "app.queue.connections.database."
+MOVED_UP = {"records": "app.queue.connections.records"}
+"""Modules that left the driver for the contract's side: the rows every driver shares."""
 
 
 class OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -27,7 +29,8 @@ class OldPaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.machinery.ModuleSpec(fullname, self)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
-        return importlib.import_module(NEW + spec.name.removeprefix(OLD))
+        name = spec.name.removeprefix(OLD)
+        return importlib.import_module(MOVED_UP.get(name, NEW + name))
 
     def exec_module(self, module: types.ModuleType) -> None:
         """Already executed under its new name."""

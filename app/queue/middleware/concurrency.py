@@ -7,7 +7,7 @@ import functools
 import logging
 from typing import Any
 
-from app.queue.db.limits import KeyWrites, LimitState
+from app.queue.connections.database.limits import KeyWrites, LimitState
 from app.queue.errors import QueueDatabaseError
 from app.queue.job import Job
 from app.queue.middleware.checks import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from app.queue.db.limits import KeyWrites, LimitState
+from app.queue.connections.database.limits import KeyWrites, LimitState
 from app.queue.errors import QueueDatabaseError, RetryAfter
 from app.queue.ids import new_id
 from app.queue.job import Job

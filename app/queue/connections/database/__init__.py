@@ -1,10 +1,14 @@
-"""The database layer: the only code that runs SQL.
+"""The PostgreSQL driver of the queue-store contract (../base.py): the only code that runs SQL.
 
     sql.py       the named statements (queries.sql, admin.sql), loaded once
-    store.py     JobStore: dispatch's and the worker's statements, one method each
+    store.py     JobStore, the contract's QueueStore: one method per named statement
     libpq.py     the hot paths through libpq itself: dispatch's own connection, the claim
+    listener.py  LISTEN/NOTIFY wake-ups and cancel notices
+    metrics.py   the per-minute metrics (metrics.sql)
+    batches.py, limits.py   the batch and middleware-limit stores
+    wakeups.py   which dispatches NOTIFY, and the trailing one
     errors.py    driver errors translated into QueueDatabaseError, once, at this boundary
-    records.py   the rows that cross the boundary (NewJob, ClaimedJob)
 
+The rows that cross the boundary (NewJob, ClaimedJob …) are every driver's: ../records.py.
 The operating commands' queries are run by app/queue/admin.py (QueueAdmin).
 """

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.sql import BATCH_QUERIES, as_psycopg
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.sql import BATCH_QUERIES, as_psycopg
 
 INSERT_BATCH_SQL = as_psycopg(BATCH_QUERIES["insert_batch"])
 ADD_TO_BATCH_SQL = as_psycopg(BATCH_QUERIES["add_to_batch"])

@@ -25,9 +25,8 @@ from psycopg import pq
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.records import ClaimedJob
-from app.queue.db.sql import (
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.sql import (
     CLAIM_CARRYING_MEMBERS_SQL,
     CLAIM_JOBS_SQL,
     INSERT_JOB_QUIETLY_SQL,
@@ -37,7 +36,8 @@ from app.queue.db.sql import (
     NOTIFY_QUEUES_SQL,
     SET_LOCK_TIMEOUT_SQL,
 )
-from app.queue.db.wakeups import Wakeups
+from app.queue.connections.database.wakeups import Wakeups
+from app.queue.connections.records import ClaimedJob
 from app.queue.errors import ClaimRefused, DatabaseUnavailable
 
 Setup = Sequence[tuple[str, Mapping[str, Any] | None]]

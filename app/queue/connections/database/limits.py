@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.sql import LIMIT_QUERIES
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.sql import LIMIT_QUERIES
 
 T = TypeVar("T")
 

@@ -6,18 +6,37 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.libpq import INSERT_JOB, INSERT_UNIQUE_JOB, Claimer, dispatch_connection
-from app.queue.db.records import ClaimedJob, FailRecorded, NewJob, UniqueLock
-from app.queue.db.sql import INSERT_JOBS_UNIQUE_SQL, NOTIFY_QUEUES_SQL, QUERIES
+from app.queue.connections.base import OutageReport
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.libpq import (
+    INSERT_JOB,
+    INSERT_UNIQUE_JOB,
+    Claimer,
+    dispatch_connection,
+    libpq_conninfo,
+)
+from app.queue.connections.database.listener import Listener
+from app.queue.connections.database.metrics import MetricsStore
+from app.queue.connections.database.sql import (
+    ADMIN_QUERIES,
+    INSERT_JOBS_UNIQUE_SQL,
+    NOTIFY_QUEUES_SQL,
+    QUERIES,
+)
+from app.queue.connections.records import (
+    CancelOutcome,
+    ClaimedJob,
+    FailRecorded,
+    NewJob,
+    UniqueLock,
+)
 from app.queue.settings import MAX_DELAY
 from app.queue.text import storable, storable_or_none
 
@@ -37,19 +56,6 @@ def copy_text(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         return value.translate(_COPY_ESCAPES)
     return value
-
-
-class CancelOutcome(enum.StrEnum):
-    """What cancel found, and did."""
-
-    REMOVED = "removed"
-    """It was waiting (pending or delayed): moved to failed_jobs, never to run."""
-    STOPPING = "stopping"
-    """It was running: its worker was asked to stop it."""
-    FINISHED = "finished"
-    """It had failed already (a job that succeeded leaves no row: UNKNOWN)."""
-    UNKNOWN = "unknown"
-    """No job has this id (or it succeeded and was deleted)."""
 
 
 class JobStore:
@@ -206,6 +212,22 @@ class JobStore:
         return sorted(queues)
 
     # --------------------------------------------------------------------------- worker
+
+    def listener(self, queues: Collection[str], wake: Callable[[], None],
+                 outage: OutageReport,
+                 on_cancel: Callable[[str], None] = lambda note: None) -> Listener:
+        return Listener(libpq_conninfo(self.engine.url), queues, wake, outage, on_cancel)
+
+    def metrics(self) -> MetricsStore:
+        return MetricsStore(self.engine)
+
+    def pending_counts(self, queues: Sequence[str]) -> dict[str, int]:
+        """Read off queue_status (queue:status's own statement): asked only by a worker
+        about to stop because its claim found nothing."""
+        with translated_errors(self.engine.url), self.autocommit.connect() as conn:
+            rows = conn.execute(ADMIN_QUERIES["queue_status"], {"queues": list(queues)})
+            return {row.queue: row.pending for row in rows
+                    if row.queue in queues and row.pending}
 
     def claimer(self, prepare: bool | None = None) -> Claimer:
         """A connection of its own for one worker's claims: the only claim there is (see

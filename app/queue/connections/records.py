@@ -1,7 +1,9 @@
-"""The rows that cross the store's boundary: a job to insert, a job claimed."""
+"""The rows that cross the queue store's boundary (any driver's): a job to insert, a job
+claimed, what a failure or a cancel did."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -48,3 +50,16 @@ class NewJob(NamedTuple):
     queue: str
     payload: str
     priority: int
+
+
+class CancelOutcome(enum.StrEnum):
+    """What cancel found, and did."""
+
+    REMOVED = "removed"
+    """It was waiting (pending or delayed): moved to failed_jobs, never to run."""
+    STOPPING = "stopping"
+    """It was running: its worker was asked to stop it."""
+    FINISHED = "finished"
+    """It had failed already (a job that succeeded leaves no row: UNKNOWN)."""
+    UNKNOWN = "unknown"
+    """No job has this id (or it succeeded and was deleted)."""
