@@ -12,8 +12,6 @@ import time
 import psycopg
 import pytest
 import sqlalchemy as sa
-from app.queue.db.records import NewJob
-from app.queue.db.store import JobStore
 from sqlalchemy.orm import Session
 from ulid import ULID
 
@@ -25,6 +23,8 @@ from app.queue import (
     dispatch_many,
     dispatch_sync,
 )
+from app.queue.db.records import NewJob
+from app.queue.db.store import JobStore
 from app.queue.errors import QueueDatabaseError, SchemaMissing
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
 from tests.support import count, dispatch_connection_busy

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from app.queue.db.libpq import Claimer
 
 from app.queue import dispatch, dispatch_many
+from app.queue.db.libpq import Claimer
 from app.queue.errors import ClaimRefused
 from tests.jobs.basic import Record
 from tests.support import claim, count

@@ -11,9 +11,9 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from app.queue.db.store import JobStore
 
 from app.queue import dispatch, dispatch_many
+from app.queue.db.store import JobStore
 from app.queue.dispatcher import new_row
 from app.queue.testing import fake_queue
 from app.queue.unique import lock_of

@@ -5,10 +5,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 import sqlalchemy as sa
-from app.queue.db.errors import database_error, translated_errors
 from psycopg import errors as pg
 
 from app.queue import errors
+from app.queue.db.errors import database_error, translated_errors
 
 SQL = "INSERT INTO jobs (id, payload) VALUES (%(id)s, %(payload)s)"
 PARAMS = {"id": "01SECRETID", "payload": '{"password": "hunter2"}'}
