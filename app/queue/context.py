@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from app.queue.errors import QueueError
-from app.queue.settings import QueueSettings
+from app.queue.settings import Defaults, QueueSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from app.queue.connections.database.store import JobStore
     from app.queue.crypto import Encrypter
     from app.queue.resolver import JobClassResolver
-    from app.queue.runner import Defaults
 
 
 @dataclass
@@ -61,8 +60,6 @@ class QueueContext:
 
     @property
     def defaults(self) -> Defaults:
-        from app.queue.runner import Defaults
-
         s = self.settings
         return Defaults(tries=s.max_tries, timeout=s.timeout, backoff=s.retry_delay)
 

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.queue.class_paths import DOTTED, importable_path
 from app.queue.errors import PayloadError
 from app.queue.job import BEHAVIOUR, RESERVED_NAMES, RUNTIME_STATE, Job, is_behaviour
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from app.queue.resolver import JobClassResolver
 
 TAG = "__type__"
-DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 # JSONB refuses NUL (\u0000) and unpaired surrogates: catch them before the INSERT fails.
 UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 # From here up Python writes floats as 1e+16, which JSONB stores as numeric and gives back as
@@ -103,18 +103,6 @@ def _json_writer() -> Callable[[Any], str]:
 
 
 _dumps = _json_writer()
-
-
-def importable_path(cls: type, what: str) -> str:
-    """`module.Class`, refusing classes a worker could never find by that path."""
-    path = f"{cls.__module__}.{cls.__qualname__}"
-    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
-        raise TypeError(f"{what} class {path} cannot be imported by a worker: define it at the "
-                        "top level of a module (jobs go in app/jobs/)")
-    if what == "job" and "." in cls.__qualname__:
-        raise TypeError(f"job class {path} is nested in a class: define it at the top level "
-                        "of its module")
-    return path
 
 
 def job_data(job: Job) -> dict[str, Any]:

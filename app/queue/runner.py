@@ -19,8 +19,8 @@ from typing import Any
 from app.queue.backoff import backoff_delay
 from app.queue.errors import Abort, InvalidJobOption, JobCancelled, JobTimeout, RetryAfter
 from app.queue.job import Job
-from app.queue.middleware.pipeline import run_through_middleware
-from app.queue.settings import MAX_DELAY
+from app.queue.pipeline import run_through_middleware
+from app.queue.settings import MAX_DELAY, Defaults
 
 
 class Outcome(enum.StrEnum):
@@ -29,15 +29,6 @@ class Outcome(enum.StrEnum):
     FAIL = "FAIL"
     LIMITED = "LIMITED"
     """A middleware held the job back: released with a delay, its attempt not counted."""
-
-
-@dataclass(frozen=True, slots=True)
-class Defaults:
-    """Fallbacks for jobs that leave tries/timeout/backoff unset (worker flags, then config)."""
-
-    tries: int = 3
-    timeout: float = 300.0
-    backoff: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,3 +214,10 @@ def call_failed_hook(job: Job, error: BaseException) -> str | None:
     except BaseException as hook_error:  # noqa: BLE001 - user code
         return "".join(traceback.format_exception(hook_error))
     return None
+
+
+__all__ = [  # Defaults lives beside the settings now; imported from here too
+    "AttemptResult", "Defaults", "Outcome", "call_failed_hook", "call_handle",
+    "decide_after_error", "decide_after_return", "request_cancel", "run_attempt",
+    "start_attempt", "timeout_of", "tries_of", "uses_middleware",
+]

@@ -21,8 +21,8 @@ from app.queue.connections.database.listener import Listener
 from app.queue.connections.database.metrics import MetricsStore
 from app.queue.connections.database.store import JobStore
 from app.queue.metrics import MinuteCounts
-from app.queue.outage import OutageLog
 from app.queue.schedule.store import ScheduleStore
+from app.queue.worker.outage import OutageLog
 
 IMPLEMENTATIONS = [
     (base.QueueStore, JobStore), (base.Claimer, Claimer), (base.WakeupListener, Listener),

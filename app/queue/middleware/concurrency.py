@@ -15,8 +15,8 @@ from app.queue.middleware.checks import (
     optional_seconds,
     positive_count,
 )
-from app.queue.middleware.pipeline import Next, hold_back, worker_of
 from app.queue.middleware.store import limits
+from app.queue.pipeline import Next, hold_back, worker_of
 from app.queue.settings import MAX_DELAY
 
 log = logging.getLogger("skiplock.middleware")

@@ -17,8 +17,8 @@ from app.queue.middleware.checks import (
     positive_count,
     seconds,
 )
-from app.queue.middleware.pipeline import Next, hold_back
 from app.queue.middleware.store import limits
+from app.queue.pipeline import Next, hold_back
 
 
 class ThrottlesExceptions:

@@ -21,14 +21,15 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, NoReturn
 
-from app.queue import payload, process
+from app.queue import payload
 from app.queue.connections.base import QueueStore
 from app.queue.errors import JobCancelled, JobTimeout, PayloadError
-from app.queue.interrupt import raise_in_thread
 from app.queue.job import Job
 from app.queue.resolver import JobClassResolver
 from app.queue.runner import AttemptResult, Defaults, Outcome, decide_after_error, timeout_of
-from app.queue.slot import Slot
+from app.queue.worker import process
+from app.queue.worker.interrupt import raise_in_thread
+from app.queue.worker.slot import Slot
 
 STUCK_GRACE = 2.0
 """Seconds a sync job may take to unwind after its timeout was raised in its thread."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from app.queue import cancellation, job_events, payload, process
+from app.queue import job_events, payload
 from app.queue.bus.batch import announce_finished
 from app.queue.connections.base import QueueStore, WakeupListener
 from app.queue.connections.records import ClaimedJob
@@ -34,19 +34,9 @@ from app.queue.errors import (
     PayloadError,
     QueueDatabaseError,
 )
-from app.queue.event_loop import JobLoop
-from app.queue.heartbeat import Heartbeat
-from app.queue.hooks import HOOK_ENDED, FailedHooks
 from app.queue.ids import new_id
 from app.queue.job import Job
 from app.queue.metrics import MetricsRecorder
-from app.queue.outage import (
-    REFUSED_WRITE_ERRORS,
-    OutageLog,
-    RefusedOutcomes,
-    WorkerLink,
-    first_line,
-)
 from app.queue.resolver import JobClassResolver
 from app.queue.runner import (
     AttemptResult,
@@ -61,11 +51,22 @@ from app.queue.runner import (
     uses_middleware,
 )
 from app.queue.settings import QueueSettings
-from app.queue.signals import StopSignals
-from app.queue.slot import Slot
-from app.queue.threads import JobThreads
-from app.queue.timeouts import Timeouts, is_async
-from app.queue.vacuum import BloatGuard
+from app.queue.worker import cancellation, process
+from app.queue.worker.event_loop import JobLoop
+from app.queue.worker.heartbeat import Heartbeat
+from app.queue.worker.hooks import HOOK_ENDED, FailedHooks
+from app.queue.worker.outage import (
+    REFUSED_WRITE_ERRORS,
+    OutageLog,
+    RefusedOutcomes,
+    WorkerLink,
+    first_line,
+)
+from app.queue.worker.signals import StopSignals
+from app.queue.worker.slot import Slot
+from app.queue.worker.threads import JobThreads
+from app.queue.worker.timeouts import Timeouts, is_async
+from app.queue.worker.vacuum import BloatGuard
 
 CANCEL = "cancel"
 """The event that tells the main thread a job it runs was cancelled."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from app.queue.connections.base import QueueStore
 from app.queue.errors import DatabaseUnavailable
-from app.queue.outage import OutageLog
+from app.queue.worker.outage import OutageLog
 
 
 def heartbeat_interval(retry_after: float) -> float:

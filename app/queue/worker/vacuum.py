@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from app.queue.connections.base import QueueStore
 from app.queue.errors import DatabaseUnavailable, QueueDatabaseError
-from app.queue.outage import first_line
+from app.queue.worker.outage import first_line
 
 
 class BloatGuard:

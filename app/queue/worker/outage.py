@@ -15,7 +15,7 @@ from typing import TypeVar
 from app.queue.connections.base import QueueStore
 from app.queue.errors import ClaimRefused, DatabaseUnavailable, QueueDatabaseError
 from app.queue.runner import AttemptResult
-from app.queue.slot import Slot
+from app.queue.worker.slot import Slot
 
 T = TypeVar("T")
 
