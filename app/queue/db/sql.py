@@ -1,0 +1,10 @@
+"""The old path of app/queue/connections/database/sql.py (see __init__)."""
+
+from __future__ import annotations
+
+import sys
+
+from app.queue.connections.database import sql
+from app.queue.connections.database.sql import *  # noqa: F403 - what type checkers read; at run time, the line below
+
+sys.modules[__name__] = sql
