@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from app.queue import job_events, payload
+from app.queue import decoding, job_events
 from app.queue.connections.records import ClaimedJob
 from app.queue.errors import (
     ClaimRefused,
@@ -152,7 +152,7 @@ class Claiming(WorkerState):
         from the job packages, once per class) without middleware, while nobody listens for
         JobProcessing (listeners run on job threads, never on the loop all async jobs share).
         A payload that names no class it may run goes to a job thread, whose decode fails it."""
-        path = payload.class_path_of(slot.claimed.payload)
+        path = decoding.class_path_of(slot.claimed.payload)
         if path is None:
             return False
         on_loop = self._loop_classes.get(path)

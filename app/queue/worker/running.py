@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
-from app.queue import job_events, payload
+from app.queue import decoding, job_events
 from app.queue.errors import (
     DatabaseUnavailable,
     InvalidJobOption,
@@ -93,7 +93,7 @@ class Running(WorkerState):
         cannot run (a bad payload, no attempt left)."""
         claimed = slot.claimed
         try:
-            job = payload.decode(claimed.payload, self.resolver)
+            job = decoding.decode(claimed.payload, self.resolver)
         except PayloadError as error:
             return AttemptResult(Outcome.FAIL, error=error, error_text=f"PayloadError: {error}")
         job.job_id, job.attempts, job._control = claimed.id, claimed.attempts, self
