@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.queue.errors import (
     Abort,
@@ -27,7 +27,7 @@ from app.queue.errors import (
     RetryAfter,
     SchemaMissing,
 )
-from app.queue.job import Job
+from app.queue.job import SERVICES, Job
 
 if TYPE_CHECKING:
     from app.queue.bus.batch import Batch, batch, cancel_batch, find_batch
@@ -63,6 +63,24 @@ _LAZY = {"dispatch": "app.queue.dispatcher", "dispatch_many": "app.queue.dispatc
          "batch": "app.queue.bus.batch", "Batch": "app.queue.bus.batch",
          "find_batch": "app.queue.bus.batch", "cancel_batch": "app.queue.bus.batch",
          "cancel": "app.queue.cancellation"}
+
+
+def _loaded(name: str) -> Any:
+    """One of the names loaded when first asked for (see __getattr__), loaded now if not yet."""
+    return globals()[name] if name in globals() else __getattr__(name)
+
+
+def _dispatch(job: Job) -> str | None:
+    return _loaded("dispatch")(job)  # type: ignore[no-any-return]
+
+
+def _find_batch(batch_id: str) -> Any:
+    return _loaded("find_batch")(batch_id)
+
+
+# Job.dispatch() and Job.batch() go through these: job.py sits below the dispatcher and the
+# batches, which are loaded when first used (see __getattr__).
+SERVICES.dispatch, SERVICES.find_batch = _dispatch, _find_batch
 
 
 def __getattr__(name: str) -> object:

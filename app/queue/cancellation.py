@@ -1,4 +1,5 @@
-"""Cancelling a job: `cancel(id)`, and how a worker stops a job cancelled while it runs.
+"""Cancelling a job: `cancel(id)`. How a worker stops a job cancelled while it runs is
+app/queue/worker/cancellation.py.
 
 A pending or delayed job moves to failed_jobs at once (JobStore.cancel), as a failure for
 good: its chain's catch job is enqueued, its batch counts it failed (and is cancelled unless
@@ -15,15 +16,9 @@ other outcome is recorded as the cancel (once: the outcome is written by the mai
 
 from __future__ import annotations
 
-import traceback
-
 from app.queue import context
-from app.queue.db.store import CancelOutcome
-from app.queue.errors import JobCancelled
-from app.queue.interrupt import raise_in_thread
-from app.queue.runner import AttemptResult, Outcome, request_cancel
-from app.queue.slot import Slot
-from app.queue.timeouts import is_async
+from app.queue.bus.batch import cancel_batch
+from app.queue.connections.records import CancelOutcome
 
 WHILE_WAITING = "JobCancelled: cancelled while waiting"
 """failed_jobs.exception of a job cancelled while pending or delayed. Every cancelled job's
@@ -37,8 +32,6 @@ def cancel(job_id: str) -> bool:
     that names neither."""
     outcome = cancel_job(job_id)
     if outcome is CancelOutcome.UNKNOWN:
-        from app.queue.bus.batch import cancel_batch
-
         return cancel_batch(job_id)
     return outcome in (CancelOutcome.REMOVED, CancelOutcome.STOPPING)
 
@@ -48,39 +41,3 @@ def cancel_job(job_id: str) -> CancelOutcome:
     if not isinstance(job_id, str):
         raise TypeError(f"cancel() takes a job id (a str), not {type(job_id).__name__}")
     return context.current().store.cancel(job_id, WHILE_WAITING)
-
-
-def stop(slot: Slot) -> bool:
-    """On the main thread: stop the slot's job. False if it was asked already. A job not
-    started yet sees `slot.cancelled` and never runs (Worker._attempt)."""
-    with slot.guard:
-        if slot.cancelled:
-            return False
-        slot.cancelled = True
-        if not slot.in_user_code or slot.thread_id is None or slot.job is None:
-            return True
-        if slot.task is not None:  # a task on the worker's shared event loop
-            slot.task.get_loop().call_soon_threadsafe(slot.task.cancel)
-        elif is_async(type(slot.job)):
-            # On its own thread's loop (it has middleware), or not begun yet on the shared
-            # one (JobLoop.begin then cancels its task at once).
-            request_cancel(slot.job)
-        else:
-            raise_in_thread(slot.thread_id, JobCancelled)
-    return True
-
-
-NOT_RUN = AttemptResult(Outcome.FAIL)
-"""The attempt of a job cancelled before its handle() was called: claimed again after its
-worker died with the cancel pending, or asked to stop between claim and start."""
-
-
-def as_cancelled(result: AttemptResult) -> AttemptResult:
-    """The result of a cancelled job that did not succeed: failed for good as cancelled,
-    with where it stopped (the traceback of the error it ended with)."""
-    error = JobCancelled("cancelled before it ran" if result is NOT_RUN
-                         else "cancelled while running")
-    text = f"JobCancelled: {error}"
-    if result.error is not None:
-        text += "\n\n" + "".join(traceback.format_exception(result.error))
-    return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=result.duration)

@@ -14,16 +14,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from app.queue.errors import QueueError
-from app.queue.settings import QueueSettings
+from app.queue.settings import Defaults, QueueSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from app.queue.connections.database.limits import LimitStore
+    from app.queue.connections.database.store import JobStore
     from app.queue.crypto import Encrypter
-    from app.queue.db.limits import LimitStore
-    from app.queue.db.store import JobStore
     from app.queue.resolver import JobClassResolver
-    from app.queue.runner import Defaults
 
 
 @dataclass
@@ -35,7 +34,7 @@ class QueueContext:
     # settings (`artisan --help`, make:job) does not load SQLAlchemy, psycopg or asyncio.
     @cached_property
     def store(self) -> JobStore:
-        from app.queue.db.store import JobStore
+        from app.queue.connections.database.store import JobStore
 
         return JobStore(self.engine_factory(), prepare=self.settings.listen,
                         lock_timeout=self.settings.dispatch_lock_timeout)
@@ -43,7 +42,7 @@ class QueueContext:
     @cached_property
     def limits(self) -> LimitStore:
         """Where job middleware keeps its limits (used only by jobs that have middleware)."""
-        from app.queue.db.limits import LimitStore
+        from app.queue.connections.database.limits import LimitStore
 
         return LimitStore(self.store.engine, self.settings.retry_after)
 
@@ -61,8 +60,6 @@ class QueueContext:
 
     @property
     def defaults(self) -> Defaults:
-        from app.queue.runner import Defaults
-
         s = self.settings
         return Defaults(tries=s.max_tries, timeout=s.timeout, backoff=s.retry_delay)
 

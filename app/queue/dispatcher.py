@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
-from app.queue import context, job_events, payload, testing, unique
+from app.queue import context, fakes, job_events, payload, unique
 from app.queue.db.records import NewJob
 from app.queue.errors import MaxAttemptsExceeded, QueueError
 from app.queue.ids import new_id, new_ids
@@ -36,8 +36,8 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
     row = new_row(job, queue, priority, ctx)
     seconds, run_at = delay_of(delay)
     lock = unique.lock_of(job)
-    if (fake := testing.active()) is not None:
-        pushed = testing.Pushed(row.id, job, row.queue, delay, row.priority, lock)
+    if (fake := fakes.active()) is not None:
+        pushed = fakes.Pushed(row.id, job, row.queue, delay, row.priority, lock)
         job.job_id = fake.push(pushed)
         return job.job_id
     if ctx.settings.connection == "sync":
@@ -71,12 +71,12 @@ def dispatch_many(jobs: Iterable[Job], *, connection: Connection | Session | Non
         return []
     callers = connection_of(connection)
     ids = new_ids(len(jobs))
-    if (fake := testing.active()) is not None:
+    if (fake := fakes.active()) is not None:
         # Every job is checked before any is kept, as a COPY keeps none of a failed batch.
         rows = list(new_rows(jobs, ids, ctx))
         locks = [unique.lock_of(job) for job in jobs]
         for job, row, lock in zip(jobs, rows, locks, strict=True):
-            job.job_id = fake.push(testing.Pushed(row.id, job, row.queue, None, row.priority,
+            job.job_id = fake.push(fakes.Pushed(row.id, job, row.queue, None, row.priority,
                                                   lock))
         return [job.job_id for job in jobs]
     if unique.any_unique(jobs) and ctx.settings.connection != "sync":

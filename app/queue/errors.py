@@ -38,6 +38,11 @@ class PayloadError(QueueError):
     """A stored payload cannot be turned back into a job: broken JSON, refused class, bad args."""
 
 
+class InvalidJobOption(QueueError, TypeError):
+    """A job's `tries` or `backoff` (on its class, or stored on its row) is not of a type the
+    worker can use: the job fails with this error rather than leave the worker undecided."""
+
+
 class JobNotFound(QueueError):
     """No job (pending, reserved or failed) has this id."""
 

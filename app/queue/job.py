@@ -6,9 +6,11 @@ import datetime as dt
 import inspect
 import math
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from app.queue.errors import QueueError
 from app.queue.settings import MAX_DELAY
 
 
@@ -104,18 +106,14 @@ class Job:
         """The `Batch` this job belongs to, read now (so `.cancelled` is current), or None."""
         if self.batch_id is None:
             return None
-        from app.queue.bus.batch import find_batch
-
-        return find_batch(self.batch_id)
+        return SERVICES.find_batch(self.batch_id)
 
     # ----------------------------------------------------------------------- dispatching
 
     @classmethod
     def dispatch(cls, *args: Any, **kwargs: Any) -> str | None:
         """`SendWelcomeEmail.dispatch(7, "a@b.c")` is `dispatch(SendWelcomeEmail(7, "a@b.c"))`."""
-        from app.queue.dispatcher import dispatch
-
-        return dispatch(cls(*args, **kwargs))
+        return SERVICES.dispatch(cls(*args, **kwargs))
 
     @classmethod
     def class_path(cls) -> str:
@@ -124,6 +122,23 @@ class Job:
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} {self.job_id or 'not dispatched'}>"
 
+
+def not_installed(*args: Any) -> Any:
+    raise QueueError("the queue is not loaded: import app.queue")
+
+
+@dataclass
+class JobServices:
+    """What a job reaches above its own layer: dispatch (Job.dispatch) and batches
+    (Job.batch). The dispatcher imports this module, so this module cannot import the
+    dispatcher: app.queue installs both as it is imported (and any import of this module
+    imports app.queue first)."""
+
+    dispatch: Callable[[Job], str | None] = not_installed
+    find_batch: Callable[[str], Any] = not_installed
+
+
+SERVICES = JobServices()
 
 Delay = float | int | dt.timedelta | dt.datetime
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from app.queue import events
-from app.queue.db.records import ClaimedJob
+from app.queue.connections.records import ClaimedJob
 from app.queue.job import Job
 from app.queue.runner import AttemptResult, Outcome
+from app.queue.text import storable
 
 OUTCOME_EVENTS: dict[Outcome, type[events.JobEvent]] = {
     Outcome.DONE: events.JobProcessed,
@@ -28,7 +29,7 @@ def error_line(error: BaseException | None) -> str | None:
         text = str(error).strip().splitlines()
     except Exception:  # noqa: BLE001 - a job's exception whose __str__ raises
         return f"{name}: <its message could not be printed>"
-    return f"{name}: {text[0]}" if text else name
+    return f"{name}: {storable(text[0])}" if text else name
 
 
 def queued(jobs: Sequence[Job], ids: Sequence[str], queue_of: Callable[[Job], str],

@@ -3,7 +3,7 @@
 
     recorder = MetricsRecorder()
     recorder.add("emails", "app.jobs.send.SendMail", runtime=0.2, wait=1.5, failed=False)
-    recorder.flush(MetricsStore(engine))     # from the heartbeat thread, every beat
+    recorder.flush(store.metrics())      # from the heartbeat thread, every beat
 
 The dashboard's charts and /metrics read the table; rows older than `keep_days` are pruned by
 the flushes themselves (at most once an hour per process), so no extra daemon is needed.
@@ -11,20 +11,14 @@ the flushes themselves (at most once an hour per process), so no extra daemon is
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
-from app.queue.db.errors import translated_errors
-from app.queue.db.sql import load_queries
-
-QUERIES = load_queries(Path(__file__).with_name("metrics.sql"))
+from app.queue.connections.base import MetricsWriter
+from app.queue.connections.database.metrics import MetricsStore
 
 PRUNE_EVERY = 3600.0
 """Seconds between two prunes of old minutes by one process."""
@@ -65,38 +59,6 @@ class MinuteCounts:
 
 Key = tuple[int, str, str]
 """(minute as Unix seconds of its start, queue, job class)."""
-
-
-class MetricsStore:
-    """Runs metrics.sql: one method per statement."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def add(self, counts: dict[Key, MinuteCounts]) -> None:
-        keys = sorted(counts)
-        values = [counts[key] for key in keys]
-        with translated_errors(self.engine.url), self.engine.begin() as conn:
-            conn.execute(QUERIES["add_metrics"], {
-                "minutes": [dt.datetime.fromtimestamp(key[0], dt.UTC) for key in keys],
-                "queues": [key[1] for key in keys],
-                "classes": [key[2] for key in keys],
-                "processed": [v.processed for v in values], "failed": [v.failed for v in values],
-                "runtime_sums": [v.runtime_sum for v in values],
-                "runtime_maxes": [v.runtime_max for v in values],
-                "wait_sums": [v.wait_sum for v in values],
-                "wait_maxes": [v.wait_max for v in values],
-                # Text, one array literal each: unnest() would flatten a two-dimensional array.
-                "runtime_buckets": [array_literal(v.runtime_buckets) for v in values],
-                "wait_buckets": [array_literal(v.wait_buckets) for v in values]})
-
-    def prune(self, days: int) -> None:
-        with translated_errors(self.engine.url), self.engine.begin() as conn:
-            conn.execute(QUERIES["prune_metrics"], {"days": days})
-
-
-def array_literal(counts: list[int]) -> str:
-    return "{" + ",".join(map(str, counts)) + "}"
 
 
 class MetricsRecorder:
@@ -144,7 +106,7 @@ class MetricsRecorder:
         with self._lock:
             return len(self._counts)
 
-    def flush(self, store: MetricsStore) -> None:
+    def flush(self, store: MetricsWriter) -> None:
         """Write what was counted since the last flush. If the database is down the counts are
         kept and added to the next flush's (DatabaseUnavailable is raised to the caller)."""
         with self._lock:
@@ -163,8 +125,11 @@ class MetricsRecorder:
                 new = self._counts.get(key)
                 self._counts[key] = old if new is None else old.merged(new)
 
-    def _prune_if_due(self, store: MetricsStore) -> None:
+    def _prune_if_due(self, store: MetricsWriter) -> None:
         now = self.clock()
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             store.prune(self.keep_days)
+
+
+__all__ = ["MetricsRecorder", "MetricsStore", "MinuteCounts"]

@@ -17,9 +17,9 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
+from app.queue.class_paths import DOTTED, importable_path
 from app.queue.errors import PayloadError
 from app.queue.job import Job
-from app.queue.payload import DOTTED, importable_path
 
 
 class JobClassResolver:

@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
+import reprlib
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from app.queue.backoff import backoff_delay
-from app.queue.errors import Abort, JobCancelled, JobTimeout, RetryAfter
+from app.queue.errors import Abort, InvalidJobOption, JobCancelled, JobTimeout, RetryAfter
 from app.queue.job import Job
-from app.queue.middleware.pipeline import run_through_middleware
+from app.queue.pipeline import run_through_middleware
+from app.queue.settings import MAX_DELAY, Defaults
 
 
 class Outcome(enum.StrEnum):
@@ -26,15 +29,6 @@ class Outcome(enum.StrEnum):
     FAIL = "FAIL"
     LIMITED = "LIMITED"
     """A middleware held the job back: released with a delay, its attempt not counted."""
-
-
-@dataclass(frozen=True, slots=True)
-class Defaults:
-    """Fallbacks for jobs that leave tries/timeout/backoff unset (worker flags, then config)."""
-
-    tries: int = 3
-    timeout: float = 300.0
-    backoff: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +42,37 @@ class AttemptResult:
 
 
 def tries_of(job: Job, defaults: Defaults) -> int:
-    return job.tries if job.tries is not None else defaults.tries
+    """The job's attempts in all; `InvalidJobOption` if its `tries` is not a whole number."""
+    tries = job.tries
+    if tries is None:
+        return defaults.tries
+    if type(tries) is int:  # the usual case: one check per job
+        return tries
+    if isinstance(tries, int) and not isinstance(tries, bool):
+        return tries
+    raise invalid_option(job, "tries", tries, "a whole number of attempts")
+
+
+def backoff_of(job: Job) -> float | Sequence[float] | None:
+    """The job's `backoff` (read after a failed attempt only); `InvalidJobOption` unless it
+    is None, a number of seconds, or a list of them."""
+    backoff = job.backoff
+    if backoff is None or is_seconds(backoff):
+        return backoff
+    if isinstance(backoff, list | tuple) and all(is_seconds(value) for value in backoff):
+        return backoff
+    raise invalid_option(job, "backoff", backoff, "a number of seconds or a list of them")
+
+
+def is_seconds(value: object) -> bool:
+    """A delay the database can store: NaN and infinity fail the range check too."""
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and 0 <= value <= MAX_DELAY
+
+
+def invalid_option(job: Job, name: str, value: object, expected: str) -> InvalidJobOption:
+    return InvalidJobOption(f"{type(job).__qualname__}.{name} must be {expected}, not "
+                            f"{reprlib.repr(value)} ({type(value).__name__})")
 
 
 def timeout_of(job: Job, defaults: Defaults) -> float:
@@ -148,7 +172,22 @@ def decide_after_return(job: Job, defaults: Defaults, duration: float) -> Attemp
 
 def decide_after_error(job: Job, error: BaseException, defaults: Defaults,
                        duration: float) -> AttemptResult:
-    text = "".join(traceback.format_exception(error))
+    """FAIL or RETRY (with its delay) after `error`. Never raises: a worker given no result
+    holds its job for good and cannot stop, so whatever goes wrong deciding fails the job."""
+    text = traceback_text(error)
+    try:
+        return retry_or_fail(job, error, text, defaults, duration)
+    except InvalidJobOption as bad:
+        return AttemptResult(Outcome.FAIL, error=bad, duration=duration,
+                             error_text=f"InvalidJobOption: {bad}\n\nThe attempt's error:\n{text}")
+    except BaseException as bug:  # noqa: BLE001 - a bug of ours, or a hostile job's attribute
+        return AttemptResult(Outcome.FAIL, error=error, duration=duration,
+                             error_text=f"{text}\n\nDeciding whether to retry raised:\n"
+                                        f"{traceback_text(bug)}")
+
+
+def retry_or_fail(job: Job, error: BaseException, text: str, defaults: Defaults,
+                  duration: float) -> AttemptResult:
     if isinstance(error, Abort | JobCancelled) or job._fail_reason is not None:
         return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=duration)
     if job.attempts >= tries_of(job, defaults):
@@ -156,9 +195,16 @@ def decide_after_error(job: Job, error: BaseException, defaults: Defaults,
     if isinstance(error, RetryAfter):
         delay = error.seconds
     else:
-        delay = backoff_delay(job.attempts, job.backoff, defaults.backoff)
+        delay = backoff_delay(job.attempts, backoff_of(job), defaults.backoff)
     return AttemptResult(Outcome.RETRY, delay=delay, error=error, error_text=text,
                          duration=duration)
+
+
+def traceback_text(error: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(error))
+    except Exception:  # noqa: BLE001 - an exception whose printing raises in turn
+        return f"{type(error).__name__}: <its traceback could not be printed>"
 
 
 def call_failed_hook(job: Job, error: BaseException) -> str | None:
@@ -168,3 +214,10 @@ def call_failed_hook(job: Job, error: BaseException) -> str | None:
     except BaseException as hook_error:  # noqa: BLE001 - user code
         return "".join(traceback.format_exception(hook_error))
     return None
+
+
+__all__ = [  # Defaults lives beside the settings now; imported from here too
+    "AttemptResult", "Defaults", "Outcome", "call_failed_hook", "call_handle",
+    "decide_after_error", "decide_after_return", "request_cancel", "run_attempt",
+    "start_attempt", "timeout_of", "tries_of", "uses_middleware",
+]

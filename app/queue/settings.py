@@ -15,6 +15,15 @@ MAX_PRIORITY = 2**31 - 1
 """`jobs.priority` is a PostgreSQL integer; larger values are refused at dispatch."""
 
 
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """Fallbacks for jobs that leave tries/timeout/backoff unset (worker flags, then config)."""
+
+    tries: int = 3
+    timeout: float = 300.0
+    backoff: float | None = None
+
+
 @dataclass(frozen=True)
 class QueueSettings:
     connection: str = "database"

@@ -22,27 +22,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from app.queue.db.records import UniqueLock
+from app.queue import fakes
+from app.queue.fakes import Pushed
 from app.queue.job import RUNTIME_STATE, Job
 
 if TYPE_CHECKING:
     from app.queue.bus.batch import Batch, PendingBatch
     from app.queue.bus.chain import PendingChain
-
-
-@dataclass(frozen=True, slots=True)
-class Pushed:
-    """One job as code dispatched it."""
-
-    id: str
-    job: Job
-    queue: str
-    delay: Any
-    priority: int
-    lock: UniqueLock | None = None
 
 
 class FakeQueue:
@@ -184,23 +172,21 @@ def _name(want: type[Job] | Job) -> str:
     return want.__qualname__ if isinstance(want, type) else type(want).__qualname__
 
 
-_active: FakeQueue | None = None
-
-
 def active() -> FakeQueue | None:
     """The fake in force, if any (dispatch records into it instead of enqueuing)."""
-    return _active
+    fake = fakes.active()
+    return fake if isinstance(fake, FakeQueue) else None
 
 
 @contextlib.contextmanager
 def fake_queue() -> Iterator[FakeQueue]:
     """Record every dispatch of the block in a FakeQueue instead of enqueuing it."""
-    global _active
-    previous, _active = _active, FakeQueue()
+    fake = FakeQueue()
+    previous = fakes.install(fake)
     try:
-        yield _active
+        yield fake
     finally:
-        _active = previous
+        fakes.install(previous)
 
 
 __all__ = ["FakeQueue", "Pushed", "active", "fake_queue"]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from app.queue import context, events, testing
+from app.queue import context, events, fakes
 from app.queue.bus.chain import PendingChain
 from app.queue.bus.rows import callback_row, require_job
 from app.queue.db.batches import ADD_TO_BATCH_SQL, INSERT_BATCH_SQL, BatchStore
@@ -152,7 +152,7 @@ class PendingBatch:
         """Write the batch and COPY its jobs in, in one transaction (the caller's, with
         `connection`); every job is checked first, so one bad job enqueues nothing."""
         batch_id = new_id()
-        if (fake := testing.active()) is not None:
+        if (fake := fakes.active()) is not None:
             return fake.push_batch(self, batch_id)
         refuse_sync_connection("a batch")
         members = member_rows(batch_id, self.jobs, self.queue)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
-from app.queue import context, testing
+from app.queue import context, fakes
 from app.queue.bus.rows import callback_row, ready_row, require_job
 from app.queue.db.records import NewJob
 from app.queue.dispatcher import connection_of, new_row, refuse_sync_connection
@@ -49,7 +49,7 @@ class PendingChain:
     def dispatch(self, connection: Connection | Session | None = None) -> str:
         """Enqueue the first job (the rest ride in its row); return its id. With
         `connection`, in the caller's transaction, as dispatch() does."""
-        if (fake := testing.active()) is not None:
+        if (fake := fakes.active()) is not None:
             return fake.push_chain(self)
         refuse_sync_connection("a chain")
         first, rest = self.rows()

@@ -1,10 +1,6 @@
-"""The database layer: the only code that runs SQL.
+"""The old home of the PostgreSQL driver, now app/queue/connections/database/ (the rows every
+driver shares: app/queue/connections/records.py).
 
-    sql.py       the named statements (queries.sql, admin.sql), loaded once
-    store.py     JobStore: dispatch's and the worker's statements, one method each
-    libpq.py     the hot paths through libpq itself: dispatch's own connection, the claim
-    errors.py    driver errors translated into QueueDatabaseError, once, at this boundary
-    records.py   the rows that cross the boundary (NewJob, ClaimedJob)
-
-The operating commands' queries are run by app/queue/admin.py (QueueAdmin).
-"""
+Each module here makes its old path name the very module at its new one, not a copy: code
+written against the old paths (user code, branches started before the move) imports the same
+classes, queries and enums, and patching one patches the other."""

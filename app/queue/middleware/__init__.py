@@ -16,10 +16,10 @@ in PostgreSQL (job_limits), so they hold across every worker process and host.
 from __future__ import annotations
 
 from app.queue.middleware.concurrency import ConcurrencyLimit, WithoutOverlapping
-from app.queue.middleware.pipeline import MiddlewareError, hold_back
 from app.queue.middleware.rate import RateLimited
 from app.queue.middleware.skip import Skip
 from app.queue.middleware.throttle import ThrottlesExceptions
+from app.queue.pipeline import MiddlewareError, hold_back
 
 __all__ = [
     "ConcurrencyLimit", "MiddlewareError", "RateLimited", "Skip", "ThrottlesExceptions",

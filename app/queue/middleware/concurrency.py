@@ -7,7 +7,7 @@ import functools
 import logging
 from typing import Any
 
-from app.queue.db.limits import KeyWrites, LimitState
+from app.queue.connections.database.limits import KeyWrites, LimitState
 from app.queue.errors import QueueDatabaseError
 from app.queue.job import Job
 from app.queue.middleware.checks import (
@@ -15,8 +15,8 @@ from app.queue.middleware.checks import (
     optional_seconds,
     positive_count,
 )
-from app.queue.middleware.pipeline import Next, hold_back, worker_of
 from app.queue.middleware.store import limits
+from app.queue.pipeline import Next, hold_back, worker_of
 from app.queue.settings import MAX_DELAY
 
 log = logging.getLogger("skiplock.middleware")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.queue.db.limits import KeyWrites, LimitState
+from app.queue.connections.database.limits import KeyWrites, LimitState
 from app.queue.job import Job
 from app.queue.middleware.checks import limit_key, positive_count, seconds
-from app.queue.middleware.pipeline import Next, hold_back
 from app.queue.middleware.store import limits
+from app.queue.pipeline import Next, hold_back
 
 SOONEST = 0.001
 """Seconds: a held-back job is never put back to be claimed at once."""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.queue.job import Job
-from app.queue.middleware.pipeline import Next
+from app.queue.pipeline import Next
 
 Condition = bool | Callable[[Job], object]
 

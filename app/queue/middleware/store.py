@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.queue import context
-from app.queue.db.limits import LimitStore
+from app.queue.connections.database.limits import LimitStore
 
 
 def limits() -> LimitStore:

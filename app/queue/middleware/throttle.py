@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from app.queue.db.limits import KeyWrites, LimitState
+from app.queue.connections.database.limits import KeyWrites, LimitState
 from app.queue.errors import QueueDatabaseError, RetryAfter
 from app.queue.ids import new_id
 from app.queue.job import Job
@@ -17,8 +17,8 @@ from app.queue.middleware.checks import (
     positive_count,
     seconds,
 )
-from app.queue.middleware.pipeline import Next, hold_back
 from app.queue.middleware.store import limits
+from app.queue.pipeline import Next, hold_back
 
 
 class ThrottlesExceptions:

@@ -21,14 +21,15 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, NoReturn
 
-from app.queue import payload, process
-from app.queue.db.store import JobStore
+from app.queue import decoding
+from app.queue.connections.base import QueueStore
 from app.queue.errors import JobCancelled, JobTimeout, PayloadError
-from app.queue.interrupt import raise_in_thread
 from app.queue.job import Job
 from app.queue.resolver import JobClassResolver
 from app.queue.runner import AttemptResult, Defaults, Outcome, decide_after_error, timeout_of
-from app.queue.slot import Slot
+from app.queue.worker import process
+from app.queue.worker.interrupt import raise_in_thread
+from app.queue.worker.slot import Slot
 
 STUCK_GRACE = 2.0
 """Seconds a sync job may take to unwind after its timeout was raised in its thread."""
@@ -154,7 +155,7 @@ class Timeouts:
         os.execve(sys.executable, sys.orig_argv, env)
 
     def record_jobs_left_by_restart(
-            self, store: JobStore, resolver: JobClassResolver,
+            self, store: QueueStore, resolver: JobClassResolver,
             record: Callable[[Slot, AttemptResult, str], None],
             until_answers: Callable[[Callable[[], Any]], Any]) -> None:
         """In the fresh process: write the timeouts of the jobs the old one left reserved."""
@@ -162,14 +163,14 @@ class Timeouts:
         for entry in json.loads(raw) if raw else []:
             until_answers(partial(self._record_left, entry, store, resolver, record))
 
-    def _record_left(self, entry: dict[str, Any], store: JobStore,
+    def _record_left(self, entry: dict[str, Any], store: QueueStore,
                      resolver: JobClassResolver,
                      record: Callable[[Slot, AttemptResult, str], None]) -> None:
         claimed = store.reserved_job(entry["id"], entry["worker"])
         if claimed is not None:
             slot = Slot(claimed, interrupted=True, timeout=float(entry["timeout"]))
             try:
-                slot.job = payload.decode(claimed.payload, resolver)
+                slot.job = decoding.decode(claimed.payload, resolver)
             except PayloadError:
                 return
             slot.job.job_id, slot.job.attempts = claimed.id, claimed.attempts

@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from app.queue import process
-from app.queue.slot import Slot
+from app.queue.worker import process
+from app.queue.worker.slot import Slot
 
 QUIT_GIVE_BACK_S = 2.0
 """Seconds a worker quitting on a second Ctrl-C gives the database to take its jobs back."""

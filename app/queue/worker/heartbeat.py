@@ -7,9 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from app.queue.db.store import JobStore
+from app.queue.connections.base import QueueStore
 from app.queue.errors import DatabaseUnavailable
-from app.queue.outage import OutageLog
+from app.queue.worker.outage import OutageLog
 
 
 def heartbeat_interval(retry_after: float) -> float:
@@ -20,7 +20,7 @@ def heartbeat_interval(retry_after: float) -> float:
 class Heartbeat(threading.Thread):
     """Runs beside the job threads so that a long job never stops the beats."""
 
-    def __init__(self, store: JobStore, worker_id: str, started_at: dt.datetime,
+    def __init__(self, store: QueueStore, worker_id: str, started_at: dt.datetime,
                  retry_after: float, stats: Callable[[], tuple[int, int, int]],
                  on_restart: Callable[[], None], on_lost_row: Callable[[], None],
                  log: Callable[[str], None], outage: OutageLog,

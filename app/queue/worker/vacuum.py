@@ -20,13 +20,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from app.queue.db.store import JobStore
+from app.queue.connections.base import QueueStore
 from app.queue.errors import DatabaseUnavailable, QueueDatabaseError
-from app.queue.outage import first_line
+from app.queue.worker.outage import first_line
 
 
 class BloatGuard:
-    def __init__(self, store: JobStore, every: int, log: Callable[[str], None]) -> None:
+    def __init__(self, store: QueueStore, every: int, log: Callable[[str], None]) -> None:
         self.store = store
         self.every = every
         """Rows inserted since the last vacuum that call for one; 0: never vacuum."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 
 import psycopg
 
-from app.queue.outage import OutageLog
+from app.queue.connections.base import OutageReport
 
 CHANNEL = "skiplock"
 CANCEL_CHANNEL = "skiplock_cancel"
@@ -21,7 +21,7 @@ class Listener(threading.Thread):
     CANCEL_CHANNEL payload. Reconnects with backoff; never raises."""
 
     def __init__(self, conninfo: str, queues: Collection[str], wake: Callable[[], None],
-                 outage: OutageLog,
+                 outage: OutageReport,
                  on_cancel: Callable[[str], None] = lambda note: None) -> None:
         super().__init__(name="skiplock-listener", daemon=True)
         self.conninfo = conninfo

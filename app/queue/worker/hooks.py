@@ -9,13 +9,13 @@ import queue
 from collections.abc import Callable
 from typing import Any
 
-from app.queue import process
-from app.queue.db.store import JobStore
+from app.queue.connections.base import QueueStore
 from app.queue.errors import DatabaseUnavailable
 from app.queue.runner import call_failed_hook
-from app.queue.slot import Slot
-from app.queue.threads import JobThreads
-from app.queue.timeouts import Timeouts
+from app.queue.worker import process
+from app.queue.worker.slot import Slot
+from app.queue.worker.threads import JobThreads
+from app.queue.worker.timeouts import Timeouts
 
 HOOK_ENDED = "hook ended"
 """The event a hook's thread posts to the worker's queue when the hook is over."""
@@ -24,7 +24,7 @@ HOOK_ENDED = "hook ended"
 class FailedHooks:
     """The hooks of one worker. `running` is read and written by the main thread only."""
 
-    def __init__(self, store: JobStore, pool: JobThreads, timeouts: Timeouts,
+    def __init__(self, store: QueueStore, pool: JobThreads, timeouts: Timeouts,
                  events: queue.SimpleQueue[tuple[str, Any]],
                  log: Callable[[str], None]) -> None:
         self.store = store

@@ -36,8 +36,8 @@ from app.queue.runner import (
     decide_after_return,
     timeout_error,
 )
-from app.queue.slot import Slot
-from app.queue.timeouts import Timeouts
+from app.queue.worker.slot import Slot
+from app.queue.worker.timeouts import Timeouts
 
 Post = Callable[[Slot, AttemptResult], None]
 Arm = Callable[[Slot, Job, bool], None]

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from app.queue.db.store import JobStore
+from app.queue.connections.base import QueueStore
 from app.queue.errors import ClaimRefused, DatabaseUnavailable, QueueDatabaseError
 from app.queue.runner import AttemptResult
-from app.queue.slot import Slot
+from app.queue.worker.slot import Slot
 
 T = TypeVar("T")
 
@@ -59,7 +59,7 @@ class WorkerLink:
 
     PART = "worker"
 
-    def __init__(self, store: JobStore, worker_id: str, outage: OutageLog,
+    def __init__(self, store: QueueStore, worker_id: str, outage: OutageLog,
                  log: Callable[[str], None]) -> None:
         self.store = store
         self.worker_id = worker_id

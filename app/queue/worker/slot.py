@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.queue.db.records import ClaimedJob
+from app.queue.connections.records import ClaimedJob
 from app.queue.job import Job
 
 

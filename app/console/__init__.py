@@ -1,0 +1,1 @@
+"""The artisan CLI: the kernel (kernel.py) and thin commands, one module per area (commands/)."""

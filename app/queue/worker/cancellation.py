@@ -1,0 +1,60 @@
+"""How a worker stops a job cancelled while it runs (`cancel(id)` is app/queue/cancellation.py).
+
+A pending or delayed job moves to failed_jobs at once (JobStore.cancel), as a failure for
+good: its chain's catch job is enqueued, its batch counts it failed (and is cancelled unless
+it allows failures). A running one: its
+row is marked (`jobs.cancelled_at`) and `<worker id> <job id>` sent on
+listener.CANCEL_CHANNEL; the worker's listener hears it, and its heartbeat reads the marks too
+(for a notification lost while the listener reconnected, and with QUEUE_LISTEN=false). The main
+thread then stops the job as timeouts do: a plain handle() gets `JobCancelled` raised in its
+thread (at its next bytecode: a call blocked in C is stopped when it returns), an `async def`
+one has its task cancelled. Either way the attempt is recorded as failed, never retried, and
+the job's failed() hook runs. A job that ended on its own meanwhile keeps a success; any
+other outcome is recorded as the cancel (once: the outcome is written by the main thread).
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from app.queue.errors import JobCancelled
+from app.queue.runner import AttemptResult, Outcome, request_cancel
+from app.queue.worker.interrupt import raise_in_thread
+from app.queue.worker.slot import Slot
+from app.queue.worker.timeouts import is_async
+
+
+def stop(slot: Slot) -> bool:
+    """On the main thread: stop the slot's job. False if it was asked already. A job not
+    started yet sees `slot.cancelled` and never runs (Worker._attempt)."""
+    with slot.guard:
+        if slot.cancelled:
+            return False
+        slot.cancelled = True
+        if not slot.in_user_code or slot.thread_id is None or slot.job is None:
+            return True
+        if slot.task is not None:  # a task on the worker's shared event loop
+            slot.task.get_loop().call_soon_threadsafe(slot.task.cancel)
+        elif is_async(type(slot.job)):
+            # On its own thread's loop (it has middleware), or not begun yet on the shared
+            # one (JobLoop.begin then cancels its task at once).
+            request_cancel(slot.job)
+        else:
+            raise_in_thread(slot.thread_id, JobCancelled)
+    return True
+
+
+NOT_RUN = AttemptResult(Outcome.FAIL)
+"""The attempt of a job cancelled before its handle() was called: claimed again after its
+worker died with the cancel pending, or asked to stop between claim and start."""
+
+
+def as_cancelled(result: AttemptResult) -> AttemptResult:
+    """The result of a cancelled job that did not succeed: failed for good as cancelled,
+    with where it stopped (the traceback of the error it ended with)."""
+    error = JobCancelled("cancelled before it ran" if result is NOT_RUN
+                         else "cancelled while running")
+    text = f"JobCancelled: {error}"
+    if result.error is not None:
+        text += "\n\n" + "".join(traceback.format_exception(result.error))
+    return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=result.duration)
