@@ -62,6 +62,9 @@ class Job:
     # runner.request_cancel): the flag covers a request that comes before the task exists.
     _cancel_requested: bool = False
     _task: Any = None
+    _given_id: str | None = None
+    """The id dispatch gave this job (give_id): a `job_id` equal to it is Skiplock's own, any
+    other that the job holds before it ever ran is the user's, refused at dispatch."""
 
     def handle(self) -> Any:
         raise NotImplementedError(f"{type(self).__qualname__} must implement handle()")
@@ -126,6 +129,11 @@ class Job:
 
 
 Delay = float | int | dt.timedelta | dt.datetime
+
+
+def give_id(job: Job, job_id: str | None) -> None:
+    """Set the id dispatch gave `job`, remembered as Skiplock's (see `_given_id`)."""
+    job.job_id = job._given_id = job_id
 
 
 def is_behaviour(value: object) -> bool:

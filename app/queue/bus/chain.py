@@ -19,7 +19,7 @@ from app.queue.bus.rows import callback_row, ready_row, require_job
 from app.queue.db.records import NewJob
 from app.queue.dispatcher import connection_of, new_row, refuse_sync_connection
 from app.queue.ids import new_id
-from app.queue.job import Job
+from app.queue.job import Job, give_id
 from app.queue.names import check_queue_name
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class PendingChain:
         refuse_sync_connection("a chain")
         first, rest = self.rows()
         context.current().store.insert_member(first, None, rest, connection_of(connection))
-        self.jobs[0].job_id = first.id
+        give_id(self.jobs[0], first.id)
         return first.id
 
     def rows(self, batch_id: str | None = None, queue: str | None = None
