@@ -203,6 +203,9 @@ def retry_job(request: Request, body: bytes) -> JSONResponse:
     if result.kept:
         return JSONResponse({"error": f"a job with id {job_id} is queued again; the failed "
                              "one was left in failed_jobs"}, status_code=409)
+    if result.held:
+        return JSONResponse({"error": f"a unique job like {job_id} holds its lock; the failed "
+                             "one was left in failed_jobs"}, status_code=409)
     return JSONResponse({"retried": job_id, "queue": result.queues[0]})
 
 

@@ -99,6 +99,9 @@ class RetryResult:
     """Ids asked for that are not in failed_jobs."""
     kept: tuple[str, ...] = ()
     """Failed jobs left in failed_jobs because a job with their id is queued again."""
+    held: tuple[str, ...] = ()
+    """Failed unique jobs left in failed_jobs because another job holds their lock (one
+    queued or running since, or another failed copy retried with them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +289,9 @@ class QueueAdmin:
         return RetryResult(retried=tuple(row.id for row in moved),
                            queues=tuple(sorted({row.queue for row in moved})),
                            unknown=tuple(unknown),
-                           kept=tuple(row.id for row in rows if row.queue is None))
+                           kept=tuple(row.id for row in rows
+                                      if row.queue is None and not row.held),
+                           held=tuple(row.id for row in rows if row.held))
 
     def _notify(self, conn: Connection, queues: set[str]) -> None:
         if queues:
