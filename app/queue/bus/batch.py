@@ -23,7 +23,12 @@ from sqlalchemy.engine import Connection
 from app.queue import context, events, testing
 from app.queue.bus.chain import PendingChain
 from app.queue.bus.rows import callback_row, require_job
-from app.queue.db.batches import ADD_TO_BATCH_SQL, INSERT_BATCH_SQL, BatchStore
+from app.queue.db.batches import (
+    ADD_TO_BATCH_SQL,
+    BATCH_FOR_ADD_SQL,
+    INSERT_BATCH_SQL,
+    BatchStore,
+)
 from app.queue.db.records import NewJob
 from app.queue.dispatcher import connection_of, new_row, refuse_sync_connection
 from app.queue.errors import QueueDatabaseError, QueueError
@@ -93,16 +98,33 @@ class Batch:
 
     def add(self, jobs: Iterable[Item], connection: Connection | Session | None = None
             ) -> Batch:
-        """Add jobs (or chains) to this batch; its counters grow in the same transaction."""
-        members = member_rows(self.id, list(jobs), None)
+        """Add jobs (or chains) to this batch, on its queue (on_queue()); its counters grow in
+        the same transaction. A batch that has finished (its then/finally_ jobs have run) or
+        was cancelled takes no more: that is a QueueError, and nothing is added."""
+        items = list(jobs)
         with context.current().store.transaction(connection_of(connection)) as raw:
-            if not raw.execute(ADD_TO_BATCH_SQL, {"id": self.id, "count": len(members)}
-                               ).fetchall():
+            found = raw.execute(BATCH_FOR_ADD_SQL, {"id": self.id}).fetchone()
+            if found is None:
                 raise QueueError(f"batch {self.id} does not exist")
+            refuse_ended(self.id, finished_at=found[0], cancelled_at=found[1])
+            members = member_rows(self.id, items, found[2])
+            raw.execute(ADD_TO_BATCH_SQL, {"id": self.id, "count": len(members)})
             context.current().store.copy_members(raw, self.id, members)
         return dataclasses.replace(self, total_jobs=self.total_jobs + len(members),
                                    pending_jobs=self.pending_jobs + len(members),
                                    finished_at=None)
+
+
+def refuse_ended(batch_id: str, finished_at: dt.datetime | None,
+                 cancelled_at: dt.datetime | None) -> None:
+    """Jobs added to a cancelled batch would run; to a finished one, run its then/finally_
+    jobs a second time once they are done."""
+    if cancelled_at is not None:
+        raise QueueError(f"batch {batch_id} was cancelled: no jobs can be added to it "
+                         "(dispatch a new batch)")
+    if finished_at is not None:
+        raise QueueError(f"batch {batch_id} has finished (its callbacks have run): no jobs "
+                         "can be added to it (dispatch a new batch)")
 
 
 class PendingBatch:
@@ -159,6 +181,8 @@ class PendingBatch:
         options: dict[str, Any] = {name: callback_row(job, self.queue, {"batch_id": batch_id})
                                    for name, job in self.callbacks.items()}
         options["allow_failures"] = self.allows_failures
+        if self.queue is not None:  # for Batch.add(), whose jobs go where the first did
+            options["queue"] = self.queue
         store = context.current().store
         with store.transaction(connection_of(connection)) as raw:
             raw.execute(INSERT_BATCH_SQL, {"id": batch_id, "name": self.batch_name,
