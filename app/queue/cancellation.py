@@ -15,9 +15,7 @@ other outcome is recorded as the cancel (once: the outcome is written by the mai
 
 from __future__ import annotations
 
-import traceback
-
-from app.queue import context
+from app.queue import context, redaction
 from app.queue.db.store import CancelOutcome
 from app.queue.errors import JobCancelled
 from app.queue.interrupt import raise_in_thread
@@ -82,5 +80,5 @@ def as_cancelled(result: AttemptResult) -> AttemptResult:
                          else "cancelled while running")
     text = f"JobCancelled: {error}"
     if result.error is not None:
-        text += "\n\n" + "".join(traceback.format_exception(result.error))
+        text += "\n\n" + redaction.format_error(result.error)
     return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=result.duration)

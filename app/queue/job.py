@@ -36,6 +36,9 @@ class Job:
     timeout: ClassVar[float | None] = None
     priority: ClassVar[int] = 0
     encrypted: ClassVar[bool] = False
+    redact_errors: ClassVar[bool] = True
+    """For an `encrypted` job: replace its exceptions' messages wherever Skiplock stores or
+    prints them, as they often quote the secret arguments. False shows them (redaction.py)."""
     unique_for: ClassVar[float | None] = None
     """Seconds a unique job holds its lock at most: while one is pending, delayed or running,
     dispatching a duplicate (same class, same unique_id()) enqueues nothing. None: not unique."""

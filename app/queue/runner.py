@@ -10,10 +10,10 @@ import enum
 import inspect
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from app.queue import redaction
 from app.queue.backoff import backoff_delay
 from app.queue.errors import Abort, JobCancelled, JobTimeout, RetryAfter
 from app.queue.job import Job
@@ -135,8 +135,13 @@ def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
 
 def decide_after_return(job: Job, defaults: Defaults, duration: float) -> AttemptResult:
     if job._fail_reason is not None:
-        return AttemptResult(Outcome.FAIL, error=Abort(job._fail_reason),
-                             error_text=f"Abort: {job._fail_reason}", duration=duration)
+        abort = Abort(job._fail_reason)
+        reason = job._fail_reason
+        if redaction.redacts_errors(job):  # fail(str(exc)) quotes as much as the exception
+            redaction.mark(abort)
+            reason = redaction.REDACTED
+        return AttemptResult(Outcome.FAIL, error=abort, error_text=f"Abort: {reason}",
+                             duration=duration)
     if job._limited_delay is not None:
         return AttemptResult(Outcome.LIMITED, delay=job._limited_delay,
                              error_text="held back by a limit", duration=duration)
@@ -148,7 +153,7 @@ def decide_after_return(job: Job, defaults: Defaults, duration: float) -> Attemp
 
 def decide_after_error(job: Job, error: BaseException, defaults: Defaults,
                        duration: float) -> AttemptResult:
-    text = "".join(traceback.format_exception(error))
+    text = redaction.error_text(job, error)
     if isinstance(error, Abort | JobCancelled) or job._fail_reason is not None:
         return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=duration)
     if job.attempts >= tries_of(job, defaults):
@@ -166,5 +171,5 @@ def call_failed_hook(job: Job, error: BaseException) -> str | None:
     try:
         job.failed(error)
     except BaseException as hook_error:  # noqa: BLE001 - user code
-        return "".join(traceback.format_exception(hook_error))
+        return redaction.error_text(job, hook_error)
     return None
