@@ -92,6 +92,9 @@ groups that stay staggered: 10,000 jobs awaiting asyncio.sleep(0.05) at --concur
 7,393-8,098 jobs/s against 5,607-6,251 (3 alternated runs each, quiet machine,
 2026-11-28). The price: a no-op async job at 500 drains 8,520-9,736 against 12,248-12,288
 (more round trips); at --concurrency 100 or less nothing changes."""
+NO_KEY_DELAY = 10.0
+"""Seconds an encrypted job that a worker without APP_KEY claimed waits before it is due
+again: long enough not to spin on it, short enough for a worker with the key to run it soon."""
 MAX_CONCURRENCY = 1000
 """Slots one worker process may run. Each running a plain job is an OS thread: 1,000 start
 in ~0.7 s and reserve ~9 GB of address space (8 MB of stack each, ~72 MB resident), and
@@ -218,6 +221,7 @@ class Worker:
         self.listener: Listener | None = None
         self._announced_wait = False
         self._limited_due: list[float] = []
+        self._said_no_key: set[str] = set()
         """When the jobs this worker put back for a limit are due (monotonic, a heap)."""
 
     # ------------------------------------------------------------------------ lifecycle
@@ -595,6 +599,9 @@ class Worker:
         claimed = slot.claimed
         try:
             job = payload.decode(claimed.payload, self.resolver)
+        except payload.KeyMissing as error:
+            slot.class_name = error.class_name
+            return self._without_key(error)
         except PayloadError as error:
             return AttemptResult(Outcome.FAIL, error=error, error_text=f"PayloadError: {error}")
         job.job_id, job.attempts, job._control = claimed.id, claimed.attempts, self
@@ -610,6 +617,17 @@ class Worker:
             return AttemptResult(Outcome.FAIL, error=exceeded,
                                  error_text=f"MaxAttemptsExceeded: {exceeded}")
         return job
+
+    def _without_key(self, error: payload.KeyMissing) -> AttemptResult:
+        """An encrypted job, and no APP_KEY here: put back without using up an attempt, for
+        a worker with the key, rather than failed for good; this worker goes on with its
+        plain jobs. Said once per class."""
+        if error.class_name not in self._said_no_key:
+            self._said_no_key.add(error.class_name)
+            self.log(f"{error}: its jobs are put back for {NO_KEY_DELAY:g}s each time, their "
+                     "attempts not counted (give this worker APP_KEY, or leave their queue to a "
+                     "worker that has it)")
+        return AttemptResult(Outcome.LIMITED, delay=NO_KEY_DELAY, error_text=str(error))
 
     # ---------------------------------------------------------- on the event loop's thread
 

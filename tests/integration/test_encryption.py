@@ -148,3 +148,30 @@ def test_skiplocks_own_messages_and_plain_jobs_errors_are_kept(queue, engine, mo
     assert CARD not in text and f"ValueError: {REDACTED}" in text
     assert "JobTimeout: ParsesCard ran past its timeout of 1s" in text
     assert CARD in plain
+
+
+# ---------------------------------------- a worker without APP_KEY (issue 26, item 18)
+
+def test_a_worker_without_app_key_puts_encrypted_jobs_back_and_runs_plain_ones(
+        queue, engine, monkeypatch):
+    from tests.jobs.basic import Record
+
+    key = generate_key()
+    use_keys(monkeypatch, key)
+    secret_id = dispatch(Secret("k", CARD))
+    dispatch(Record("plain"))
+    use_keys(monkeypatch, None)  # the worker below inherits no key
+    result = work()
+    assert result.returncode == 0, result.stderr
+    assert [tag for tag, _ in ledger(engine)] == ["plain", "plain"]  # its start and end
+    assert count(engine, "SELECT count(*) FROM failed_jobs") == 0
+    assert count(engine, "SELECT count(*) FROM jobs WHERE id = :id AND attempts = 0 AND "
+                 "reserved_at IS NULL", id=secret_id) == 1  # back, its attempt not counted
+    said = result.stdout + result.stderr
+    assert said.count("Secret is encrypted and APP_KEY is not set here") == 1, said
+    assert " ? " not in said
+    with engine.begin() as conn:  # its wait over, a worker with the key runs it
+        conn.execute(sa.text("UPDATE jobs SET available_at = now()"))
+    use_keys(monkeypatch, key)
+    assert work().returncode == 0
+    assert ledger(engine)[-1] == ("k", f"card {CARD}")
