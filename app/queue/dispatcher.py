@@ -8,10 +8,12 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from sqlalchemy.engine import Connection
 
 from app.queue import context, job_events, payload, testing, unique
 from app.queue.db.records import NewJob
+from app.queue.db.store import CallersConnection
 from app.queue.errors import MaxAttemptsExceeded, QueueError
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job, give_id
@@ -20,17 +22,25 @@ from app.queue.runner import Outcome, call_failed_hook, run_attempt, tries_of
 from app.queue.settings import MAX_DELAY, MAX_PRIORITY
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from sqlalchemy.orm import Session
+
+    Transaction: TypeAlias = Connection | Session | psycopg.Connection[Any]
+    """What `connection=` takes: the caller's transaction, as SQLAlchemy's Connection or
+    Session, or a psycopg 3 connection (Django's `connection.connection`, or plain psycopg)."""
 
 
 def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
-             priority: int | None = None, connection: Connection | Session | None = None
+             priority: int | None = None, connection: Transaction | None = None
              ) -> str | None:
     """Enqueue `job`; return its id (a ULID), or None if it is a unique job (`unique_for`)
     whose lock another job holds: then nothing is enqueued.
 
-    With `connection` (a SQLAlchemy Connection or Session) the row is written in the caller's
-    transaction: it exists, and workers are woken, only if that transaction commits.
+    With `connection` (a SQLAlchemy Connection or Session, or a psycopg 3 connection such as
+    Django's `connection.connection`) the row is written in the caller's transaction: it
+    exists, and workers are woken, only if that transaction commits. (A psycopg connection in
+    autocommit mode, as Django's is outside `transaction.atomic()`, commits it at once.)
     """
     ctx = context.current()
     row = new_row(job, queue, priority, ctx)
@@ -53,7 +63,7 @@ def dispatch(job: Job, *, queue: str | None = None, delay: Delay | None = None,
 
 
 def dispatch_many(jobs: Iterable[Job], *, queue: str | None = None,
-                  connection: Connection | Session | None = None) -> list[str | None]:
+                  connection: Transaction | None = None) -> list[str | None]:
     """Enqueue many jobs with one COPY in one transaction; return their ids in order.
     `queue`, as dispatch()'s: the queue of every job of the list (else each job's own).
 
@@ -105,7 +115,7 @@ def dispatch_many(jobs: Iterable[Job], *, queue: str | None = None,
 
 
 def _dispatch_many_unique(jobs: list[Job], ids: list[str], ctx: context.QueueContext,
-                          callers: Connection | None, queue: str | None
+                          callers: CallersConnection | None, queue: str | None
                           ) -> list[str | None]:
     rows = list(new_rows(jobs, ids, ctx, queue))
     locks = [unique.lock_of(job) for job in jobs]
@@ -302,9 +312,12 @@ def refuse_sync_connection(what: str) -> None:
                          "QUEUE_CONNECTION=sync there are no rows to carry it")
 
 
-def connection_of(connection: Connection | Session | None) -> Connection | None:
+def connection_of(connection: Transaction | None) -> CallersConnection | None:
     # Not isinstance(connection, Session): that would import the ORM (6 MB) into every worker
     # and script that never uses one.
-    if connection is None or isinstance(connection, Connection):
+    if connection is None or isinstance(connection, Connection | psycopg.Connection):
         return connection
+    if not callable(getattr(connection, "connection", None)):
+        raise TypeError(f"connection= takes a SQLAlchemy Connection or Session or a psycopg 3 "
+                        f"connection, not {type(connection).__name__}")
     return connection.connection()

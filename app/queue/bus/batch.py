@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from app.queue import context, events, testing
 from app.queue.bus.chain import PendingChain
@@ -37,7 +36,7 @@ from app.queue.job import Job
 from app.queue.names import check_queue_name
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from app.queue.dispatcher import Transaction
 
 Item = Job | PendingChain | Sequence[Job]
 """A batch item: a job, or a chain (`chain([...])` or a list of jobs), which counts as one."""
@@ -96,7 +95,7 @@ class Batch:
     def cancel(self) -> bool:
         return cancel_batch(self.id)
 
-    def add(self, jobs: Iterable[Item], connection: Connection | Session | None = None
+    def add(self, jobs: Iterable[Item], connection: Transaction | None = None
             ) -> Batch:
         """Add jobs (or chains) to this batch, on its queue (on_queue()); its counters grow in
         the same transaction. A batch that has finished (its then/finally_ jobs have run) or
@@ -170,7 +169,7 @@ class PendingBatch:
         self.queue = check_queue_name(queue)
         return self
 
-    def dispatch(self, connection: Connection | Session | None = None) -> Batch:
+    def dispatch(self, connection: Transaction | None = None) -> Batch:
         """Write the batch and COPY its jobs in, in one transaction (the caller's, with
         `connection`); every job is checked first, so one bad job enqueues nothing."""
         batch_id = new_id()

@@ -12,8 +12,6 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
-
 from app.queue import context, testing
 from app.queue.bus.rows import callback_row, ready_row, require_job
 from app.queue.db.records import NewJob
@@ -23,7 +21,7 @@ from app.queue.job import Job, give_id
 from app.queue.names import check_queue_name
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from app.queue.dispatcher import Transaction
 
 
 class PendingChain:
@@ -46,7 +44,7 @@ class PendingChain:
         self.catch_job = require_job(job, "catch()")
         return self
 
-    def dispatch(self, connection: Connection | Session | None = None) -> str:
+    def dispatch(self, connection: Transaction | None = None) -> str:
         """Enqueue the first job (the rest ride in its row); return its id. With
         `connection`, in the caller's transaction, as dispatch() does."""
         if (fake := testing.active()) is not None:
