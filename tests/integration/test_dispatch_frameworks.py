@@ -6,7 +6,7 @@ and a worker runs it, only if that transaction commits."""
 from __future__ import annotations
 
 import warnings
-from typing import Annotated, Any
+from typing import Any
 
 import psycopg
 import pytest
@@ -90,7 +90,8 @@ def test_a_fastapi_route_dispatches_in_its_sessions_transaction(queue, engine):
     api = FastAPI()
 
     @api.post("/signup/{email}")
-    def signup(email: str, db: Annotated[Session, Depends(session)]) -> dict[str, str | None]:
+    def signup(email: str, db: Session = Depends(session)  # noqa: B008 - FastAPI's way
+               ) -> dict[str, str | None]:
         db.execute(sa.text("INSERT INTO ledger (tag, event) VALUES (:email, 'user')"),
                    {"email": email})
         job_id = dispatch(Record(f"welcome {email}"), connection=db)
