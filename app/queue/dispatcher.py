@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 
 from app.queue import context, job_events, payload, testing, unique
 from app.queue.db.records import NewJob
-from app.queue.db.store import CallersConnection
 from app.queue.errors import MaxAttemptsExceeded, QueueError
 from app.queue.ids import new_id, new_ids
 from app.queue.job import Delay, Job, give_id
@@ -25,6 +24,8 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from sqlalchemy.orm import Session
+
+    from app.queue.db.store import CallersConnection
 
     Transaction: TypeAlias = Connection | Session | psycopg.Connection[Any]
     """What `connection=` takes: the caller's transaction, as SQLAlchemy's Connection or
