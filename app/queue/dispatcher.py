@@ -188,18 +188,25 @@ def new_rows(jobs: list[Job], ids: list[str], ctx: context.QueueContext,
     checked: set[type] = set()
     default = ctx.settings.default_queue if queue_for_all is None else queue_for_all
     encode = payload.encode
+    storing_options = payload.classes_storing_options
     for job, id_ in zip(jobs, ids, strict=True):
-        if type(job) not in checked:
+        cls = type(job)
+        if cls not in checked:
             _check_class(job, ctx)
-            checked.add(type(job))
-        if not OPTIONS.isdisjoint(vars(job)):  # an instance that sets its own (rare)
+            checked.add(cls)
+        if cls in storing_options:  # its jobs set options of their own (rare)
             check_options(job)
+            text = encode(job)
+        else:
+            text = encode(job)
+            if cls in storing_options:  # this job is its first to, as encode just found
+                check_options(job)
         queue = job.queue if queue_for_all is None else None
         prio = job.priority
         if type(prio) is not int or not -MAX_PRIORITY - 1 <= prio <= MAX_PRIORITY:
             _check_priority(prio)
         yield NewJob(id_, check_queue_name(queue if queue is not None else default),
-                     encode(job), prio)
+                     text, prio)
 
 
 def _queue_of(job: Job, ctx: context.QueueContext, queue: str | None = None) -> str:
@@ -229,7 +236,7 @@ def _check_class(job: Job, ctx: context.QueueContext) -> None:
         _options_checked.add(type(job))
 
 
-OPTIONS = frozenset({"queue", "tries", "backoff", "timeout", "priority"})
+OPTIONS = payload.OPTION_NAMES
 """The options a class sets and an instance may set its own of (Job's ClassVars)."""
 _options_checked: set[type] = set()
 """Classes whose own options were found well typed (an instance's are checked each time)."""

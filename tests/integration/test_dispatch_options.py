@@ -46,7 +46,8 @@ BAD_OPTIONS = {
     "backoff abc": (lambda: with_option("backoff", "abc"), "Plain.backoff must be seconds"),
     "backoff dict": (lambda: with_option("backoff", {"a": 1}), "Plain.backoff must be seconds"),
     "timeout": (lambda: with_option("timeout", "60"), "Plain.timeout must be a number"),
-    "timeout nan": (lambda: with_option("timeout", float("nan")), "Plain.timeout must be"),
+    # Refused as an option, or as an argument (NaN is not JSON): named either way.
+    "timeout nan": (lambda: with_option("timeout", float("nan")), "timeout"),
     "priority": (lambda: with_option("priority", "5"), "Plain.priority must be an int"),
     "queue": (lambda: with_option("queue", 7), "Plain.queue must be a str or None, not int"),
     "tries bool": (lambda: with_option("tries", True), "Plain.tries must be an int"),
