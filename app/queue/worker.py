@@ -221,8 +221,9 @@ class Worker:
         self.listener: Listener | None = None
         self._announced_wait = False
         self._limited_due: list[float] = []
-        self._said_no_key: set[str] = set()
         """When the jobs this worker put back for a limit are due (monotonic, a heap)."""
+        self._said_no_key: set[str] = set()
+        """Classes of encrypted jobs this worker, without APP_KEY, said it puts back."""
 
     # ------------------------------------------------------------------------ lifecycle
 
