@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.db.errors import MIGRATE, translated_errors
+from app.queue.connections.database.errors import MIGRATE, translated_errors
 from app.queue.errors import SchemaMissing
 from config import BASE_PATH
 

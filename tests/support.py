@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
-    from app.queue.db.records import ClaimedJob
-    from app.queue.db.store import JobStore
+    from app.queue.connections.database.store import JobStore
+    from app.queue.connections.records import ClaimedJob
 
 ROOT = Path(__file__).resolve().parent.parent
 JOB_PACKAGES = "app.jobs,tests.jobs"

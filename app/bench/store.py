@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from psycopg.errors import InsufficientPrivilege
 from sqlalchemy.engine import Engine
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.sql import load_queries
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.sql import load_queries
 from app.queue.errors import QueueDatabaseError
 
 QUERIES = load_queries(Path(__file__).with_name("queries.sql"))

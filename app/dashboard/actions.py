@@ -10,7 +10,7 @@ import enum
 from app.queue.admin import QueueAdmin, RetryResult
 from app.queue.bus.batch import batch_store, cancel_batch, find_batch
 from app.queue.cancellation import cancel_job
-from app.queue.db.store import CancelOutcome
+from app.queue.connections.records import CancelOutcome
 
 JOB_CANCELLED = {
     CancelOutcome.REMOVED: "Job {id} cancelled: removed from its queue, it is in failed jobs "

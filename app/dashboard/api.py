@@ -16,8 +16,8 @@ from app.dashboard.openapi import DOCUMENT
 from app.dashboard.security import api_action
 from app.dashboard.store import JOB_STATES, DashboardStore, JobFilter
 from app.queue import context
+from app.queue.connections.records import CancelOutcome
 from app.queue.crypto import EncryptionError
-from app.queue.db.store import CancelOutcome
 from app.queue.dispatcher import delay_of, dispatch
 from app.queue.errors import DatabaseUnavailable, PayloadError
 from app.queue.resolver import JobClassResolver
@@ -255,6 +255,9 @@ def retry_job(request: Request, body: bytes) -> JSONResponse:
         return not_found(f"failed job with id {job_id}")
     if result.kept:
         return JSONResponse({"error": f"a job with id {job_id} is queued again; the failed "
+                             "one was left in failed_jobs"}, status_code=409)
+    if result.held:
+        return JSONResponse({"error": f"a unique job like {job_id} holds its lock; the failed "
                              "one was left in failed_jobs"}, status_code=409)
     return JSONResponse({"retried": job_id, "queue": result.queues[0]})
 

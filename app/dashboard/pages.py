@@ -286,6 +286,9 @@ def retry_message(result: RetryResult) -> str:
     if result.kept:
         parts.append(f"{plural(len(result.kept), 'job')} left: a job with the same id is "
                      "queued.")
+    if result.held:
+        parts.append(f"{plural(len(result.held), 'job')} left: a unique job like it holds "
+                     "the lock.")
     return " ".join(parts)
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.sql import ADMIN_QUERIES
-from app.queue.db.sql import QUERIES as STORE_QUERIES
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.sql import ADMIN_QUERIES
+from app.queue.connections.database.sql import QUERIES as STORE_QUERIES
 
 QUERIES = {**ADMIN_QUERIES, **{name: STORE_QUERIES[name] for name in ("notify_queues", "now")}}
 """admin.sql's statements, and the two of queries.sql the operator's commands share with the
@@ -99,6 +99,9 @@ class RetryResult:
     """Ids asked for that are not in failed_jobs."""
     kept: tuple[str, ...] = ()
     """Failed jobs left in failed_jobs because a job with their id is queued again."""
+    held: tuple[str, ...] = ()
+    """Failed unique jobs left in failed_jobs because another job holds their lock (one
+    queued or running since, or another failed copy retried with them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +292,9 @@ class QueueAdmin:
         return RetryResult(retried=tuple(row.id for row in moved),
                            queues=tuple(sorted({row.queue for row in moved})),
                            unknown=tuple(unknown),
-                           kept=tuple(row.id for row in rows if row.queue is None))
+                           kept=tuple(row.id for row in rows
+                                      if row.queue is None and not row.held),
+                           held=tuple(row.id for row in rows if row.held))
 
     def _notify(self, conn: Connection, queues: set[str]) -> None:
         if queues:

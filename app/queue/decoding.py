@@ -153,14 +153,26 @@ def apply_context(job: Job, context: Any) -> None:
         setattr(job, name, value)
 
 
+class KeyMissing(PayloadError):
+    """An encrypted row met a process without APP_KEY: nothing is wrong with the row, this
+    process cannot read it (a worker puts it back for one that can)."""
+
+    def __init__(self, cls: type[Job]) -> None:
+        super().__init__(f"{cls.__qualname__} is encrypted and APP_KEY is not set here")
+        self.class_name = cls.__qualname__
+
+
 def decrypt_data(token: str, cls: type[Job]) -> str:
     """The arguments' JSON from an encrypted payload (its class already resolved, so nothing
     is decrypted for a class no worker may run). Neither the token nor any plaintext gets
     into the error."""
     from app.queue.crypto import EncryptionError
 
+    encrypter = _encrypter()
+    if not encrypter.has_key:
+        raise KeyMissing(cls)
     try:
-        return _encrypter().decrypt(token, f"{cls.__qualname__}'s arguments")
+        return encrypter.decrypt(token, f"{cls.__qualname__}'s arguments")
     except EncryptionError as exc:
         raise PayloadError(str(exc)) from None
 

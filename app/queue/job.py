@@ -38,6 +38,9 @@ class Job:
     timeout: ClassVar[float | None] = None
     priority: ClassVar[int] = 0
     encrypted: ClassVar[bool] = False
+    redact_errors: ClassVar[bool] = True
+    """For an `encrypted` job: replace its exceptions' messages wherever Skiplock stores or
+    prints them, as they often quote the secret arguments. False shows them (redaction.py)."""
     unique_for: ClassVar[float | None] = None
     """Seconds a unique job holds its lock at most: while one is pending, delayed or running,
     dispatching a duplicate (same class, same unique_id()) enqueues nothing. None: not unique."""
@@ -64,6 +67,9 @@ class Job:
     # runner.request_cancel): the flag covers a request that comes before the task exists.
     _cancel_requested: bool = False
     _task: Any = None
+    _given_id: str | None = None
+    """The id dispatch gave this job (give_id): a `job_id` equal to it is Skiplock's own, any
+    other that the job holds before it ever ran is the user's, refused at dispatch."""
 
     def handle(self) -> Any:
         raise NotImplementedError(f"{type(self).__qualname__} must implement handle()")
@@ -141,6 +147,11 @@ class JobServices:
 SERVICES = JobServices()
 
 Delay = float | int | dt.timedelta | dt.datetime
+
+
+def give_id(job: Job, job_id: str | None) -> None:
+    """Set the id dispatch gave `job`, remembered as Skiplock's (see `_given_id`)."""
+    job.job_id = job._given_id = job_id
 
 
 def is_behaviour(value: object) -> bool:

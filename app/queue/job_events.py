@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from app.queue import events
+from app.queue import events, redaction
 from app.queue.connections.records import ClaimedJob
 from app.queue.job import Job
+from app.queue.redaction import REDACTED
 from app.queue.runner import AttemptResult, Outcome
 from app.queue.text import storable
 
@@ -25,6 +26,8 @@ def error_line(error: BaseException | None) -> str | None:
     if error is None:
         return None
     name = type(error).__name__
+    if redaction.is_marked(error):
+        return f"{name}: {REDACTED}"
     try:
         text = str(error).strip().splitlines()
     except Exception:  # noqa: BLE001 - a job's exception whose __str__ raises

@@ -108,13 +108,36 @@ def job_data(job: Job) -> dict[str, Any]:
     constructor argument that clashes with what Skiplock or the class itself uses."""
     arguments = _arguments.get(type(job))
     if arguments is None:
-        refuse_reserved_parameters(type(job))
         arguments = _arguments.setdefault(type(job), set())
     data: dict[str, Any] = {}
     for name, value in vars(job).items():
         if name in arguments or is_new_argument(job, name, arguments):
             data[name] = encode_value(value, name)
+    refuse_unstored_parameters(job, data)
     return data
+
+
+def refuse_unstored_parameters(job: Job, data: dict[str, Any]) -> None:
+    """A worker rebuilds a job as `cls(**stored attributes)`: a required constructor argument
+    that the job does not store under its own name would be missing there, so it is refused
+    here, naming it (a `fail` argument kept as `self.should_fail` is fine when it has a
+    default: the worker then sets `should_fail` after the constructor)."""
+    for name in required_parameters(type(job)):
+        if name not in data:
+            raise TypeError(
+                f"{type(job).__qualname__} takes a required argument `{name}` but stores no "
+                f"attribute `{name}`: a worker rebuilds the job from its stored attributes, "
+                f"so it would miss it; store it as self.{name} (or give it a default)")
+    _complete.add(type(job))  # its known arguments hold every required one from now on
+
+
+_complete: set[type] = set()
+"""Classes whose known arguments (_arguments) include every required constructor argument:
+a job storing exactly those needs no check of its own (_plain_arguments)."""
+OPTION_NAMES = frozenset({"queue", "tries", "backoff", "timeout", "priority"})
+classes_storing_options: set[type] = set()
+"""Classes one of whose jobs stored an option (`tries` …) of its own: dispatch checks the
+options of each of their jobs; the others' are the class's, checked once per class."""
 
 
 def _plain_arguments(job: Job) -> dict[str, Any] | None:
@@ -123,12 +146,19 @@ def _plain_arguments(job: Job) -> dict[str, Any] | None:
     job_data() encodes, tags or refuses. Checking without copying made payload.encode of a
     small job 2.2 -> 1.3 us (10,000 jobs of {"i": n}, best of 15, 2026-11-28)."""
     attributes = vars(job)
-    arguments = _arguments.get(type(job))
+    cls = type(job)
+    arguments = _arguments.get(cls)
     if arguments is None or not arguments.issuperset(attributes):
         return None
     for value in attributes.values():
         if not is_plain(value, 0):
             return None
+    # Attributes that are all the known arguments hold the required ones (_complete); a job
+    # storing fewer is checked as refuse_unstored_parameters checks it.
+    if len(attributes) != len(arguments) or cls not in _complete:
+        for name in required_parameters(cls):
+            if name not in attributes:
+                return None
     return attributes
 
 
@@ -182,29 +212,45 @@ once per class and name, not once per dispatch."""
 
 def is_new_argument(job: Job, name: str, arguments: set[str]) -> bool:
     """Whether attribute `name` is an argument to store (remembered in `arguments` if so).
-    Private attributes and the runtime state Skiplock set are not; a clash is a TypeError."""
+    Job's own private state and the runtime state Skiplock set are not; a clash, or any
+    other private attribute (a worker would never get it back), is a TypeError."""
     if name.startswith("_"):
-        return False
-    if name in RUNTIME_STATE:
-        # Skiplock gives a job its runtime state only once it has an id, so on a job without
-        # one `attempts` (say) is the user's own. A user's `job_id` cannot be told apart from
-        # ours this way: the constructor check catches it when it is an argument.
-        if job.job_id is not None:
+        if name in JOB_PRIVATE_STATE:
             return False
-        raise clash(type(job), name, "stores an attribute")
+        raise TypeError(f"{type(job).__qualname__} stores a private attribute `{name}`, which "
+                        f"is not stored with the job, so a worker would not have it; store it "
+                        f"under a public name (`{name.lstrip('_') or 'value'}`)")
+    if name in RUNTIME_STATE:
+        if is_skiplocks_state(job, name):
+            return False
+        raise clash(type(job), name, what_clashes(type(job), name))
     if not is_settable_attribute(type(job), name):
-        raise clash(type(job), name, "stores an attribute")
+        raise clash(type(job), name, what_clashes(type(job), name))
+    if name in OPTION_NAMES:
+        classes_storing_options.add(type(job))
     arguments.add(name)
     return True
 
 
-def refuse_reserved_parameters(cls: type) -> None:
-    """A constructor taking `attempts` or `fail` would lose that argument to Skiplock's own,
-    or replace the method: refused before any such job is stored."""
-    parameters = constructor_parameters(cls) or frozenset()
-    for name in sorted(parameters):
-        if name in RESERVED_NAMES or is_behaviour(inspect.getattr_static(cls, name, None)):
-            raise clash(cls, name, "takes an argument")
+JOB_PRIVATE_STATE = frozenset(name for name in vars(Job)
+                              if name.startswith("_") and not name.startswith("__"))
+"""Job's own private fields (what handle() asked for, the worker's handle): never stored."""
+
+
+def is_skiplocks_state(job: Job, name: str) -> bool:
+    """Whether the job's runtime state attribute `name` was set by Skiplock. It gives a job
+    its runtime state only with an id; the id itself is Skiplock's if dispatch gave it
+    (give_id) or the job has run (a worker and dispatch_sync count its attempts)."""
+    if job.job_id is None:
+        return False
+    if name != "job_id":
+        return True
+    return job.job_id == job._given_id or job.attempts > 0
+
+
+def what_clashes(cls: type, name: str) -> str:
+    parameters = constructor_parameters(cls)
+    return "takes an argument" if parameters and name in parameters else "stores an attribute"
 
 
 def clash(cls: type, name: str, what: str) -> TypeError:
@@ -349,6 +395,20 @@ def is_settable_attribute(cls: type, name: str) -> bool:
 
 
 _signatures: dict[type, frozenset[str] | None] = {}
+_required: dict[type, tuple[str, ...]] = {}
+
+
+def required_parameters(cls: type) -> tuple[str, ...]:
+    """Names `__init__` needs by keyword (no default); none for a **kwargs constructor."""
+    required = _required.get(cls)
+    if required is None:
+        params = inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+        kwargs = any(p.kind is p.VAR_KEYWORD for p in params)
+        required = _required[cls] = () if kwargs else tuple(
+            p.name for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+            and p.default is p.empty)
+    return required
 
 
 def constructor_parameters(cls: type) -> frozenset[str] | None:

@@ -11,11 +11,11 @@ import inspect
 import reprlib
 import threading
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.queue import redaction
 from app.queue.backoff import backoff_delay
 from app.queue.errors import Abort, InvalidJobOption, JobCancelled, JobTimeout, RetryAfter
 from app.queue.job import Job
@@ -159,8 +159,13 @@ def run_attempt(job: Job, defaults: Defaults) -> AttemptResult:
 
 def decide_after_return(job: Job, defaults: Defaults, duration: float) -> AttemptResult:
     if job._fail_reason is not None:
-        return AttemptResult(Outcome.FAIL, error=Abort(job._fail_reason),
-                             error_text=f"Abort: {job._fail_reason}", duration=duration)
+        abort = Abort(job._fail_reason)
+        reason = job._fail_reason
+        if redaction.redacts_errors(job):  # fail(str(exc)) quotes as much as the exception
+            redaction.mark(abort)
+            reason = redaction.REDACTED
+        return AttemptResult(Outcome.FAIL, error=abort, error_text=f"Abort: {reason}",
+                             duration=duration)
     if job._limited_delay is not None:
         return AttemptResult(Outcome.LIMITED, delay=job._limited_delay,
                              error_text="held back by a limit", duration=duration)
@@ -174,7 +179,7 @@ def decide_after_error(job: Job, error: BaseException, defaults: Defaults,
                        duration: float) -> AttemptResult:
     """FAIL or RETRY (with its delay) after `error`. Never raises: a worker given no result
     holds its job for good and cannot stop, so whatever goes wrong deciding fails the job."""
-    text = traceback_text(error)
+    text = traceback_text(error, job)
     try:
         return retry_or_fail(job, error, text, defaults, duration)
     except InvalidJobOption as bad:
@@ -183,7 +188,7 @@ def decide_after_error(job: Job, error: BaseException, defaults: Defaults,
     except BaseException as bug:  # noqa: BLE001 - a bug of ours, or a hostile job's attribute
         return AttemptResult(Outcome.FAIL, error=error, duration=duration,
                              error_text=f"{text}\n\nDeciding whether to retry raised:\n"
-                                        f"{traceback_text(bug)}")
+                                        f"{traceback_text(bug, job)}")
 
 
 def retry_or_fail(job: Job, error: BaseException, text: str, defaults: Defaults,
@@ -200,9 +205,10 @@ def retry_or_fail(job: Job, error: BaseException, text: str, defaults: Defaults,
                          duration=duration)
 
 
-def traceback_text(error: BaseException) -> str:
+def traceback_text(error: BaseException, job: Job | None = None) -> str:
+    """The traceback of `error`, redacted if `job` is an encrypted job's (redaction.py)."""
     try:
-        return "".join(traceback.format_exception(error))
+        return redaction.error_text(job, error)
     except Exception:  # noqa: BLE001 - an exception whose printing raises in turn
         return f"{type(error).__name__}: <its traceback could not be printed>"
 
@@ -212,7 +218,7 @@ def call_failed_hook(job: Job, error: BaseException) -> str | None:
     try:
         job.failed(error)
     except BaseException as hook_error:  # noqa: BLE001 - user code
-        return "".join(traceback.format_exception(hook_error))
+        return traceback_text(hook_error, job)
     return None
 
 

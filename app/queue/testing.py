@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.queue import fakes
 from app.queue.fakes import Pushed
-from app.queue.job import RUNTIME_STATE, Job
+from app.queue.job import RUNTIME_STATE, Job, give_id
 
 if TYPE_CHECKING:
     from app.queue.bus.batch import Batch, PendingBatch
@@ -56,7 +56,7 @@ class FakeQueue:
         """A chain as dispatched: its first job counts as pushed, as on a real queue (the
         others are only pushed once it succeeded)."""
         first, _ = chain.rows()  # checked as chain.dispatch() checks it
-        chain.jobs[0].job_id = first.id
+        give_id(chain.jobs[0], first.id)
         # Not through push(): a chain's jobs take no unique lock, here as on a real queue.
         with self._lock:
             self.chains.append(chain)

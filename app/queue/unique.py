@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from app.queue.db.records import UniqueLock
+from app.queue.connections.records import UniqueLock
 from app.queue.job import Job
 
 UNTIL_PROCESSING = "processing"

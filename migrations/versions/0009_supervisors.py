@@ -2,7 +2,7 @@
 pool), and supervisor_processes: its processes per pool per minute, for the dashboard's chart.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-04
 """
 

@@ -1,7 +1,7 @@
 """queue_notifications: when each queue's last long-wait notification went out, and by whom.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-04
 """
 

@@ -178,3 +178,33 @@ def test_chain_and_batch_assertions_in_a_users_own_test_suite(tmp_path):
     assert "1 failed, 1 passed" in result.stdout, result.stdout + result.stderr
     assert ("expected the chain SendWelcomeEmail to be dispatched; chains dispatched instead: "
             "SendWelcomeEmail -> SendWelcomeEmail") in result.stdout
+
+
+USERS_LIGHT_TEST = '''
+import sys
+
+from app.jobs.send_welcome_email import SendWelcomeEmail
+from app.queue import dispatch
+
+
+def test_signup_sends_the_welcome_email(fake_queue):
+    dispatch(SendWelcomeEmail(1, "a@b.c"))
+    fake_queue.assert_pushed(SendWelcomeEmail)
+    loaded = [name for name in ("hypothesis", "schemathesis", "playwright") if name in sys.modules]
+    print("HEAVY MODULES", loaded)
+'''
+
+
+def test_a_users_fake_queue_test_in_this_project_loads_no_fuzzing_plugins(tmp_path):
+    """A test of the user's, run with the project's pytest settings (issue 26, item 24):
+    schemathesis's plugin (which imports hypothesis too) is not loaded for it, nor is
+    anything of Skiplock's beyond what the test itself uses."""
+    (tmp_path / "test_light.py").write_text(textwrap.dedent(USERS_LIGHT_TEST))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
+         str(tmp_path / "test_light.py")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    assert "1 passed" in result.stdout, result.stdout + result.stderr
+    assert "HEAVY MODULES []" in result.stdout, result.stdout

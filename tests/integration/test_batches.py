@@ -91,9 +91,9 @@ def test_the_batch_api(queue, engine):
     b = b.add([Step("b"), [Step("c"), Step("d")]])
     assert (b.total_jobs, b.pending_jobs) == (3, 3)
     assert count(engine, "SELECT count(*) FROM jobs WHERE batch_id = :id AND queue = 'imports'",
-                 id=b.id) == 1  # add() puts its jobs on their own queues
+                 id=b.id) == 3  # add() puts its jobs on the batch's queue (a chain is one row)
     assert b.fresh().total_jobs == 3
-    assert work("--queue", "imports,default").returncode == 0
+    assert work("--queue", "imports").returncode == 0
     assert b.fresh().pending_jobs == 0 and b.fresh().finished
 
 
@@ -126,6 +126,34 @@ def test_adding_to_an_unknown_batch_writes_nothing(queue, engine):
     with pytest.raises(QueueError, match="does not exist"):
         ghost.add([Step("a")])
     assert count(engine, "SELECT count(*) FROM jobs") == 0
+
+
+def test_adding_to_a_finished_batch_is_refused_and_its_callbacks_run_once(queue, engine):
+    b = batch([Step("a")]).then(Callback("then")).finally_(Callback("finally")).dispatch()
+    assert work().returncode == 0 and b.fresh().finished
+    with pytest.raises(QueueError, match=f"^batch {b.id} has finished \\(its callbacks have "
+                                         "run\\): no jobs can be added to it"):
+        b.add([Step("late")])
+    assert work().returncode == 0
+    assert sorted(tags(engine)) == ["a", "finally", "then"]
+    assert b.fresh().total_jobs == 1
+
+
+def test_adding_to_a_cancelled_batch_is_refused_and_nothing_runs(queue, engine):
+    b = batch([Step("a")]).dispatch()
+    assert cancel_batch(b.id)
+    with pytest.raises(QueueError, match=f"^batch {b.id} was cancelled: no jobs can be added"):
+        b.add([Step("late"), [Step("chained")]])
+    assert count(engine, "SELECT count(*) FROM jobs") == 0
+    assert work().returncode == 0 and tags(engine) == []
+
+
+def test_jobs_added_to_a_batch_go_to_its_queue_and_it_finishes_there(queue, engine):
+    b = batch([Step("a")]).on_queue("reports").then(Callback("done")).dispatch()
+    b.add([Step("b")])
+    assert count(engine, "SELECT count(*) FROM jobs WHERE queue = 'reports'") == 2
+    assert work("--queue", "reports").returncode == 0
+    assert b.fresh().finished and sorted(tags(engine)) == ["a", "b", "done"]
 
 
 def make_local() -> type:

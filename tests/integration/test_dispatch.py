@@ -23,8 +23,8 @@ from app.queue import (
     dispatch_many,
     dispatch_sync,
 )
-from app.queue.db.records import NewJob
-from app.queue.db.store import JobStore
+from app.queue.connections.database.store import JobStore
+from app.queue.connections.records import NewJob
 from app.queue.errors import QueueDatabaseError, SchemaMissing
 from tests.jobs.sample_jobs import AsyncFlaky, Carry, Counted, Derived, GivesUp, Releases
 from tests.support import count, dispatch_connection_busy

@@ -8,7 +8,7 @@ import threading
 import sqlalchemy as sa
 
 from app.queue import dispatch
-from app.queue.db.sql import LIMIT_QUERIES
+from app.queue.connections.database.sql import LIMIT_QUERIES
 from tests.jobs.basic import Record
 from tests.support import claim, count, wait_for
 

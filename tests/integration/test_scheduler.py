@@ -88,7 +88,8 @@ def test_a_claimed_run_that_is_rolled_back_is_claimed_again(queue, engine):
 
     tasks = load("tests.schedules.every_second")
     scheduler = Scheduler(tasks, engine, lambda args, out: 0, "test")
-    now = dt.datetime(2026, 11, 28, 12, 0, 0, 500000, tzinfo=dt.UTC)
+    # Half a second into the database's current second: no calendar date is written here.
+    now = scheduler.store.now().replace(microsecond=500000)
     with engine.begin() as conn:  # a scheduler killed mid-tick: its claim never commits
         conn.execute(sa.text("INSERT INTO schedule_runs (task, due_at, claimed_by) VALUES "
                              "('tick', :due, 'dead')"), {"due": now.replace(microsecond=0)})
@@ -100,6 +101,21 @@ def test_a_claimed_run_that_is_rolled_back_is_claimed_again(queue, engine):
     other = Scheduler(tasks, engine, lambda args, out: 0, "other")
     assert {run.state for run in other.tick(now)} == {"taken by another scheduler"}
     assert count(engine, "SELECT count(*) FROM jobs") == 3
+
+
+def test_a_tick_prunes_by_the_clock_it_was_given_not_the_databases(queue, engine):
+    from app.queue.schedule import load
+    from app.queue.schedule.scheduler import Scheduler
+
+    scheduler = Scheduler(load("tests.schedules.every_second"), engine, lambda a, o: 0, "test")
+    now = dt.datetime(2020, 1, 1, 12, 0, 0, 500000, tzinfo=dt.UTC)  # years before the database's
+    with engine.begin() as conn:
+        for age in (dt.timedelta(days=2), dt.timedelta(hours=1)):
+            conn.execute(sa.text("INSERT INTO schedule_runs (task, due_at, claimed_by) VALUES "
+                                 "('tick', :due, 'earlier')"), {"due": now - age})
+    scheduler.tick(now)
+    kept = [due for due, _ in runs(engine, "tick") if due < now - dt.timedelta(seconds=3)]
+    assert kept == [now - dt.timedelta(hours=1)]  # a day old by `now` is pruned; younger is not
 
 
 def test_without_overlapping_waits_until_the_last_run_has_left_the_queue(queue, engine):

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
-from app.queue.db.libpq import Claimer
+from app.queue.connections.database.libpq import Claimer
 from app.queue.errors import ClaimRefused
 from tests.jobs.basic import Record
 from tests.support import claim, count

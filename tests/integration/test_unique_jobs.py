@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.queue import dispatch, dispatch_many
-from app.queue.db.store import JobStore
+from app.queue.connections.database.store import JobStore
 from app.queue.dispatcher import new_row
 from app.queue.testing import fake_queue
 from app.queue.unique import lock_of
@@ -196,3 +196,56 @@ def test_the_fake_queue_keeps_one_of_duplicates(queue):
         assert dispatch(UniqueReport(1)) is None
         assert dispatch_many([UniqueReport(2), UniqueReport(2)])[1] is None
     fake.assert_pushed(UniqueReport, times=2)
+
+
+# ------------------------------------------------ a retried unique job (issue 26, item 4)
+
+def failed_unique_report(engine, report_id: int) -> str:
+    job_id = dispatch(UniqueReport(report_id, should_fail=True))
+    assert job_id is not None and work().returncode == 0
+    assert count(engine, "SELECT count(*) FROM failed_jobs WHERE id = :id", id=job_id) == 1
+    return job_id
+
+
+def test_a_retried_unique_job_takes_its_lock_again(queue, engine):
+    from tests.support import artisan
+
+    job_id = failed_unique_report(engine, 5)
+    result = artisan("queue:retry", job_id)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert count(engine, "SELECT count(*) FROM jobs WHERE id = :id AND unique_key IS NOT NULL "
+                 "AND unique_until > now() + interval '50 seconds'", id=job_id) == 1
+    assert dispatch(UniqueReport(5)) is None  # the retried copy holds the lock
+    assert count(engine, "SELECT count(*) FROM jobs") == 1
+
+
+def test_a_failed_unique_job_whose_lock_is_held_again_is_left_in_failed_jobs(queue, engine):
+    from app.queue.admin import QueueAdmin as Admin
+    from tests.dashboard.conftest import BEARER, make_client
+
+    first = failed_unique_report(engine, 6)
+    second = dispatch(UniqueReport(6))  # the lock was free once the first failed
+    assert second is not None
+    with make_client(engine) as client:
+        answer = client.post(f"/api/jobs/{first}/retry", headers=BEARER)
+    assert answer.status_code == 409 and "holds its lock" in answer.json()["error"]
+    assert count(engine, "SELECT count(*) FROM failed_jobs WHERE id = :id", id=first) == 1
+    # Two failed copies of one unique job: the older goes back, the other stays.
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM jobs"))
+    other = failed_unique_report(engine, 6)
+    result = Admin(engine).retry([first, other])
+    assert (result.retried, result.held) == ((first,), (other,))
+    assert count(engine, "SELECT count(*) FROM jobs WHERE unique_key IS NOT NULL") == 1
+
+
+def test_an_expired_lock_does_not_keep_a_retry_back(queue, engine):
+    from app.queue.admin import QueueAdmin as Admin
+
+    job_id = failed_unique_report(engine, 7)
+    holder = dispatch(UniqueReport(7))
+    with engine.begin() as conn:  # its unique_for is over
+        conn.execute(sa.text("UPDATE jobs SET unique_until = now() - interval '1 second' "
+                             "WHERE id = :id"), {"id": holder})
+    assert Admin(engine).retry([job_id]).retried == (job_id,)
+    assert count(engine, "SELECT count(*) FROM jobs WHERE unique_key IS NOT NULL") == 1

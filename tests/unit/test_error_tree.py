@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from psycopg import errors as pg
 
 from app.queue import errors
-from app.queue.db.errors import database_error, translated_errors
+from app.queue.connections.database.errors import database_error, translated_errors
 
 SQL = "INSERT INTO jobs (id, payload) VALUES (%(id)s, %(payload)s)"
 PARAMS = {"id": "01SECRETID", "payload": '{"password": "hunter2"}'}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.queue.db.libpq import positional
+from app.queue.connections.database.libpq import positional
 
 
 def test_statements_for_libpq_number_their_placeholders_in_order():

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from app.queue.db.wakeups import Wakeups
+from app.queue.connections.database.wakeups import Wakeups
 
 
 class Sent:

@@ -141,6 +141,9 @@ def report_retry(result: RetryResult, listed: bool) -> None:
     if result.kept:
         problems.append("left in failed_jobs, a job with the same id is queued: "
                         + ", ".join(result.kept))
+    if result.held:
+        problems.append("left in failed_jobs, a unique job like it holds the lock: "
+                        + ", ".join(result.held))
     if problems:
         fail("; ".join(problems))
 

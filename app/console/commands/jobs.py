@@ -123,7 +123,7 @@ def cancel(job_id: Annotated[str, typer.Argument(metavar="ID", help="Job or batc
     """Cancel a job: a waiting one is removed (kept in failed_jobs as cancelled), a running
     one is stopped by its worker. Neither is retried. A batch id cancels the batch."""
     from app.queue.cancellation import cancel_job
-    from app.queue.db.store import CancelOutcome
+    from app.queue.connections.records import CancelOutcome
 
     outcome = cancel_job(job_id)
     if outcome is CancelOutcome.UNKNOWN:

@@ -18,13 +18,17 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from app.queue import context, events, fakes
 from app.queue.bus.chain import PendingChain
 from app.queue.bus.rows import callback_row, require_job
-from app.queue.db.batches import ADD_TO_BATCH_SQL, INSERT_BATCH_SQL, BatchStore
-from app.queue.db.records import NewJob
+from app.queue.connections.database.batches import (
+    ADD_TO_BATCH_SQL,
+    BATCH_FOR_ADD_SQL,
+    INSERT_BATCH_SQL,
+    BatchStore,
+)
+from app.queue.connections.records import NewJob
 from app.queue.dispatcher import connection_of, new_row, refuse_sync_connection
 from app.queue.errors import QueueDatabaseError, QueueError
 from app.queue.ids import new_id
@@ -32,7 +36,7 @@ from app.queue.job import Job
 from app.queue.names import check_queue_name
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from app.queue.dispatcher import Transaction
 
 Item = Job | PendingChain | Sequence[Job]
 """A batch item: a job, or a chain (`chain([...])` or a list of jobs), which counts as one."""
@@ -91,18 +95,35 @@ class Batch:
     def cancel(self) -> bool:
         return cancel_batch(self.id)
 
-    def add(self, jobs: Iterable[Item], connection: Connection | Session | None = None
+    def add(self, jobs: Iterable[Item], connection: Transaction | None = None
             ) -> Batch:
-        """Add jobs (or chains) to this batch; its counters grow in the same transaction."""
-        members = member_rows(self.id, list(jobs), None)
+        """Add jobs (or chains) to this batch, on its queue (on_queue()); its counters grow in
+        the same transaction. A batch that has finished (its then/finally_ jobs have run) or
+        was cancelled takes no more: that is a QueueError, and nothing is added."""
+        items = list(jobs)
         with context.current().store.transaction(connection_of(connection)) as raw:
-            if not raw.execute(ADD_TO_BATCH_SQL, {"id": self.id, "count": len(members)}
-                               ).fetchall():
+            found = raw.execute(BATCH_FOR_ADD_SQL, {"id": self.id}).fetchone()
+            if found is None:
                 raise QueueError(f"batch {self.id} does not exist")
+            refuse_ended(self.id, finished_at=found[0], cancelled_at=found[1])
+            members = member_rows(self.id, items, found[2])
+            raw.execute(ADD_TO_BATCH_SQL, {"id": self.id, "count": len(members)})
             context.current().store.copy_members(raw, self.id, members)
         return dataclasses.replace(self, total_jobs=self.total_jobs + len(members),
                                    pending_jobs=self.pending_jobs + len(members),
                                    finished_at=None)
+
+
+def refuse_ended(batch_id: str, finished_at: dt.datetime | None,
+                 cancelled_at: dt.datetime | None) -> None:
+    """Jobs added to a cancelled batch would run; to a finished one, run its then/finally_
+    jobs a second time once they are done."""
+    if cancelled_at is not None:
+        raise QueueError(f"batch {batch_id} was cancelled: no jobs can be added to it "
+                         "(dispatch a new batch)")
+    if finished_at is not None:
+        raise QueueError(f"batch {batch_id} has finished (its callbacks have run): no jobs "
+                         "can be added to it (dispatch a new batch)")
 
 
 class PendingBatch:
@@ -148,7 +169,7 @@ class PendingBatch:
         self.queue = check_queue_name(queue)
         return self
 
-    def dispatch(self, connection: Connection | Session | None = None) -> Batch:
+    def dispatch(self, connection: Transaction | None = None) -> Batch:
         """Write the batch and COPY its jobs in, in one transaction (the caller's, with
         `connection`); every job is checked first, so one bad job enqueues nothing."""
         batch_id = new_id()
@@ -159,6 +180,8 @@ class PendingBatch:
         options: dict[str, Any] = {name: callback_row(job, self.queue, {"batch_id": batch_id})
                                    for name, job in self.callbacks.items()}
         options["allow_failures"] = self.allows_failures
+        if self.queue is not None:  # for Batch.add(), whose jobs go where the first did
+            options["queue"] = self.queue
         store = context.current().store
         with store.transaction(connection_of(connection)) as raw:
             raw.execute(INSERT_BATCH_SQL, {"id": batch_id, "name": self.batch_name,

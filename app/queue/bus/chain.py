@@ -12,18 +12,16 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Connection
-
 from app.queue import context, fakes
 from app.queue.bus.rows import callback_row, ready_row, require_job
-from app.queue.db.records import NewJob
+from app.queue.connections.records import NewJob
 from app.queue.dispatcher import connection_of, new_row, refuse_sync_connection
 from app.queue.ids import new_id
-from app.queue.job import Job
+from app.queue.job import Job, give_id
 from app.queue.names import check_queue_name
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from app.queue.dispatcher import Transaction
 
 
 class PendingChain:
@@ -46,7 +44,7 @@ class PendingChain:
         self.catch_job = require_job(job, "catch()")
         return self
 
-    def dispatch(self, connection: Connection | Session | None = None) -> str:
+    def dispatch(self, connection: Transaction | None = None) -> str:
         """Enqueue the first job (the rest ride in its row); return its id. With
         `connection`, in the caller's transaction, as dispatch() does."""
         if (fake := fakes.active()) is not None:
@@ -54,7 +52,7 @@ class PendingChain:
         refuse_sync_connection("a chain")
         first, rest = self.rows()
         context.current().store.insert_member(first, None, rest, connection_of(connection))
-        self.jobs[0].job_id = first.id
+        give_id(self.jobs[0], first.id)
         return first.id
 
     def rows(self, batch_id: str | None = None, queue: str | None = None

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from app.queue import context as queue_context
-from app.queue.db.records import NewJob
+from app.queue.connections.records import NewJob
 from app.queue.dispatcher import new_row
 from app.queue.job import Job
 

@@ -43,8 +43,10 @@ WHERE task = ANY(CAST(:tasks AS text[]))
 ORDER BY task, due_at DESC
 
 -- name: prune_runs
--- Runs older than a day, keeping each task's last (schedule:list shows it).
+-- Runs a day older than the tick's now, keeping each task's last (schedule:list shows it).
+-- `now` is the scheduler's clock, not statement_timestamp(): a scheduler given a time must
+-- prune by the same time its window uses, or it prunes runs it then claims again.
 DELETE FROM schedule_runs AS old
-WHERE old.due_at < statement_timestamp() - interval '1 day'
+WHERE old.due_at < CAST(:now AS timestamptz) - interval '1 day'
   AND EXISTS (SELECT 1 FROM schedule_runs AS newer
               WHERE newer.task = old.task AND newer.due_at > old.due_at)

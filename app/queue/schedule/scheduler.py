@@ -72,7 +72,9 @@ class Scheduler:
 
     def tick(self, now: dt.datetime | None = None) -> list[Run]:
         """Enqueue (or start) every run due by `now` (the database's clock if None) that no
-        scheduler has claimed yet. Returns what it did with each run it looked at."""
+        scheduler has claimed yet. Returns what it did with each run it looked at. That one
+        `now` bounds both the window and the pruning, so a tick never prunes the runs its own
+        window would claim again."""
         now = now or self.store.now()
         runs = []
         for task, timing in self.tasks:
@@ -176,4 +178,4 @@ class Scheduler:
     def _prune(self, now: dt.datetime) -> None:
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
-            self.store.prune_runs()
+            self.store.prune_runs(now)

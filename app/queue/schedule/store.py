@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.sql import load_queries
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.sql import load_queries
 
 QUERIES = load_queries(Path(__file__).with_name("schedule.sql"))
 
@@ -69,5 +69,6 @@ class ScheduleStore:
         return {row.task: LastRun(row.task, row.due_at, row.claimed_by, row.job_id,
                                   row.finished_at, row.exit_code) for row in rows}
 
-    def prune_runs(self) -> None:
-        self._run("prune_runs")
+    def prune_runs(self, now: dt.datetime) -> None:
+        """Forget runs a day older than `now` (the tick's clock), but each task's last."""
+        self._run("prune_runs", {"now": now})

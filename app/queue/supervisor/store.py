@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from app.queue.db.errors import translated_errors
-from app.queue.db.sql import load_queries
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.sql import load_queries
 from app.queue.supervisor.balancer import QueueLoad
 
 SQL = load_queries(Path(__file__).with_name("supervisors.sql"))

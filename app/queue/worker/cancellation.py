@@ -15,8 +15,7 @@ other outcome is recorded as the cancel (once: the outcome is written by the mai
 
 from __future__ import annotations
 
-import traceback
-
+from app.queue import redaction
 from app.queue.errors import JobCancelled
 from app.queue.runner import AttemptResult, Outcome, request_cancel
 from app.queue.worker.interrupt import raise_in_thread
@@ -56,5 +55,5 @@ def as_cancelled(result: AttemptResult) -> AttemptResult:
                          else "cancelled while running")
     text = f"JobCancelled: {error}"
     if result.error is not None:
-        text += "\n\n" + "".join(traceback.format_exception(result.error))
+        text += "\n\n" + redaction.format_error(result.error)
     return AttemptResult(Outcome.FAIL, error=error, error_text=text, duration=result.duration)

@@ -134,6 +134,8 @@ class Worker(Claiming, Running, Inbox, Recording, Stopping):
         self._announced_wait = False
         self._limited_due: list[float] = []
         """When the jobs this worker put back for a limit are due (monotonic, a heap)."""
+        self._said_no_key: set[str] = set()
+        """Classes of encrypted jobs this worker, without APP_KEY, said it puts back."""
 
     # ------------------------------------------------------------------------ lifecycle
 

@@ -29,6 +29,10 @@ from app.queue.worker.slot import Slot
 from app.queue.worker.state import WorkerState
 from app.queue.worker.timeouts import is_async
 
+NO_KEY_DELAY = 10.0
+"""Seconds an encrypted job that a worker without APP_KEY claimed waits before it is due
+again: long enough not to spin on it, short enough for a worker with the key to run it soon."""
+
 
 class Running(WorkerState):
     """The part of Worker that runs on job threads and the event loop."""
@@ -94,6 +98,9 @@ class Running(WorkerState):
         claimed = slot.claimed
         try:
             job = decoding.decode(claimed.payload, self.resolver)
+        except decoding.KeyMissing as error:
+            slot.class_name = error.class_name
+            return self._without_key(error)
         except PayloadError as error:
             return AttemptResult(Outcome.FAIL, error=error, error_text=f"PayloadError: {error}")
         job.job_id, job.attempts, job._control = claimed.id, claimed.attempts, self
@@ -112,6 +119,17 @@ class Running(WorkerState):
             return AttemptResult(Outcome.FAIL, error=exceeded,
                                  error_text=f"MaxAttemptsExceeded: {exceeded}")
         return job
+
+    def _without_key(self, error: decoding.KeyMissing) -> AttemptResult:
+        """An encrypted job, and no APP_KEY here: put back without using up an attempt, for
+        a worker with the key, rather than failed for good; this worker goes on with its
+        plain jobs. Said once per class."""
+        if error.class_name not in self._said_no_key:
+            self._said_no_key.add(error.class_name)
+            self.log(f"{error}: its jobs are put back for {NO_KEY_DELAY:g}s each time, their "
+                     "attempts not counted (give this worker APP_KEY, or leave their queue to a "
+                     "worker that has it)")
+        return AttemptResult(Outcome.LIMITED, delay=NO_KEY_DELAY, error_text=str(error))
 
     # ---------------------------------------------------------- on the event loop's thread
 

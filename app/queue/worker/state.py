@@ -73,6 +73,7 @@ class WorkerState:
     listener: WakeupListener | None
     _announced_wait: bool
     _limited_due: list[float]
+    _said_no_key: set[str]
 
     if TYPE_CHECKING:  # defined by one part, called by another
         def request_stop(self, reason: StopReason) -> None: ...

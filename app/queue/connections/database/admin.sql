@@ -37,24 +37,48 @@ FOR UPDATE SKIP LOCKED;
 -- name: retry_failed_jobs
 -- Move these failed jobs back to `jobs` in one statement (so in one transaction): same id,
 -- attempts reset, available now, not reserved. Returns every one found in failed_jobs, with
--- `queue` NULL for one left in place because its id is in `jobs` again (moving it would lose
--- it to the conflicting insert). The one statement that moves failed jobs back: queue:retry
--- names the ids, queue:retry all takes them from failed_batch.
+-- `queue` NULL for one left in place: its id is in `jobs` again (moving it would lose it to
+-- the conflicting insert), or (`held`) it is a unique job whose key another job holds now,
+-- or holds among these (the oldest failure goes back). A unique job goes back with its key,
+-- its lock lasting unique_for from now, as at dispatch; an expired key is cleared first, as
+-- insert_unique_job does. The one statement that moves failed jobs back: queue:retry names
+-- the ids, queue:retry all takes them from failed_batch.
 WITH picked AS MATERIALIZED (
-    SELECT id FROM failed_jobs WHERE id = ANY(CAST(:ids AS text[])) FOR UPDATE
+    SELECT id, unique_key, failed_at FROM failed_jobs
+    WHERE id = ANY(CAST(:ids AS text[])) FOR UPDATE
+), expired AS (
+    UPDATE jobs SET unique_key = NULL
+    WHERE unique_key IN (SELECT unique_key FROM picked) AND unique_until <= now()
+    RETURNING 1
+), held AS MATERIALIZED (
+    SELECT unique_key FROM jobs
+    WHERE unique_key IN (SELECT unique_key FROM picked) AND unique_until > now()
+), chosen AS MATERIALIZED (
+    SELECT id FROM picked WHERE unique_key IS NULL
+    UNION ALL
+    (SELECT DISTINCT ON (unique_key) id FROM picked
+     WHERE unique_key IS NOT NULL AND unique_key NOT IN (SELECT unique_key FROM held)
+     ORDER BY unique_key, failed_at, id)
 ), moved AS (
-    DELETE FROM failed_jobs f USING picked
-    WHERE f.id = picked.id
+    DELETE FROM failed_jobs f USING chosen
+    WHERE f.id = chosen.id
       AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = f.id)
-    RETURNING f.id, f.queue, f.payload, f.priority, f.batch_id, f.chain
+      AND (SELECT count(*) FROM expired) >= 0
+    RETURNING f.id, f.queue, f.payload, f.priority, f.batch_id, f.chain, f.unique_key,
+              f.unique_for, f.unique_at_start
 ), inserted AS (
     -- A member of a batch or chain stays one: its success counts there, its chain goes on.
     INSERT INTO jobs (id, queue, payload, priority, attempts, available_at, reserved_at,
-                      reserved_by, batch_id, chain)
-    SELECT id, queue, payload, priority, 0, now(), NULL, NULL, batch_id, chain FROM moved
+                      reserved_by, batch_id, chain, unique_key, unique_until, unique_at_start)
+    SELECT id, queue, payload, priority, 0, now(), NULL, NULL, batch_id, chain, unique_key,
+           CASE WHEN unique_key IS NOT NULL
+                THEN now() + make_interval(secs => COALESCE(unique_for, 0)) END,
+           unique_at_start
+    FROM moved
     RETURNING id, queue
 )
-SELECT p.id, i.queue FROM picked p LEFT JOIN inserted i ON i.id = p.id;
+SELECT p.id, i.queue, i.id IS NULL AND p.id NOT IN (SELECT id FROM chosen) AS held
+FROM picked p LEFT JOIN inserted i ON i.id = p.id;
 
 -- name: forget_failed_job
 DELETE FROM failed_jobs WHERE id = :id RETURNING id;

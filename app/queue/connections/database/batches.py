@@ -13,6 +13,7 @@ from app.queue.connections.database.sql import BATCH_QUERIES, as_psycopg
 
 INSERT_BATCH_SQL = as_psycopg(BATCH_QUERIES["insert_batch"])
 ADD_TO_BATCH_SQL = as_psycopg(BATCH_QUERIES["add_to_batch"])
+BATCH_FOR_ADD_SQL = as_psycopg(BATCH_QUERIES["batch_for_add"])
 """Run on the driver connection of the transaction that COPYs the batch's jobs in."""
 
 
@@ -51,4 +52,4 @@ class BatchStore:
         return int(rows[0].deleted)
 
 
-__all__ = ["ADD_TO_BATCH_SQL", "INSERT_BATCH_SQL", "BatchStore"]
+__all__ = ["ADD_TO_BATCH_SQL", "BATCH_FOR_ADD_SQL", "INSERT_BATCH_SQL", "BatchStore"]

@@ -17,6 +17,12 @@ SELECT id, name, total_jobs, pending_jobs, failed_jobs, failed_job_ids, options:
        created_at, cancelled_at, finished_at
 FROM job_batches ORDER BY created_at DESC, id DESC LIMIT :limit;
 
+-- name: batch_for_add
+-- Batch.add(): the batch, locked until the new jobs are in, so that it cannot finish or be
+-- cancelled between the check that it has not and the jobs going in. `queue`: on_queue()'s.
+SELECT finished_at, cancelled_at, options ->> 'queue' AS queue
+FROM job_batches WHERE id = :id FOR UPDATE;
+
 -- name: add_to_batch
 -- Batch.add(): the counters grow in the transaction that COPYs the new jobs in. A batch that
 -- had ended is running again.

@@ -223,12 +223,15 @@ RETURNING queue, available_at <= now() AS due_now;
 -- Returns the failed job's id, and the batch this statement finished, if any.
 WITH moved AS (
     DELETE FROM jobs WHERE id = :id AND reserved_by = :worker
-    RETURNING id, queue, payload, attempts, priority, batch_id, chain
+    RETURNING id, queue, payload, attempts, priority, batch_id, chain, unique_key,
+              unique_until, unique_at_start, created_at
 ),
 failed AS (
+    -- A unique job's key and lock length go along, for a retry to take the lock again.
     INSERT INTO failed_jobs (id, connection, queue, payload, attempts, priority, exception,
-                             batch_id, chain)
-    SELECT id, 'database', queue, payload, attempts, priority, :exception, batch_id, chain
+                             batch_id, chain, unique_key, unique_for, unique_at_start)
+    SELECT id, 'database', queue, payload, attempts, priority, :exception, batch_id, chain,
+           unique_key, EXTRACT(EPOCH FROM unique_until - created_at), unique_at_start
     FROM moved
     RETURNING id
 ),

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection, Engine
 
 from app.queue.connections.base import OutageReport
@@ -28,6 +29,7 @@ from app.queue.connections.database.sql import (
     INSERT_JOBS_UNIQUE_SQL,
     NOTIFY_QUEUES_SQL,
     QUERIES,
+    as_psycopg,
 )
 from app.queue.connections.records import (
     CancelOutcome,
@@ -47,6 +49,35 @@ COPY_CHUNK = 1000
 """Rows per write of a COPY: each write goes to the server at once, which stores them while
 the next ones are made."""
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+CallersConnection = Connection | psycopg.Connection[Any]
+"""The caller's transaction for a dispatch: SQLAlchemy's Connection, or a psycopg 3 connection
+(plain psycopg, or Django's `connection.connection`), written in as it is."""
+
+
+def driver_of(connection: CallersConnection) -> psycopg.Connection[Any]:
+    """The psycopg connection under the caller's transaction."""
+    if isinstance(connection, psycopg.Connection):
+        return connection
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw
+
+
+_driver_sql: dict[str, str] = {}
+
+
+def run_on_driver(raw: psycopg.Connection[Any], name: str,
+                  params: dict[str, Any]) -> list[Any]:
+    """A named statement on a caller's psycopg connection, rows read by name as
+    SQLAlchemy's are (so the methods below serve both kinds of connection alike)."""
+    sql = _driver_sql.get(name)
+    if sql is None:
+        sql = _driver_sql[name] = as_psycopg(QUERIES[name])
+    with raw.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def copy_text(value: str) -> str:
@@ -82,7 +113,10 @@ class JobStore:
                     yield conn
 
     def _run(self, name: str, params: dict[str, Any] | None = None,
-             connection: Connection | None = None) -> list[sa.Row[Any]]:
+             connection: CallersConnection | None = None) -> list[sa.Row[Any]]:
+        if isinstance(connection, psycopg.Connection):
+            with translated_errors(self.engine.url):
+                return run_on_driver(connection, name, params or {})
         with self._connect(connection) as conn:
             result = conn.execute(QUERIES[name], params or {})
             return list(result) if result.returns_rows else []
@@ -90,7 +124,7 @@ class JobStore:
     # ------------------------------------------------------------------------- enqueue
 
     def insert_job(self, job: NewJob, delay: float, run_at: dt.datetime | None,
-                   connection: Connection | None = None, lock: UniqueLock | None = None
+                   connection: CallersConnection | None = None, lock: UniqueLock | None = None
                    ) -> bool:
         """Insert one job; with `lock` (a unique job), False if a row holds its key already
         and nothing was inserted."""
@@ -111,7 +145,7 @@ class JobStore:
             return self.dispatcher.insert(params, insert)
 
     def insert_jobs_unique(self, jobs: Sequence[NewJob], locks: Sequence[UniqueLock | None],
-                           connection: Connection | None = None) -> set[str]:
+                           connection: CallersConnection | None = None) -> set[str]:
         """Insert a list holding unique jobs in one statement (COPY cannot skip duplicates);
         the ids of the rows inserted. A duplicate of a job earlier in the list or of a row
         already there is not inserted."""
@@ -122,11 +156,10 @@ class JobStore:
                   "unique_fors": [lock and lock.seconds for lock in locks],
                   "unique_at_starts": [lock is not None and lock.at_start for lock in locks]}
         if connection is not None:
-            with translated_errors(self.engine.url):
-                rows = list(connection.execute(QUERIES["insert_jobs_unique"], params))
-                if rows:
-                    connection.execute(QUERIES["notify_queues"],
-                                       {"queues": sorted({row.queue for row in rows})})
+            rows = self._run("insert_jobs_unique", params, connection)
+            if rows:
+                self._run("notify_queues", {"queues": sorted({row.queue for row in rows})},
+                          connection)
             return {row.id for row in rows}
         with (translated_errors(self.engine.url, self.lock_timeout),
               self.dispatcher.transaction() as own):
@@ -135,16 +168,16 @@ class JobStore:
                 own.execute(NOTIFY_QUEUES_SQL, {"queues": sorted({q for _, q in inserted})})
         return {id_ for id_, _ in inserted}
 
-    def insert_jobs(self, jobs: Iterable[NewJob], connection: Connection | None = None) -> None:
+    def insert_jobs(self, jobs: Iterable[NewJob],
+                    connection: CallersConnection | None = None) -> None:
         """COPY the rows in (one statement, however many), then one NOTIFY per queue. `jobs`
         may be a generator: rows are sent as it yields them, so the server stores rows while
         the caller makes the next ones; if it raises, the COPY and its transaction fail."""
         if connection is not None:
             with translated_errors(self.engine.url):
-                raw = connection.connection.driver_connection
-                assert isinstance(raw, psycopg.Connection)
-                if queues := self._copy(raw, jobs):
-                    connection.execute(QUERIES["notify_queues"], {"queues": queues})
+                queues = self._copy(driver_of(connection), jobs)
+            if queues:
+                self._run("notify_queues", {"queues": queues}, connection)
             return
         # On a connection of dispatch's own, whose session bounds the lock wait: a SET LOCAL
         # in a pooled one's transaction made a dispatch_many of 10 jobs ~0.3 ms slower.
@@ -154,22 +187,20 @@ class JobStore:
                 own.execute(NOTIFY_QUEUES_SQL, {"queues": queues})
 
     def insert_member(self, job: NewJob, batch_id: str | None, chain: str | None,
-                      connection: Connection | None = None) -> None:
+                      connection: CallersConnection | None = None) -> None:
         """One job of a batch or the first of a chain (`chain`: the rest of it, as JSON)."""
         self._run("insert_member", {"id": job.id, "queue": job.queue, "payload": job.payload,
                                     "priority": job.priority, "batch_id": batch_id,
                                     "chain": chain}, connection)
 
     @contextlib.contextmanager
-    def transaction(self, connection: Connection | None = None
+    def transaction(self, connection: CallersConnection | None = None
                     ) -> Iterator[psycopg.Connection[Any]]:
         """The driver connection of the caller's transaction, or of one of dispatch's own
         (its lock wait bounded as dispatch_many's), for writes that must commit together."""
         if connection is not None:
             with translated_errors(self.engine.url):
-                raw = connection.connection.driver_connection
-                assert isinstance(raw, psycopg.Connection)
-                yield raw
+                yield driver_of(connection)
             return
         with (translated_errors(self.engine.url, self.lock_timeout),
               self.dispatcher.transaction() as own):
