@@ -1,0 +1,25 @@
+-- Push jobs onto one queue. KEYS: ready, delayed. ARGV: prefix, then per job eight values:
+-- id, payload, priority, delay ms ('' when run_at is given), run_at ms ('' or the ms),
+-- unique key ('' none), unique ms, unique at start ('1'/'0').
+-- Returns the ids pushed (a job whose unique lock is held is not).
+local prefix, ready, delayed = ARGV[1], KEYS[1], KEYS[2]
+local now = now_ms()
+local pushed = {}
+for i = 2, #ARGV, 8 do
+  local id, payload, priority = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local at = now + tonumber(ARGV[i + 3] ~= '' and ARGV[i + 3] or '0')
+  if ARGV[i + 4] ~= '' then at = tonumber(ARGV[i + 4]) end
+  local key, free = ARGV[i + 5], true
+  if key ~= '' then
+    free = redis.call('SET', prefix .. 'unique:' .. key, id, 'NX', 'PX',
+                      math.max(tonumber(ARGV[i + 6]), 1))
+  end
+  if free then
+    local job = prefix .. 'job:' .. id
+    redis.call('HSET', job, 'p', payload, 'pr', priority, 'a', 0)
+    if key ~= '' then redis.call('HSET', job, 'uk', key, 'us', ARGV[i + 7]) end
+    place(prefix, ready, delayed, job, id, at, now)
+    pushed[#pushed + 1] = id
+  end
+end
+return pushed
