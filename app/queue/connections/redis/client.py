@@ -50,6 +50,11 @@ def _check_url(url: str) -> None:
         parts.port  # noqa: B018 - reading it checks it
     except ValueError as exc:
         raise RedisUrlInvalid(f"Redis URL {_shown(url)} has a bad port ({exc})") from exc
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        # redis-py would quietly use database 0 instead.
+        raise RedisUrlInvalid(f"Redis URL {_shown(url)} names the database {database!r}; "
+                              "expected a number (redis://host:port/0)")
 
 
 def _shown(url: object) -> str:

@@ -6,6 +6,7 @@ arguments (a payload may be secret)."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import redis.exceptions as rx
@@ -56,6 +57,11 @@ def _refuses_lua(exc: rx.RedisError) -> bool:
             and ("unknown command" in text or "no permissions" in text or "noperm" in text))
 
 
+_PIPELINE_PREFIX = re.compile(r"^Command # \d+ \(.*\) of pipeline caused error: ", re.DOTALL)
+"""redis-py's wording of a pipeline's error quotes the command's first arguments: dropped."""
+
+
 def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+    text = _PIPELINE_PREFIX.sub("", str(exc).strip())
+    lines = text.splitlines()
     return lines[0] if lines else type(exc).__name__

@@ -21,6 +21,8 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 from app.queue.connections.base import OutageReport
 from app.queue.connections.records import (
     CancelOutcome,
@@ -56,6 +58,12 @@ def _time(ms: int | str) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC)
 
 
+def _is_noscript(exc: Exception) -> bool:
+    """A pipeline's NOSCRIPT (redis-py words it "No matching script", raised as itself or
+    wrapped in the pipeline's ResponseError)."""
+    return isinstance(exc, NoScriptError) or "no matching script" in str(exc).lower()
+
+
 @dataclass(frozen=True, slots=True)
 class RedisBeat:
     """What a heartbeat tells the worker back (the contract's Beat)."""
@@ -81,8 +89,8 @@ class RedisStore:
     def __init__(self, url: str, cluster: bool = False) -> None:
         self.url = url
         self.cluster = cluster
+        self.client = open_client(url, cluster)  # checks the URL first
         self.where = server_name(url)
-        self.client = open_client(url, cluster)
         self.scripts = LuaScripts(self.client)
         self._keys: dict[str, QueueKeys] = {}
         self._known: set[str] = set()
@@ -171,29 +179,41 @@ class RedisStore:
         """One push script per queue and chunk, every one in a single pipeline."""
         if not by_queue:
             return set()
+        chunks = [(self.keys(queue), args[start:start + PUSH_CHUNK * 8])
+                  for queue, args in by_queue.items()
+                  for start in range(0, len(args), PUSH_CHUNK * 8)]
         with translated_errors(self.where):
             self._remember_queues(by_queue)
-            try:
-                return self._send_pushes(by_queue)
-            except Exception as exc:
-                if not self.cluster or "NOSCRIPT" not in str(exc):
-                    raise
-            # A cluster pipeline cannot load a script: load them on every master, once more.
-            self.scripts.load_everywhere()
-            return self._send_pushes(by_queue)
-
-    def _send_pushes(self, by_queue: dict[str, list[Any]]) -> set[str]:
-        pipe = self.client.pipeline(transaction=False)
-        step = PUSH_CHUNK * 8
-        for queue, args in by_queue.items():
-            keys = self.keys(queue)
-            for start in range(0, len(args), step):
-                self.scripts["push"]([keys.ready, keys.delayed],
-                                     [keys.prefix, *args[start:start + step]], client=pipe)
-        pushed: set[str] = set()
-        for ids in pipe.execute():
-            pushed.update(ids)
+            pushed, forgotten = self._send_pushes(chunks)
+            if forgotten:
+                # A pipeline does not load a script itself: load them on every master, then
+                # send again only the chunks refused (the others are in: no job twice).
+                self.scripts.load_everywhere()
+                again, still = self._send_pushes(forgotten)
+                if still:
+                    raise NoScriptError("the push script could not be loaded")
+                pushed |= again
         return pushed
+
+    def _send_pushes(self, chunks: list[tuple[QueueKeys, list[Any]]]
+                     ) -> tuple[set[str], list[tuple[QueueKeys, list[Any]]]]:
+        """The ids pushed, and the chunks a server refused for not knowing the script."""
+        pipe = self.client.pipeline(transaction=False)
+        # EVALSHA itself: through the Script, redis-py's plain pipeline would first ask
+        # SCRIPT EXISTS, a round trip more on every bulk push.
+        sha = self.scripts["push"].sha
+        for keys, args in chunks:
+            pipe.evalsha(sha, 2, keys.ready, keys.delayed, keys.prefix, *args)
+        pushed: set[str] = set()
+        forgotten = []
+        for chunk, result in zip(chunks, pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(result, Exception):
+                if not _is_noscript(result):
+                    raise result
+                forgotten.append(chunk)
+            else:
+                pushed.update(result)
+        return pushed, forgotten
 
     def insert_member(self, job: NewJob, batch_id: str | None, chain: str | None,
                       connection: Any = None) -> None:
