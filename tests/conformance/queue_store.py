@@ -362,8 +362,10 @@ def check_a_dead_workers_jobs_are_rescued_and_a_live_ones_never(store: Any) -> N
     while time.monotonic() < deadline:  # the live one beats; the dead one is silent
         store.heartbeat(live, 1, 0, 0)
         time.sleep(0.05)
-    assert store.rescue_jobs_of_dead_workers(0.5) == [lost.id]
-    assert store.rescue_jobs_of_dead_workers(0.5) == []
+    # Membership, not equality: other checks' silent workers may share the store.
+    rescued = store.rescue_jobs_of_dead_workers(0.5)
+    assert lost.id in rescued and long_running.id not in rescued
+    assert lost.id not in store.rescue_jobs_of_dead_workers(0.5)
     assert store.reserved_job(long_running.id, live) is not None
     assert store.release(dead, lost.id, 0.0, None) is False  # no longer its
     beat = store.heartbeat(dead, 0, 0, 0)
@@ -378,9 +380,9 @@ def check_a_reservation_whose_worker_has_no_record_is_rescued(store: Any) -> Non
     job = _job(queue)
     store.insert_job(job, 0.0, None)
     store.claimer().claim("never-registered-" + uuid.uuid4().hex, [queue], 1)
-    assert store.rescue_jobs_of_dead_workers(0.3) == []
+    assert job.id not in store.rescue_jobs_of_dead_workers(0.3)
     time.sleep(0.4)
-    assert store.rescue_jobs_of_dead_workers(0.3) == [job.id]
+    assert job.id in store.rescue_jobs_of_dead_workers(0.3)
 
 
 def check_heartbeat_reports_a_restart_and_a_missing_record(store: Any) -> None:
