@@ -37,7 +37,8 @@ class RedisListener(threading.Thread):
 
     def stop(self) -> None:
         self._halt.set()
-        self.join(timeout=2.0)
+        if self.ident is not None:  # started
+            self.join(timeout=2.0)
 
     def run(self) -> None:
         delay = 0.5
