@@ -156,16 +156,18 @@ class RedisStore:
             self._remember_queues((job.queue,))
             pushed = self.scripts["push"](
                 [keys.ready, keys.delayed],
-                [keys.prefix, *self._push_args(job, delay, run_at, lock)])
+                [keys.prefix, "full", *self._push_args(job, delay, run_at, lock)])
         return bool(pushed)
 
     def insert_jobs(self, jobs: Iterable[NewJob], connection: Any = None) -> None:
         self._refuse_transaction(connection)
         by_queue: dict[str, list[Any]] = {}
         for job in jobs:
-            by_queue.setdefault(job.queue, []).extend(
-                (job.id, job.payload, job.priority, 0, "", "", 0, "0"))
-        self._push_pipelined(by_queue)
+            args = by_queue.get(job.queue)
+            if args is None:
+                args = by_queue[job.queue] = []
+            args += job[:1] + job[2:]  # id, payload, priority: push.lua's 'plain' form
+        self._push_pipelined(by_queue, "plain")
 
     def insert_jobs_unique(self, jobs: Sequence[NewJob], locks: Sequence[UniqueLock | None],
                            connection: Any = None) -> set[str]:
@@ -173,15 +175,17 @@ class RedisStore:
         by_queue: dict[str, list[Any]] = {}
         for job, lock in zip(jobs, locks, strict=True):
             by_queue.setdefault(job.queue, []).extend(self._push_args(job, 0.0, None, lock))
-        return self._push_pipelined(by_queue)
+        return self._push_pipelined(by_queue, "full")
 
-    def _push_pipelined(self, by_queue: dict[str, list[Any]]) -> set[str]:
-        """One push script per queue and chunk, every one in a single pipeline."""
+    def _push_pipelined(self, by_queue: dict[str, list[Any]], form: str) -> set[str]:
+        """One push script per queue and chunk, every one in a single pipeline. `form`:
+        push.lua's, 'plain' (three values a job) or 'full' (eight)."""
         if not by_queue:
             return set()
-        chunks = [(self.keys(queue), args[start:start + PUSH_CHUNK * 8])
+        step = PUSH_CHUNK * (3 if form == "plain" else 8)
+        chunks = [(self.keys(queue), [form, *args[start:start + step]])
                   for queue, args in by_queue.items()
-                  for start in range(0, len(args), PUSH_CHUNK * 8)]
+                  for start in range(0, len(args), step)]
         with translated_errors(self.where):
             self._remember_queues(by_queue)
             pushed, forgotten = self._send_pushes(chunks)

@@ -12,19 +12,25 @@ local function rank(at, id)
   return string.format('%015d', at) .. ':' .. id
 end
 
--- Put job `id` (its hash at `job`) in ready now, or in delayed until `at`; wake the
--- queue's workers when it is ready.
-local function place(prefix, ready, delayed, job, id, at, now)
+-- Put job `id` (its hash at `job`, of priority `pr`) in ready now, or in delayed until `at`.
+-- Returns whether it is ready: the caller wakes the queue's workers once, after all its jobs
+-- (one SPUBLISH per script, not one per job of a bulk push).
+local function place(ready, delayed, job, id, pr, at, now)
   if at <= now then
     local r = rank(at, id)
     redis.call('HSET', job, 'at', at, 'r', r)
-    redis.call('ZADD', ready, tonumber(redis.call('HGET', job, 'pr')), r)
-    redis.call('SPUBLISH', prefix .. 'wake', '1')
-  else
-    redis.call('HSET', job, 'at', at)
-    redis.call('HDEL', job, 'r')
-    redis.call('ZADD', delayed, at, id)
+    redis.call('ZADD', ready, pr, r)
+    return true
   end
+  redis.call('HSET', job, 'at', at)
+  redis.call('HDEL', job, 'r')
+  redis.call('ZADD', delayed, at, id)
+  return false
+end
+
+-- Wake the queue's workers: jobs became ready.
+local function wake(prefix)
+  redis.call('SPUBLISH', prefix .. 'wake', '1')
 end
 
 -- Free the job's unique lock if it still holds it (an expired lock may be another's now).
@@ -46,15 +52,16 @@ local function unreserve(prefix, reserved, job, id, worker)
 end
 
 -- Give a reserved job back for another claim, available now. `uncount`: it never started,
--- so its attempt does not count. `err`: its last error ('' keeps the one it has).
+-- so its attempt does not count. `err`: its last error ('' keeps the one it has). The caller
+-- wakes the queue once it has given back all it gives back.
 local function give_back(prefix, ready, reserved, job, id, worker, uncount, err, now)
   unreserve(prefix, reserved, job, id, worker)
+  local f = redis.call('HMGET', job, 'a', 'pr')
   if uncount then
-    local attempts = tonumber(redis.call('HGET', job, 'a')) or 0
-    redis.call('HSET', job, 'a', math.max(attempts - 1, 0))
+    redis.call('HSET', job, 'a', math.max((tonumber(f[1]) or 0) - 1, 0))
   end
   if err ~= '' then redis.call('HSET', job, 'e', err) end
-  place(prefix, ready, prefix .. 'delayed', job, id, now, now)
+  place(ready, prefix .. 'delayed', job, id, tonumber(f[2]) or 0, now, now)
 end
 
 -- Move a job (its hash gone after this) to the queue's failed records.

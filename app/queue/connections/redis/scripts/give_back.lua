@@ -12,4 +12,5 @@ for i = 5, #ARGV do
     back[#back + 1] = id
   end
 end
+if #back > 0 then wake(prefix) end
 return back

@@ -1,11 +1,24 @@
--- Push jobs onto one queue. KEYS: ready, delayed. ARGV: prefix, then per job eight values:
--- id, payload, priority, delay ms ('' when run_at is given), run_at ms ('' or the ms),
--- unique key ('' none), unique ms, unique at start ('1'/'0').
+-- Push jobs onto one queue. KEYS: ready, delayed. ARGV: prefix, the form, then the jobs.
+-- Form 'plain' (dispatch_many: available now, no lock): three values a job, id, payload,
+-- priority. Form 'full': eight, id, payload, priority, delay ms ('' when run_at is given),
+-- run_at ms ('' or the ms), unique key ('' none), unique ms, unique at start ('1'/'0').
 -- Returns the ids pushed (a job whose unique lock is held is not).
 local prefix, ready, delayed = ARGV[1], KEYS[1], KEYS[2]
 local now = now_ms()
-local pushed = {}
-for i = 2, #ARGV, 8 do
+local pushed, woken = {}, false
+if ARGV[2] == 'plain' then
+  for i = 3, #ARGV, 3 do
+    local id = ARGV[i]
+    local job = prefix .. 'job:' .. id
+    local r = rank(now, id)
+    redis.call('HSET', job, 'p', ARGV[i + 1], 'pr', ARGV[i + 2], 'a', 0, 'at', now, 'r', r)
+    redis.call('ZADD', ready, ARGV[i + 2], r)
+    pushed[#pushed + 1] = id
+  end
+  if #pushed > 0 then wake(prefix) end
+  return pushed
+end
+for i = 3, #ARGV, 8 do
   local id, payload, priority = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local at = now + tonumber(ARGV[i + 3] ~= '' and ARGV[i + 3] or '0')
   if ARGV[i + 4] ~= '' then at = tonumber(ARGV[i + 4]) end
@@ -18,8 +31,9 @@ for i = 2, #ARGV, 8 do
     local job = prefix .. 'job:' .. id
     redis.call('HSET', job, 'p', payload, 'pr', priority, 'a', 0)
     if key ~= '' then redis.call('HSET', job, 'uk', key, 'us', ARGV[i + 7]) end
-    place(prefix, ready, delayed, job, id, at, now)
+    if place(ready, delayed, job, id, tonumber(priority), at, now) then woken = true end
     pushed[#pushed + 1] = id
   end
 end
+if woken then wake(prefix) end
 return pushed

@@ -14,6 +14,8 @@ end
 if ARGV[6] == '1' then redis.call('HSET', job, 'e', ARGV[7])
 elseif ARGV[5] ~= '1' then redis.call('HDEL', job, 'e') end
 local at = now + tonumber(ARGV[4])
-place(prefix, KEYS[1], KEYS[2], job, id, at, now)
-if at <= now then return 1 end
+if place(KEYS[1], KEYS[2], job, id, tonumber(redis.call('HGET', job, 'pr')), at, now) then
+  wake(prefix)
+  return 1
+end
 return 0

@@ -26,4 +26,5 @@ for _, id in ipairs(old) do
   if not worker then redis.call('ZREM', KEYS[2], id)
   elseif not live[worker] then rescue(id, worker) end
 end
+if #back > 0 then wake(prefix) end
 return back
