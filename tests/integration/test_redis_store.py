@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+import sqlalchemy as sa
 
 from app.queue.connections.records import NewJob
 from app.queue.connections.redis import (
@@ -23,6 +24,7 @@ from app.queue.connections.redis import (
     RedisWithoutLua,
     escape_queue,
 )
+from app.queue.connections.redis.outbox import move_failed_jobs
 from app.queue.connections.redis.scripts import NAMES
 from app.queue.errors import DatabaseUnavailable, QueueError
 from app.queue.ids import new_id
@@ -330,3 +332,46 @@ def test_a_cluster_pipeline_reloads_scripts_a_master_forgot(cluster_ports: Any) 
     assert sorted(job.queue for job in claimed) == sorted([*queues, "reload-a"])
     store.close()
 
+
+
+# ------------------------------------------------------------------- failed jobs' home
+
+
+@pytest.fixture
+def failed_table(engine: sa.Engine) -> Iterator[sa.Engine]:
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE failed_jobs"))
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE failed_jobs"))
+
+
+def test_failed_records_move_to_the_databases_failed_jobs_once(
+        store: RedisStore, failed_table: sa.Engine) -> None:
+    store.register_worker("w", "n", "h", 1, ["mv"], 1)
+    failed, cancelled = NewJob(new_id(), "mv", '{"a": 1}', 2), NewJob(new_id(), "mv", "{}", 0)
+    store.insert_job(failed, 0.0, None)
+    store.insert_job(cancelled, 60.0, None)
+    store.claimer().claim("w", ["mv"], 1)
+    store.fail("w", failed.id, "Traceback\x00\nValueError: boom")
+    store.cancel(cancelled.id, "JobCancelled")
+    leftover = store.client.hget(store.keys("mv").failed, failed.id)
+    assert move_failed_jobs(store, failed_table, "fast") == 2
+    with failed_table.connect() as conn:
+        rows = {row.id: row for row in conn.execute(sa.text(
+            "SELECT id, connection, queue, payload, attempts, priority, exception "
+            "FROM failed_jobs"))}
+    assert set(rows) == {failed.id, cancelled.id}
+    row = rows[failed.id]
+    assert (row.connection, row.queue, row.payload, row.attempts, row.priority) == (
+        "fast", "mv", {"a": 1}, 1, 2)
+    assert "ValueError: boom" in row.exception
+    assert rows[cancelled.id].exception == "JobCancelled"
+    assert store.client.hlen(store.keys("mv").failed) == 0
+    assert move_failed_jobs(store, failed_table) == 0
+    # A record moved but not yet removed (a crash between the two) is not inserted twice.
+    store.client.hset(store.keys("mv").failed, failed.id, leftover)
+    store.client.zadd(store.keys("mv").failed_order, {failed.id: 1})
+    assert move_failed_jobs(store, failed_table) == 1
+    with failed_table.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM failed_jobs")).scalar_one() == 2
