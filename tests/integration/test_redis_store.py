@@ -26,7 +26,7 @@ from app.queue.connections.redis import (
 )
 from app.queue.connections.redis.outbox import move_failed_jobs
 from app.queue.connections.redis.scripts import NAMES
-from app.queue.errors import DatabaseUnavailable, QueueError
+from app.queue.errors import DatabaseUnavailable, QueueDatabaseError, QueueError
 from app.queue.ids import new_id
 from tests.conformance.queue_store import CHECKS, Check
 from tests.redis_support import free_port, redis_cluster, redis_server
@@ -126,6 +126,18 @@ def test_an_unreachable_redis_is_database_unavailable_in_one_line() -> None:
     assert "\n" not in str(raised.value) and "unreachable" in str(raised.value)
     with pytest.raises(DatabaseUnavailable):
         store.check()
+
+
+def test_an_unreachable_cluster_is_database_unavailable_in_one_line() -> None:
+    with pytest.raises(DatabaseUnavailable) as raised:
+        RedisStore(f"redis://127.0.0.1:{free_port()}/0", cluster=True)
+    assert "\n" not in str(raised.value) and "unreachable" in str(raised.value)
+
+
+def test_a_cluster_url_naming_a_plain_server_is_one_line(redis_port: int) -> None:
+    with pytest.raises(QueueDatabaseError) as raised:
+        RedisStore(f"redis://127.0.0.1:{redis_port}/0", cluster=True).check()
+    assert "\n" not in str(raised.value) and "Cluster" in str(raised.value)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379/0", "127.0.0.1:6379",

@@ -33,13 +33,20 @@ def translated_errors(where: str) -> Iterator[None]:
     the server as the message names it (host:port)."""
     try:
         yield
-    except rx.RedisError as exc:
+    except (rx.RedisError, rx.RedisClusterException) as exc:
         raise redis_error(exc, where) from exc
 
 
-def redis_error(exc: rx.RedisError, where: str) -> QueueDatabaseError:
-    """The queue error for one redis-py error (see the module's docstring)."""
+def redis_error(exc: rx.RedisError | rx.RedisClusterException,
+                where: str) -> QueueDatabaseError:
+    """The queue error for one redis-py error (see the module's docstring). A cluster's
+    errors are not RedisErrors in redis-py: no node reachable is an outage; any other (the
+    server is no cluster, a command a cluster refuses) a refusal."""
     reason = _first_line(exc)
+    if isinstance(exc, rx.RedisClusterUnreachableError):
+        return DatabaseUnavailable(f"Redis Cluster at {where} is unreachable ({reason})")
+    if isinstance(exc, rx.RedisClusterException):
+        return QueueDatabaseError(f"Redis Cluster at {where} refused ({reason})")
     if isinstance(exc, rx.TimeoutError):
         return DatabaseTimeout(f"Redis at {where} did not answer in time ({reason})")
     if isinstance(exc, (rx.ConnectionError, rx.ClusterDownError, rx.BusyLoadingError)):
