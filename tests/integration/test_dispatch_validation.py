@@ -11,8 +11,9 @@ import pytest
 
 from app.bench.bench_noop import BenchNoop
 from app.queue import dispatch, dispatch_many, dispatch_sync, job
+from app.queue.decoding import decode
 from app.queue.job import RESERVED_NAMES, Job
-from app.queue.payload import MAX_NESTING, decode
+from app.queue.payload import MAX_NESTING
 from tests.integration.test_payload import stored_payload
 from tests.jobs.clashing import (
     ShadowsItsOwnMethod,

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 
 from app.queue import dispatch, dispatch_many
-from app.queue.payload import class_path_of, decode, encode
+from app.queue.decoding import class_path_of, decode
+from app.queue.payload import encode
 from tests.jobs.sample_jobs import Carry, Colour, Derived, Level, Palette, Size
 from tests.support import count
 from tests.unit.test_payload_codec import RESOLVER, assert_same, values

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.queue import PayloadError
-from app.queue.payload import decode, encode
+from app.queue.decoding import decode
+from app.queue.payload import encode
 from app.queue.resolver import JobClassResolver
 from tests.jobs.sample_jobs import Carry, Colour, Level, Palette, Size, Watched
 

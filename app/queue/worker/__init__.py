@@ -19,14 +19,26 @@ the database behind it.
 
 from __future__ import annotations
 
-from app.queue.worker.loop import (
-    MAX_CONCURRENCY,
-    JobEvent,
-    StopReason,
-    Worker,
-    WorkerOptions,
-    rss_megabytes,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.queue.worker.loop import Worker
+    from app.queue.worker.options import MAX_CONCURRENCY, JobEvent, StopReason, WorkerOptions
+    from app.queue.worker.process import rss_megabytes
 
 __all__ = ["MAX_CONCURRENCY", "JobEvent", "StopReason", "Worker", "WorkerOptions",
            "rss_megabytes"]
+
+_HOMES = {"Worker": "loop", "MAX_CONCURRENCY": "options", "JobEvent": "options",
+          "StopReason": "options", "WorkerOptions": "options", "rss_megabytes": "process"}
+
+
+def __getattr__(name: str) -> object:
+    # Each loaded when first asked for: a process importing one module of the worker
+    # (the console's process guards, JobEvent) does not load the loop, SQLAlchemy and psycopg.
+    if name in _HOMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -85,3 +85,15 @@ def exit_now(code: int, *streams: TextIO, run_atexit: bool = True) -> NoReturn:
         with contextlib.suppress(ValueError, OSError):
             stream.flush()
     os._exit(code)
+
+
+def rss_megabytes() -> float:
+    """Resident memory of this process now (not the peak, which never comes down)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

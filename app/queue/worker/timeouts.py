@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, NoReturn
 
-from app.queue import payload
+from app.queue import decoding
 from app.queue.connections.base import QueueStore
 from app.queue.errors import JobCancelled, JobTimeout, PayloadError
 from app.queue.job import Job
@@ -170,7 +170,7 @@ class Timeouts:
         if claimed is not None:
             slot = Slot(claimed, interrupted=True, timeout=float(entry["timeout"]))
             try:
-                slot.job = payload.decode(claimed.payload, resolver)
+                slot.job = decoding.decode(claimed.payload, resolver)
             except PayloadError:
                 return
             slot.job.job_id, slot.job.attempts = claimed.id, claimed.attempts

@@ -2,7 +2,8 @@
 
     sql.py       the named statements (queries.sql, admin.sql), loaded once
     store.py     JobStore, the contract's QueueStore: one method per named statement
-    libpq.py     the hot paths through libpq itself: dispatch's own connection, the claim
+    libpq.py     the claim through libpq itself, and the connection helpers it shares with
+    dispatching.py  dispatch's own connection (one INSERT per dispatch, through libpq too)
     listener.py  LISTEN/NOTIFY wake-ups and cancel notices
     metrics.py   the per-minute metrics (metrics.sql)
     batches.py, limits.py   the batch and middleware-limit stores

@@ -14,14 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from app.queue.connections.base import OutageReport
-from app.queue.connections.database.errors import translated_errors
-from app.queue.connections.database.libpq import (
+from app.queue.connections.database.dispatching import (
     INSERT_JOB,
     INSERT_UNIQUE_JOB,
-    Claimer,
     dispatch_connection,
-    libpq_conninfo,
 )
+from app.queue.connections.database.errors import translated_errors
+from app.queue.connections.database.libpq import Claimer, libpq_conninfo
 from app.queue.connections.database.listener import Listener
 from app.queue.connections.database.metrics import MetricsStore
 from app.queue.connections.database.sql import (
