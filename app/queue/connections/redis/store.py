@@ -1,6 +1,8 @@
 """RedisStore: the queue-store contract (app/queue/connections/base.py) on Redis, for
-dispatch and the worker. Every atomic step is one Lua script (scripts/, read by LuaScripts);
-the keys are laid out in keys.py. What spans queues (a claim over several, the workers,
+dispatch and the worker: pushes, outcomes and queues here, the workers' records in
+workers.py, what every part shares in connection.py, the claim in claimer.py. Every
+atomic step is one Lua script (scripts/, read by LuaScripts); the keys are laid out in
+keys.py. What spans queues (a claim over several, the workers,
 a cancel by id) is driven from here one queue at a time, so a Redis Cluster runs each script
 on the one slot of its queue.
 
@@ -18,7 +20,6 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.exceptions import NoScriptError
@@ -31,46 +32,21 @@ from app.queue.connections.records import (
     NewJob,
     UniqueLock,
 )
-from app.queue.connections.redis.client import open_client, server_name
-from app.queue.connections.redis.errors import (
-    RedisUnsupported,
-    translated_errors,
-)
+from app.queue.connections.redis.claimer import RedisClaimer
+from app.queue.connections.redis.connection import is_noscript, ms_of
+from app.queue.connections.redis.errors import RedisUnsupported, translated_errors
 from app.queue.connections.redis.keys import GlobalKeys, QueueKeys
 from app.queue.connections.redis.listener import RedisListener
-from app.queue.connections.redis.scripts import LuaScripts
-from app.queue.settings import MAX_DELAY
+from app.queue.connections.redis.workers import RedisBeat, WorkerRecords
 
 PUSH_CHUNK = 500
 """Jobs per push script in a bulk push: one script blocks the server while it runs, so a
 dispatch_many of 100,000 is 200 short scripts, all sent in one pipeline."""
-RESCUED = "its worker stopped answering (no heartbeat for {:g} s); given back"
 INTERRUPTED = "its worker was interrupted (Ctrl-C twice); given back"
 NO_TRANSACTION = ("connection= (a database transaction) cannot hold a push to Redis: a "
                   "Redis connection's jobs exist as soon as they are pushed")
 
-
-def _ms(seconds: float) -> int:
-    return round(min(max(seconds, 0.0), MAX_DELAY) * 1000)
-
-
-def _time(ms: int | str) -> dt.datetime:
-    return dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC)
-
-
-def _is_noscript(exc: Exception) -> bool:
-    """A pipeline's NOSCRIPT (redis-py words it "No matching script", raised as itself or
-    wrapped in the pipeline's ResponseError)."""
-    return isinstance(exc, NoScriptError) or "no matching script" in str(exc).lower()
-
-
-@dataclass(frozen=True, slots=True)
-class RedisBeat:
-    """What a heartbeat tells the worker back (the contract's Beat)."""
-
-    was_presumed_dead: bool
-    restart_at: dt.datetime | None
-    cancelled: Sequence[str] = field(default_factory=list)
+__all__ = ["DiscardedMetrics", "RedisBeat", "RedisClaimer", "RedisStore"]
 
 
 class DiscardedMetrics:
@@ -83,58 +59,8 @@ class DiscardedMetrics:
         """Nothing to forget."""
 
 
-class RedisStore:
+class RedisStore(WorkerRecords):
     """Jobs, workers and queues on one Redis server or one Redis Cluster."""
-
-    def __init__(self, url: str, cluster: bool = False) -> None:
-        self.url = url
-        self.cluster = cluster
-        self.client = open_client(url, cluster)  # checks the URL first
-        self.where = server_name(url)
-        self.scripts = LuaScripts(self.client)
-        self._keys: dict[str, QueueKeys] = {}
-        self._known: set[str] = set()
-        """Queues this process has added to the global set already."""
-        self.queue_of: dict[str, str] = {}
-        """Job id -> queue, for the jobs this process's claimers hold: an outcome names a job
-        by id only, and this spares a search of every queue."""
-
-    # ------------------------------------------------------------------------- plumbing
-
-    def check(self) -> None:
-        """Reach the server and run a script: an unreachable Redis or one without Lua is said
-        here, in one line, rather than at the first claim."""
-        with translated_errors(self.where):
-            self.client.ping()
-            self.client.eval("return 1", 0)
-
-    def keys(self, queue: str) -> QueueKeys:
-        keys = self._keys.get(queue)
-        if keys is None:
-            keys = self._keys[queue] = QueueKeys(queue)
-        return keys
-
-    def _remember_queues(self, queues: Iterable[str]) -> None:
-        new = set(queues) - self._known
-        if new:
-            self.client.sadd(GlobalKeys.queues, *new)
-            self._known |= new
-
-    def queues(self) -> list[str]:
-        """Every queue pushed to or worked, sorted."""
-        with translated_errors(self.where):
-            return sorted(self.client.smembers(GlobalKeys.queues))
-
-    def _find_queue(self, job_id: str) -> str | None:
-        """The queue holding `job_id` (waiting, reserved or failed), searched queue by queue."""
-        queue = self.queue_of.get(job_id)
-        if queue is not None:
-            return queue
-        for name in self.queues():
-            keys = self.keys(name)
-            if self.client.exists(keys.job(job_id)) or self.client.hexists(keys.failed, job_id):
-                return name
-        return None
 
     # ----------------------------------------------------------------------------- push
 
@@ -143,10 +69,10 @@ class RedisStore:
                    lock: UniqueLock | None) -> list[Any]:
         at = "" if run_at is None else str(max(round(run_at.timestamp() * 1000), 0))
         if lock is None:
-            return [job.id, job.payload, job.priority, _ms(delay) if at == "" else "", at,
+            return [job.id, job.payload, job.priority, ms_of(delay) if at == "" else "", at,
                     "", 0, "0"]
-        return [job.id, job.payload, job.priority, _ms(delay) if at == "" else "", at,
-                lock.key, _ms(lock.seconds), "1" if lock.at_start else "0"]
+        return [job.id, job.payload, job.priority, ms_of(delay) if at == "" else "", at,
+                lock.key, ms_of(lock.seconds), "1" if lock.at_start else "0"]
 
     def insert_job(self, job: NewJob, delay: float, run_at: dt.datetime | None,
                    connection: Any = None, lock: UniqueLock | None = None) -> bool:
@@ -212,7 +138,7 @@ class RedisStore:
         forgotten = []
         for chunk, result in zip(chunks, pipe.execute(raise_on_error=False), strict=True):
             if isinstance(result, Exception):
-                if not _is_noscript(result):
+                if not is_noscript(result):
                     raise result
                 forgotten.append(chunk)
             else:
@@ -274,7 +200,7 @@ class RedisStore:
         with translated_errors(self.where):
             due = self.scripts["release"](
                 [keys.ready, keys.delayed, keys.reserved],
-                [keys.prefix, worker_id, job_id, _ms(delay), "1" if uncount else "0",
+                [keys.prefix, worker_id, job_id, ms_of(delay), "1" if uncount else "0",
                  "0" if error is None else "1", error or ""])
         if due is not None:
             self.queue_of.pop(job_id, None)
@@ -299,14 +225,6 @@ class RedisStore:
             return None
         self.queue_of.pop(job_id, None)
         return FailRecorded(None)
-
-    def _by_queue(self, ids: Iterable[str]) -> dict[str, list[str]]:
-        grouped: dict[str, list[str]] = {}
-        for job_id in ids:
-            queue = self._find_queue(job_id)
-            if queue is not None:
-                grouped.setdefault(queue, []).append(job_id)
-        return grouped
 
     def _give_back(self, worker_id: str, queue: str, ids: Sequence[str], uncount: bool,
                    error: str = "") -> list[str]:
@@ -397,74 +315,6 @@ class RedisStore:
             raw = self.client.hget(self.keys(queue).failed, job_id)
         return None if raw is None else json.loads(raw)
 
-    # -------------------------------------------------------------------------- workers
-
-    def register_worker(self, worker_id: str, name: str, host: str, pid: int,
-                        queues: Sequence[str], concurrency: int) -> dt.datetime:
-        with translated_errors(self.where):
-            self._remember_queues(queues)
-            started = self.scripts["worker_register"](
-                [GlobalKeys.workers, GlobalKeys.worker(worker_id)],
-                [worker_id, name, host, pid, json.dumps(list(queues)), concurrency])
-        return _time(started)
-
-    def heartbeat(self, worker_id: str, running: int, processed: int,
-                  failed: int) -> RedisBeat | None:
-        with translated_errors(self.where):
-            beat = self.scripts["worker_beat"](
-                [GlobalKeys.workers, GlobalKeys.worker(worker_id), GlobalKeys.restart],
-                [worker_id, running, processed, failed])
-            if beat is None:
-                return None
-            was_dead, restart, queues = beat
-            cancelled = self._cancelled_of(worker_id, json.loads(queues or "[]"))
-        return RedisBeat(bool(was_dead), _time(restart) if restart else None, cancelled)
-
-    def _cancelled_of(self, worker_id: str, queues: Sequence[str]) -> list[str]:
-        """The worker's reserved jobs a cancel marked, looked up queue by queue (each on its
-        slot). Pipelined on one server; a cluster pipeline refuses SINTER, a command of two
-        keys, however they hash, so there it is a round trip a queue."""
-        pairs = [(keys.worker_jobs(worker_id), keys.cancelled)
-                 for keys in map(self.keys, queues)]
-        if self.cluster:
-            found = [self.client.sinter(*pair) for pair in pairs]
-        else:
-            pipe = self.client.pipeline(transaction=False)
-            for pair in pairs:
-                pipe.sinter(*pair)
-            found = pipe.execute()
-        return sorted(job_id for ids in found for job_id in ids)
-
-    def stop_worker(self, worker_id: str, processed: int, failed: int, reason: str) -> None:
-        with translated_errors(self.where):
-            self.scripts["worker_stop"]([GlobalKeys.workers, GlobalKeys.worker(worker_id)],
-                                        [worker_id, processed, failed, reason])
-
-    def rescue_jobs_of_dead_workers(self, retry_after: float) -> list[str]:
-        """Which workers are silent is decided once on the global slot; then each queue
-        gives back their jobs in a script of its own."""
-        with translated_errors(self.where):
-            dead, live = self.scripts["worker_dead"](
-                [GlobalKeys.workers], [GlobalKeys.prefix, _ms(retry_after)])
-            error = RESCUED.format(retry_after)
-            back: list[str] = []
-            for queue in self.queues():
-                keys = self.keys(queue)
-                back += self.scripts["rescue"](
-                    [keys.ready, keys.reserved],
-                    [keys.prefix, _ms(retry_after), error, len(dead), *dead, *live])
-        return back
-
-    def prune_stopped_workers(self) -> None:
-        with translated_errors(self.where):
-            self.scripts["worker_prune"]([GlobalKeys.workers], [GlobalKeys.prefix])
-
-    def signal_restart(self) -> dt.datetime:
-        now = self.now()
-        with translated_errors(self.where):
-            self.client.set(GlobalKeys.restart, round(now.timestamp() * 1000))
-        return now
-
     # --------------------------------------------------------------------------- queues
 
     def pause(self, queue: str) -> bool:
@@ -499,11 +349,6 @@ class RedisStore:
                     counts[queue] = n
         return counts
 
-    def now(self) -> dt.datetime:
-        with translated_errors(self.where):
-            seconds, micros = self.client.time()
-        return dt.datetime.fromtimestamp(seconds + micros / 1e6, dt.UTC)
-
     # --------------------------------------------------------------------------- upkeep
 
     def jobs_since_vacuum(self) -> tuple[int, bool]:
@@ -515,54 +360,3 @@ class RedisStore:
 
     def metrics(self) -> DiscardedMetrics:
         return DiscardedMetrics()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close()
-
-
-class RedisClaimer:
-    """One worker's claims: a claim script per queue in the order given (every job of the
-    first before any of the second), each acknowledging the jobs done on its queue."""
-
-    def __init__(self, store: RedisStore) -> None:
-        self.store = store
-        self.finished_batches: list[str] = []
-
-    def claim(self, worker_id: str, queues: Sequence[str], limit: int,
-              acks: Sequence[str] = (), carry_on: bool = False) -> list[ClaimedJob]:
-        acks_of = self.store._by_queue(acks) if acks else {}
-        claimed: list[ClaimedJob] = []
-        with translated_errors(self.store.where):
-            for queue in queues:
-                room = limit - len(claimed)
-                if room > 0 or queue in acks_of:
-                    claimed += self._claim_on(worker_id, queue, max(room, 0),
-                                              acks_of.pop(queue, ()))
-            for queue, ids in acks_of.items():
-                self._claim_on(worker_id, queue, 0, ids)
-        return claimed
-
-    def _claim_on(self, worker_id: str, queue: str, limit: int,
-                  acks: Sequence[str]) -> list[ClaimedJob]:
-        store = self.store
-        keys = store.keys(queue)
-        out = store.scripts["claim"]([keys.ready, keys.delayed, keys.reserved, keys.paused],
-                                     [keys.prefix, worker_id, limit, *acks])
-        where = store.queue_of
-        for job_id in acks:
-            where.pop(job_id, None)
-        jobs = []
-        for i in range(1, len(out), 5):
-            job_id = out[i]
-            where[job_id] = queue
-            jobs.append(ClaimedJob(job_id, queue, out[i + 1], int(out[i + 2]),
-                                   int(out[i + 3]) / 1000, None, None, out[i + 4] == 1))
-        return jobs
-
-    def acknowledge(self, worker_id: str, acks: Sequence[str], carry_on: bool = False) -> None:
-        if acks:
-            self.claim(worker_id, (), 0, acks)
-
-    def close(self) -> None:
-        """The claimer shares the store's client: nothing of its own to let go."""
