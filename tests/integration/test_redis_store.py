@@ -5,6 +5,7 @@ layout, the scripts, bad input, claimers in several processes, a Redis Cluster).
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +31,10 @@ from app.queue.errors import DatabaseUnavailable, QueueDatabaseError, QueueError
 from app.queue.ids import new_id
 from tests.conformance.queue_store import CHECKS, Check
 from tests.redis_support import free_port, redis_cluster, redis_server
+
+if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+    pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)",
+                allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
