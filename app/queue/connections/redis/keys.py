@@ -55,9 +55,10 @@ class QueueKeys:
         self.cancel_channel = self.prefix + "cancel"
 
     def job(self, job_id: str) -> str:
-        """HASH of one job: p payload, pr priority, a attempts, at available-at ms, r its
-        member in ready, wb/wt reserved by/at, c cancelled at, e last error, uk/us its unique
-        lock and whether it ends at the start, pg/pm progress."""
+        """HASH of one job: p payload, pr priority, a attempts (absent: 0), at available-at
+        ms (its member in ready is made from it), wb/wt reserved by/at, c cancelled at,
+        e last error, uk/us its unique lock and whether it ends at the start, pg/pm
+        progress."""
         return f"{self.prefix}job:{job_id}"
 
     def worker_jobs(self, worker_id: str) -> str:

@@ -8,6 +8,7 @@ local function now_ms()
 end
 
 -- A job's member in ready: equal priorities (the score) sort by availability, then id.
+-- Not stored: it is made again from the job's `at` wherever it is needed.
 local function rank(at, id)
   return string.format('%015d', at) .. ':' .. id
 end
@@ -17,13 +18,11 @@ end
 -- (one SPUBLISH per script, not one per job of a bulk push).
 local function place(ready, delayed, job, id, pr, at, now)
   if at <= now then
-    local r = rank(at, id)
-    redis.call('HSET', job, 'at', at, 'r', r)
-    redis.call('ZADD', ready, pr, r)
+    redis.call('HSET', job, 'at', at)
+    redis.call('ZADD', ready, pr, rank(at, id))
     return true
   end
   redis.call('HSET', job, 'at', at)
-  redis.call('HDEL', job, 'r')
   redis.call('ZADD', delayed, at, id)
   return false
 end

@@ -16,8 +16,8 @@ if worker then
   redis.call('SPUBLISH', prefix .. 'cancel', worker .. ' ' .. id)
   return 'stopping'
 end
-local r = redis.call('HGET', job, 'r')
-if r then redis.call('ZREM', KEYS[1], r) end
+local at = redis.call('HGET', job, 'at')
+if at then redis.call('ZREM', KEYS[1], rank(tonumber(at), id)) end
 redis.call('ZREM', KEYS[2], id)
 free_unique(prefix, job, id)
 record_failure(prefix, job, id, ARGV[3], ARGV[4], now)

@@ -25,11 +25,8 @@ for i = 1, #due, 2 do
   local id, at = due[i], tonumber(due[i + 1])
   local job = prefix .. 'job:' .. id
   redis.call('ZREM', delayed, id)
-  if redis.call('EXISTS', job) == 1 then
-    local r = rank(at, id)
-    redis.call('HSET', job, 'r', r)
-    redis.call('ZADD', ready, tonumber(redis.call('HGET', job, 'pr')), r)
-  end
+  local pr = redis.call('HGET', job, 'pr')
+  if pr then redis.call('ZADD', ready, tonumber(pr), rank(at, id)) end
 end
 local picked = redis.call('ZRANGE', ready, 0, limit - 1)
 local mine = prefix .. 'w:' .. worker
@@ -41,7 +38,6 @@ for _, r in ipairs(picked) do
   if f[1] then
     local attempts = redis.call('HINCRBY', job, 'a', 1)
     redis.call('HSET', job, 'wb', worker, 'wt', now)
-    redis.call('HDEL', job, 'r')
     redis.call('ZADD', reserved, now, id)
     redis.call('SADD', mine, id)
     if f[4] == '1' then free_unique(prefix, job, id) end

@@ -10,9 +10,9 @@ if ARGV[2] == 'plain' then
   for i = 3, #ARGV, 3 do
     local id = ARGV[i]
     local job = prefix .. 'job:' .. id
-    local r = rank(now, id)
-    redis.call('HSET', job, 'p', ARGV[i + 1], 'pr', ARGV[i + 2], 'a', 0, 'at', now, 'r', r)
-    redis.call('ZADD', ready, ARGV[i + 2], r)
+    -- No attempts field: HINCRBY at the claim starts it from 0.
+    redis.call('HSET', job, 'p', ARGV[i + 1], 'pr', ARGV[i + 2], 'at', now)
+    redis.call('ZADD', ready, ARGV[i + 2], rank(now, id))
     pushed[#pushed + 1] = id
   end
   if #pushed > 0 then wake(prefix) end
@@ -29,7 +29,7 @@ for i = 3, #ARGV, 8 do
   end
   if free then
     local job = prefix .. 'job:' .. id
-    redis.call('HSET', job, 'p', payload, 'pr', priority, 'a', 0)
+    redis.call('HSET', job, 'p', payload, 'pr', priority)
     if key ~= '' then redis.call('HSET', job, 'uk', key, 'us', ARGV[i + 7]) end
     if place(ready, delayed, job, id, tonumber(priority), at, now) then woken = true end
     pushed[#pushed + 1] = id
