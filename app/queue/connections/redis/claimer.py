@@ -19,7 +19,7 @@ class RedisClaimer:
 
     def claim(self, worker_id: str, queues: Sequence[str], limit: int,
               acks: Sequence[str] = (), carry_on: bool = False) -> list[ClaimedJob]:
-        acks_of = self.store._by_queue(acks) if acks else {}
+        acks_of = self.store.by_queue(acks) if acks else {}
         claimed: list[ClaimedJob] = []
         with translated_errors(self.store.where):
             for queue in queues:

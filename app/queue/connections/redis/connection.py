@@ -59,6 +59,7 @@ class RedisConnection:
             self.client.eval("return 1", 0)
 
     def keys(self, queue: str) -> QueueKeys:
+        """The keys of `queue` (made once per queue: a claim asks every turn)."""
         keys = self._keys.get(queue)
         if keys is None:
             keys = self._keys[queue] = QueueKeys(queue)
@@ -75,21 +76,24 @@ class RedisConnection:
         with translated_errors(self.where):
             return sorted(self.client.smembers(GlobalKeys.queues))
 
-    def _find_queue(self, job_id: str) -> str | None:
+    def find_queue(self, job_id: str) -> str | None:
         """The queue holding `job_id` (waiting, reserved or failed), searched queue by queue."""
         queue = self.queue_of.get(job_id)
         if queue is not None:
             return queue
-        for name in self.queues():
-            keys = self.keys(name)
-            if self.client.exists(keys.job(job_id)) or self.client.hexists(keys.failed, job_id):
-                return name
+        with translated_errors(self.where):
+            for name in self.queues():
+                keys = self.keys(name)
+                if (self.client.exists(keys.job(job_id))
+                        or self.client.hexists(keys.failed, job_id)):
+                    return name
         return None
 
-    def _by_queue(self, ids: Iterable[str]) -> dict[str, list[str]]:
+    def by_queue(self, ids: Iterable[str]) -> dict[str, list[str]]:
+        """`ids` grouped by their queue (those found in none are left out)."""
         grouped: dict[str, list[str]] = {}
         for job_id in ids:
-            queue = self._find_queue(job_id)
+            queue = self.find_queue(job_id)
             if queue is not None:
                 grouped.setdefault(queue, []).append(job_id)
         return grouped

@@ -181,7 +181,7 @@ class RedisStore(WorkerRecords):
                              [self.keys(q) for q in queues], wake, outage, on_cancel)
 
     def reserved_job(self, job_id: str, worker_id: str) -> ClaimedJob | None:
-        queue = self._find_queue(job_id)
+        queue = self.find_queue(job_id)
         if queue is None:
             return None
         with translated_errors(self.where):
@@ -193,7 +193,7 @@ class RedisStore(WorkerRecords):
 
     def _release(self, worker_id: str, job_id: str, delay: float, uncount: bool,
                  error: str | None) -> int | None:
-        queue = self._find_queue(job_id)
+        queue = self.find_queue(job_id)
         if queue is None:
             return None
         keys = self.keys(queue)
@@ -214,7 +214,7 @@ class RedisStore(WorkerRecords):
 
     def fail(self, worker_id: str, job_id: str, exception: str,
              error: str | None = None) -> FailRecorded | None:
-        queue = self._find_queue(job_id)
+        queue = self.find_queue(job_id)
         if queue is None:
             return None
         keys = self.keys(queue)
@@ -238,7 +238,7 @@ class RedisStore(WorkerRecords):
         return back
 
     def release_unstarted(self, worker_id: str, ids: Sequence[str]) -> None:
-        for queue, some in self._by_queue(ids).items():
+        for queue, some in self.by_queue(ids).items():
             self._give_back(worker_id, queue, some, uncount=True)
 
     def _held(self, worker_id: str) -> dict[str, list[str]]:
@@ -276,7 +276,7 @@ class RedisStore(WorkerRecords):
 
     def set_progress(self, worker_id: str, job_id: str, percent: float,
                      message: str | None) -> None:
-        queue = self._find_queue(job_id)
+        queue = self.find_queue(job_id)
         if queue is None:
             return
         with translated_errors(self.where):
@@ -297,7 +297,7 @@ class RedisStore(WorkerRecords):
         return CancelOutcome.UNKNOWN
 
     def append_failure_note(self, job_id: str, note: str) -> None:
-        queue = self._find_queue(job_id)
+        queue = self.find_queue(job_id)
         if queue is None:
             return
         keys = self.keys(queue)
