@@ -16,7 +16,7 @@ from app.dashboard import health
 from app.dashboard.actions import cancel_one_batch, cancel_one_job, retry_batch
 from app.dashboard.api import FieldError, full_class, job_query
 from app.dashboard.arguments import visible_arguments
-from app.dashboard.schedule import schedule_rows
+from app.dashboard.schedule import schedule_view
 from app.dashboard.security import (
     csrf_token,
     end_session,
@@ -193,8 +193,9 @@ def workers(request: Request) -> Response:
 
 
 def schedule(request: Request) -> Response:
-    rows, problem = schedule_rows(request.app.state.settings, request.app.state.engine)
-    return render(request, "schedule.html", title="Schedule", rows=rows, problem=problem)
+    view = schedule_view(request.app.state.settings, request.app.state.engine)
+    return render(request, "schedule.html", title="Schedule", rows=view.rows,
+                  problem=view.problem, missed=view.missed)
 
 
 # ---------------------------------------------------------------------------- actions

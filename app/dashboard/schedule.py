@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from app.dashboard.settings import DashboardSettings
+
+if TYPE_CHECKING:
+    from app.queue.schedule.health import MissedRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,17 +26,27 @@ class ScheduleRow:
     last_job_id: str | None
 
 
-def schedule_rows(settings: DashboardSettings,
-                  engine: Engine) -> tuple[list[ScheduleRow], str | None]:
-    """The rows, or none and the one sentence that says why the schedule cannot be read (a
-    broken schedule file is the user's to fix; the rest of the dashboard works on)."""
+@dataclass(frozen=True, slots=True)
+class ScheduleView:
+    rows: list[ScheduleRow]
+    problem: str | None
+    """Why the schedule cannot be read (a broken schedule file is the user's to fix; the rest
+    of the dashboard works on)."""
+    missed: MissedRun | None = None
+    """A run that fell due and that no scheduler claimed: none seems to be running."""
+
+
+def schedule_view(settings: DashboardSettings, engine: Engine) -> ScheduleView:
+    """The declared tasks with their next due and last run, as schedule:list shows them, and
+    whether a scheduler seems to be running (the same check as schedule:list's warning)."""
     from app.queue.schedule import ScheduleError, load
+    from app.queue.schedule.health import missed_run
     from app.queue.schedule.store import ScheduleStore
 
     try:
         tasks = load(settings.schedule_module, default_zone=settings.schedule_timezone)
     except ScheduleError as exc:
-        return [], str(exc)
+        return ScheduleView([], str(exc))
     store = ScheduleStore(engine)
     now = store.now()
     last = store.last_runs([task.label for task, _timing in tasks])
@@ -43,4 +57,4 @@ def schedule_rows(settings: DashboardSettings,
                                 timing.next_due(now).astimezone(timing.zone),
                                 run.due_at if run else None,
                                 run.exit_code if run else None, run.job_id if run else None))
-    return rows, None
+    return ScheduleView(rows, None, missed_run(tasks, last, now))

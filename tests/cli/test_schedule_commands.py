@@ -9,7 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.support import artisan, count
+from tests.support import artisan, claim_every_run_of_the_last_hours, count
 
 
 def schedule_env(module: str) -> dict[str, str]:
@@ -97,16 +97,6 @@ def test_schedule_list_at_80_columns_keeps_each_time_whole_and_to_the_second(que
     assert "30 2 * * *" in result.stdout and "Europe/Paris" in result.stdout
     for task in ("status", "failing command"):
         assert len(DUE_TIME.findall(next(line for line in lines if line.startswith(task)))) == 1
-
-
-def claim_every_run_of_the_last_hours(engine, tasks: list[str], hours: int = 2) -> None:
-    """As a running scheduler leaves it: a claimed run at each five minutes, up to now."""
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO schedule_runs (task, due_at, claimed_by) "
-            "SELECT task, due, 'box:1' FROM unnest(CAST(:tasks AS text[])) AS task, "
-            "generate_series(date_trunc('hour', now()) - make_interval(hours => :hours), "
-            "now(), interval '5 minutes') AS due"), {"tasks": tasks, "hours": hours})
 
 
 def test_schedule_list_warns_when_no_scheduler_claimed_a_due_run(queue, engine):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.queue import dispatch
-from tests.dashboard.conftest import add_failed
+from tests.dashboard.conftest import add_failed, log_in, make_client
 from tests.jobs.basic import Record
-from tests.support import count, wait_for
+from tests.support import claim_every_run_of_the_last_hours, count, wait_for
 
 
 def test_every_page_renders_with_what_exists(browser_client, engine) -> None:
@@ -182,3 +182,20 @@ def test_failed_jobs_pages_on_within_a_class(browser_client, engine) -> None:
     assert second.count('href="/jobs/F') == 10 and "/jobs/F120" in second
     assert "Older failed jobs" not in second
     assert client.get("/failed?after=NOPE").status_code == 404
+
+
+def test_the_schedule_page_warns_when_no_scheduler_claimed_a_due_run(queue, engine):
+    """The Schedule page says what schedule:list says: declared tasks whose due runs no
+    scheduler claimed mean nothing runs them."""
+    with make_client(engine, schedule_module="tests.schedules.mixed") as client:
+        log_in(client)
+        unclaimed = client.get("/schedule")
+        assert unclaimed.status_code == 200
+        assert "No scheduler seems to be running" in unclaimed.text
+        assert "schedule:work" in unclaimed.text
+
+        claim_every_run_of_the_last_hours(engine, ["nightly report", "status",
+                                                   "failing command"])
+        claimed = client.get("/schedule")
+        assert claimed.status_code == 200
+        assert "No scheduler seems to be running" not in claimed.text
