@@ -59,6 +59,19 @@ def serve_until(engine: sa.Engine, done: Any, *args: str) -> tuple[bool, int, st
     return reached, code, err
 
 
+def fail_one_row_then_serve_on(engine: sa.Engine, job: str, data: dict[str, Any]) -> str:
+    """Row `bad` (of `job`, with `data`), then a good job after it: a real worker fails the
+    first, runs the second, and stops on SIGTERM; the failed row's stored exception."""
+    insert_row(engine, "bad", job, data)
+    dispatch(Record("after"))
+    reached, code, err = serve_until(
+        engine, lambda: ("after", "end") in ledger(engine) and "bad" in failures(engine))
+    assert reached, err
+    assert code == 0, err
+    assert "Traceback" not in err
+    return failures(engine)["bad"]
+
+
 BAD_OPTIONS = {
     "tries-text-on-row": ("Raises", {"tag": "t", "tries": "3"}, "tries"),
     "tries-text-on-class": ("TriesAsText", {"tag": "t"}, "tries"),
@@ -75,29 +88,15 @@ BAD_OPTIONS = {
 def test_a_row_with_a_wrongly_typed_option_fails_clearly_and_the_worker_goes_on(
         queue, engine, case):
     job, data, option = BAD_OPTIONS[case]
-    insert_row(engine, "bad", job, data)
-    dispatch(Record("after"))
-    reached, code, err = serve_until(
-        engine, lambda: ("after", "end") in ledger(engine) and "bad" in failures(engine))
-    assert reached, err
-    assert code == 0, err
-    exception = failures(engine)["bad"]
+    exception = fail_one_row_then_serve_on(engine, job, data)
     assert f"InvalidJobOption: {job}.{option} must be" in exception
-    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("job", ["RaisesALoneSurrogate", "RaisesANul", "FailsWithANul"])
 def test_error_text_postgresql_cannot_store_is_made_storable(queue, engine, job):
-    insert_row(engine, "bad", job, {"tag": "t", "tries": 1})
-    dispatch(Record("after"))
-    reached, code, err = serve_until(
-        engine, lambda: ("after", "end") in ledger(engine) and "bad" in failures(engine))
-    assert reached, err
-    assert code == 0, err
-    exception = failures(engine)["bad"]
+    exception = fail_one_row_then_serve_on(engine, job, {"tag": "t", "tries": 1})
     assert "\\x00" in exception or "\\udcff" in exception
     assert [tag for tag, event in ledger(engine) if event == "start"] == ["t", "after"]
-    assert "Traceback" not in err
 
 
 def test_a_nul_in_a_retried_jobs_error_is_stored_escaped(queue, engine):
@@ -112,12 +111,6 @@ def test_a_nul_in_a_retried_jobs_error_is_stored_escaped(queue, engine):
 
 
 def test_hold_back_for_nan_seconds_is_refused_as_release_refuses(queue, engine):
-    insert_row(engine, "bad", "HeldBackForNaN", {"tag": "t"})
-    dispatch(Record("after"))
-    reached, code, err = serve_until(
-        engine, lambda: ("after", "end") in ledger(engine) and "bad" in failures(engine))
-    assert reached, err
-    assert code == 0, err
-    assert "ValueError: hold_back delay must be a finite number of seconds" in \
-        failures(engine)["bad"]
+    exception = fail_one_row_then_serve_on(engine, "HeldBackForNaN", {"tag": "t"})
+    assert "ValueError: hold_back delay must be a finite number of seconds" in exception
     assert ("t", "start") not in ledger(engine)  # held back, never run

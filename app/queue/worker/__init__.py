@@ -1,7 +1,13 @@
 """The worker: claim jobs, run them, record what happened.
 
     loop.py        Worker: the loop itself (claim, run, record) and its stop conditions
-    ahead.py       claim-ahead: the jobs a one-slot worker holds beside the one it runs
+    ahead.py       the claim, and claim-ahead: the jobs a one-slot worker holds beside the one
+                   it runs
+    running.py     on a job thread or the event loop: decode, run one attempt, post its result
+    inbox.py       back on the main thread: posted results, wake-ups, cancel notices
+    recording.py   outcomes, acknowledgements, metrics
+    stopping.py    what a stopping worker waits for, its exit, the quit on a second Ctrl-C
+    options.py     WorkerOptions, StopReason, JobEvent; state.py what the parts share
     slot.py        one claimed job as the worker tracks it
     threads.py     the job threads; event_loop.py the one loop every async job shares
     timeouts.py    deadlines, interrupting a job, the stuck-thread restart
@@ -10,7 +16,7 @@
     heartbeat.py   the heartbeat thread (and the rescue of dead workers' jobs)
     cancellation.py  stopping a job cancelled while it runs
     hooks.py       failed() hooks, each on a thread of its own with its own deadline
-    process.py     guards against a job's fork, exit or damage to stdout
+    process.py     guards against a job's fork, exit or damage to stdout; the process's memory
     interrupt.py, vacuum.py   raising in another thread; the bloat guard
 
 The worker is handed a queue store (app.queue.connections.base.QueueStore) and sees nothing of

@@ -1,16 +1,12 @@
-"""How a worker stops a job cancelled while it runs (`cancel(id)` is app/queue/cancellation.py).
+"""How a worker stops a job cancelled while it runs; `cancel(id)` and what it does to a waiting
+job are app/queue/cancellation.py.
 
-A pending or delayed job moves to failed_jobs at once (JobStore.cancel), as a failure for
-good: its chain's catch job is enqueued, its batch counts it failed (and is cancelled unless
-it allows failures). A running one: its
-row is marked (`jobs.cancelled_at`) and `<worker id> <job id>` sent on
-listener.CANCEL_CHANNEL; the worker's listener hears it, and its heartbeat reads the marks too
-(for a notification lost while the listener reconnected, and with QUEUE_LISTEN=false). The main
-thread then stops the job as timeouts do: a plain handle() gets `JobCancelled` raised in its
-thread (at its next bytecode: a call blocked in C is stopped when it returns), an `async def`
-one has its task cancelled. Either way the attempt is recorded as failed, never retried, and
-the job's failed() hook runs. A job that ended on its own meanwhile keeps a success; any
-other outcome is recorded as the cancel (once: the outcome is written by the main thread).
+The worker hears of a cancel by its listener (a notice on CANCEL_CHANNEL) or its heartbeat
+(which reads the marks, for a notice lost while the listener reconnected). The main thread
+then stops the job as timeouts do: a plain handle() gets `JobCancelled` raised in its thread
+(at its next bytecode: a call blocked in C is stopped when it returns), an `async def` one has
+its task cancelled. Either way the attempt is recorded as failed, never retried, and the job's
+failed() hook runs; a job that ended on its own meanwhile keeps its success.
 """
 
 from __future__ import annotations
