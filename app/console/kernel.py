@@ -16,13 +16,9 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from app.console import commands  # noqa: F401 - registers every command on `cli`
 from app.console.cli import cli
-from app.console.output import USAGE, echo, fail
+from app.console.output import USAGE, echo, error_line, fail
 from app.queue.errors import QueueError
 from config import ConfigError
-
-
-def error_line(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
 
 
 def usage_line(exc: UsageError) -> str:

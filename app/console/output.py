@@ -92,3 +92,8 @@ def fail(message: str, code: int = ERROR) -> NoReturn:
 
 def bad_option(option: str, message: str) -> NoReturn:
     fail(f"invalid value for {option}: {message}", code=USAGE)
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line an error leaves as (the kernel's, and a command's warning)."""
+    return str(exc) or type(exc).__name__

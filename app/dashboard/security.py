@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.dashboard.request_info import csrf_token, is_api
+from app.dashboard.views import error_page
 from app.queue.errors import DatabaseUnavailable
 
 PUBLIC_PATHS = ("/login", "/static/")
@@ -63,10 +65,6 @@ def new_token() -> str:
 def bearer(request: Request) -> str | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" else None
-
-
-def is_api(path: str) -> bool:
-    return path == "/api" or path.startswith("/api/") or path == "/metrics"
 
 
 SESSION_HOURS = 12
@@ -121,8 +119,6 @@ def held_back(request: Request) -> Response | None:
     headers = {"Retry-After": str(math.ceil(wait))}
     if is_api(request.url.path):
         return JSONResponse({"error": sentence}, status_code=429, headers=headers)
-    from app.dashboard.views import error_page  # views imports this module
-
     response = error_page(request, 429, sentence)
     response.headers.update(headers)
     return response
@@ -135,13 +131,6 @@ def is_wrong_token(request: Request, given: object) -> bool:
         return False
     request.app.state.wrong_tokens.record(client_of(request))
     return True
-
-
-def csrf_token(request: Request) -> str:
-    """The session's CSRF token, made on first use (the login form has one too)."""
-    if "csrf" not in request.session:
-        request.session["csrf"] = secrets.token_urlsafe(24)
-    return str(request.session["csrf"])
 
 
 class SecurityHeaders:
@@ -221,8 +210,6 @@ def refusal(request: Request, status_code: int, sentence: str) -> Response:
     """An answer from the middleware (outside the app's exception handlers)."""
     if is_api(request.url.path):
         return JSONResponse({"error": sentence}, status_code=status_code)
-    from app.dashboard.views import error_page  # views imports this module
-
     return error_page(request, status_code, sentence[0].upper() + sentence[1:] + ".")
 
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
-from app.dashboard.security import csrf_token, is_api
+from app.dashboard.request_info import csrf_token, is_api
 from app.formatting import age
 from app.queue.admin import class_name
 

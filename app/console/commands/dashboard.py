@@ -106,7 +106,7 @@ def check_schema() -> Engine:
     try:
         require_current(engine)
     except (DatabaseUnavailable, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        from app.console.kernel import error_line
+        from app.console.output import error_line
 
         print(f"warning: {error_line(exc)}; pages answer 503 until it does", file=sys.stderr)
     return engine
