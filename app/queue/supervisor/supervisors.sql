@@ -48,7 +48,7 @@ LEFT JOIN runtimes ON runtimes.queue = q.queue;
 
 -- name: stop_supervisors
 -- The supervisors of a `supervise` process that is exiting: stopped, no processes.
-UPDATE supervisors SET state = 'stopped', processes = '{}', stopped_at = now(),
+UPDATE supervisors SET state = 'stopped', processes = jsonb_build_object(), stopped_at = now(),
     heartbeat_at = now()
 WHERE id = ANY(CAST(:ids AS text[]));
 
