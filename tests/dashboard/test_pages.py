@@ -191,7 +191,10 @@ def test_the_schedule_page_warns_when_no_scheduler_claimed_a_due_run(queue, engi
         log_in(client)
         unclaimed = client.get("/schedule")
         assert unclaimed.status_code == 200
-        assert "No scheduler seems to be running" in unclaimed.text
+        with engine.begin() as conn:
+            runs = conn.execute(sa.text("SELECT task, due_at, claimed_by, now() FROM "
+                                        "schedule_runs")).all()
+        assert "No scheduler seems to be running" in unclaimed.text, (runs, unclaimed.text)
         assert "schedule:work" in unclaimed.text
 
         claim_every_run_of_the_last_hours(engine, ["nightly report", "status",
