@@ -64,14 +64,23 @@ def login_page(request: Request) -> Response:
     token = request.query_params.get("token")
     if token is None:
         return render(request, "login.html", title="Log in", next=safe_next(request))
+    refusal = refused_login(request, token)
+    if refusal is not None:
+        return refusal
+    start_session(request)  # the URL the command prints: one click from the terminal
+    return back("/")
+
+
+def refused_login(request: Request, token: object) -> Response | None:
+    """The answer to a login that may not go on: a client held back for its wrong tokens
+    (429), or a wrong token (the form again, 401). None: log it in."""
     refusal = held_back(request)
     if refusal is not None:
         return refusal
     if is_wrong_token(request, token):
         return render(request, "login.html", 401, title="Log in", next=safe_next(request),
                       wrong=True)
-    start_session(request)  # the URL the command prints: one click from the terminal
-    return back("/")
+    return None
 
 
 def safe_next(request: Request) -> str:
@@ -85,12 +94,9 @@ async def login(request: Request) -> Response:
     token, csrf = form.get("token"), form.get("csrf_token")
     if not (isinstance(csrf, str) and token_matches(csrf, csrf_token(request))):
         return error_page(request, 403, "The login form was stale: reload it and try again.")
-    refusal = held_back(request)
+    refusal = refused_login(request, token)
     if refusal is not None:
         return refusal
-    if is_wrong_token(request, token):
-        return render(request, "login.html", 401, title="Log in", next=safe_next(request),
-                      wrong=True)
     await run_in_threadpool(start_session, request)
     return back(safe_next(request))
 
