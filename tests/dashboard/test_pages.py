@@ -189,6 +189,8 @@ def test_the_schedule_page_warns_when_no_scheduler_claimed_a_due_run(queue, engi
     scheduler claimed mean nothing runs them."""
     with make_client(engine, schedule_module="tests.schedules.mixed") as client:
         log_in(client)
+        with engine.begin() as conn:  # no run claimed, whatever ran before
+            conn.execute(sa.text("DELETE FROM schedule_runs"))
         unclaimed = client.get("/schedule")
         assert unclaimed.status_code == 200
         with engine.begin() as conn:
