@@ -35,12 +35,7 @@ def connection_name(raw: str) -> str:
 
 def wait_thresholds(raw: str) -> dict[str, float]:
     """QUEUE_WAIT_THRESHOLDS: a JSON object, queue name -> seconds above 0."""
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc.msg} at character {exc.pos}") from None
-    if not isinstance(value, dict):
-        raise ValueError('must be a JSON object of queue -> seconds, e.g. {"default": 60}')
+    value = json_object(raw, 'queue -> seconds, e.g. {"default": 60}')
     for queue, seconds in value.items():
         check_queue_name(queue)
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
@@ -160,16 +155,19 @@ SUPERVISED_CONNECTIONS = ("database",)
 jobs in the dispatching process, so there is nothing to supervise)."""
 
 
-def json_object(raw: str) -> dict[str, object]:
-    import json
-
+def json_object(raw: str, of: str) -> dict[str, object]:
+    """A setting's JSON object; `of` says what it maps, for the error."""
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc.msg} at character {exc.pos}") from None
     if not isinstance(value, dict):
-        raise ValueError("must be a JSON object: supervisor name -> settings")
+        raise ValueError(f"must be a JSON object: {of}")
     return value
+
+
+def supervisors_object(raw: str) -> dict[str, object]:
+    return json_object(raw, "supervisor name -> settings")
 
 
 def supervisors() -> dict[str, object]:
@@ -177,4 +175,4 @@ def supervisors() -> dict[str, object]:
     checks every key)."""
     from app.queue.supervisor import merged
 
-    return merged(SUPERVISORS, env("QUEUE_SUPERVISORS", {}, json_object))
+    return merged(SUPERVISORS, env("QUEUE_SUPERVISORS", {}, supervisors_object))

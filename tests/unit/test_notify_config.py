@@ -55,7 +55,7 @@ def test_a_plain_smtp_url_defaults_to_port_25_and_a_sender_of_this_host(
 
 @pytest.mark.parametrize(("key", "value", "said"), [
     ("QUEUE_WAIT_THRESHOLDS", "default=60", "not JSON: Expecting value at character 0"),
-    ("QUEUE_WAIT_THRESHOLDS", "[60]", "must be a JSON object of queue -> seconds"),
+    ("QUEUE_WAIT_THRESHOLDS", "[60]", "must be a JSON object: queue -> seconds"),
     ("QUEUE_WAIT_THRESHOLDS", '{"default": 0}', "the seconds of queue 'default' must be a "
                                                "number above 0"),
     ("QUEUE_WAIT_THRESHOLDS", '{"default": true}', "must be a number above 0"),
