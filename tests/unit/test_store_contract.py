@@ -45,10 +45,15 @@ def parameters(signature: inspect.Signature) -> list[str]:
 @pytest.mark.parametrize(("protocol", "driver"), IMPLEMENTATIONS,
                          ids=[protocol.__name__ for protocol, _ in IMPLEMENTATIONS])
 def test_the_postgresql_driver_has_every_method_of_the_contract(protocol, driver):
+    assert_implements(protocol, driver)
+
+
+def assert_implements(protocol: type, driver: type) -> None:
+    """`driver` has every method of `protocol`, taking its parameters in the same order
+    (callers pass them by name and by position)."""
     for name, signature in methods(protocol).items():
         assert hasattr(driver, name), f"{driver.__name__} has no {name}()"
         theirs = inspect.signature(getattr(driver, name))
-        # Same parameters in the same order: callers pass them by name and by position.
         assert parameters(theirs)[:len(parameters(signature))] == parameters(signature), name
 
 
